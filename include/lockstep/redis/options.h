@@ -1,0 +1,33 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace lockstep::redis {
+
+// Connection settings of one Redis server (a standalone master). Plain value type,
+// thread-compatible. Validated by Client::Open / Subscriber::Open (kInvalidArgument).
+struct RedisOptions {
+  // Host name or IPv4/IPv6 address. Non-empty. Default "127.0.0.1".
+  std::string host = "127.0.0.1";
+  // TCP port, 1..65535. Default 6379.
+  int port = 6379;
+  // ACL user for `AUTH user password`; empty = legacy `AUTH password`. Default empty.
+  std::string user;
+  // Password sent with AUTH after every (re)connect; empty = no AUTH. Never printed.
+  std::string password;
+  // Logical database selected with SELECT after every (re)connect; >= 0. Default 0.
+  int db = 0;
+  // Upper bound on open connections of a Client's pool; > 0. Default 8.
+  int pool_size = 8;
+  // Cap on one TCP connect (+ AUTH/SELECT); also capped by the call's deadline. > 0.
+  // Default 1s.
+  std::chrono::milliseconds connect_timeout{1'000};
+  // Deadline used when a call passes Deadline::Infinite(); > 0. Default 2s.
+  std::chrono::milliseconds command_timeout{2'000};
+
+  // "redis://127.0.0.1:6379/0 pool=8 ..." with the password masked as "***".
+  std::string ToString() const;
+};
+
+}  // namespace lockstep::redis

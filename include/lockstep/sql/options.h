@@ -1,0 +1,87 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "lockstep/base/status.h"
+
+namespace lockstep::sql {
+
+// Where and how to connect to one MariaDB/MySQL server. Value type, thread-compatible.
+struct ConnectionOptions {
+  std::string host = "127.0.0.1";  // Ignored when unix_socket is set.
+  int port = 3306;                 // 1..65535.
+  std::string user;
+  std::string password;            // Never printed by ToString().
+  std::string database;            // Empty = no default database.
+  std::string unix_socket;         // Empty = TCP.
+  // Bound on connecting (TCP connect + handshake). The remaining deadline of the call that
+  // opens the connection caps it too (rounded up to whole seconds: the driver's granularity).
+  std::chrono::milliseconds connect_timeout{5'000};
+  // Coarse driver-level backstops (whole seconds) for one network read/write; the per-call
+  // Deadline is enforced precisely by the pool's watchdog. > 0. Default 30s.
+  std::chrono::seconds read_timeout{30};
+  std::chrono::seconds write_timeout{30};
+  std::string charset = "utf8mb4";
+  // TLS: enabled when any of ssl_ca/ssl_cert/ssl_key is set.
+  std::string ssl_ca;
+  std::string ssl_cert;
+  std::string ssl_key;
+  bool verify_server_cert = true;  // Only used with TLS.
+
+  // "mysql://user@host:port/db" style summary; the password is shown as "***" if set.
+  std::string ToString() const;
+  // kInvalidArgument on an empty user, a bad port or non-positive timeouts.
+  Status Validate() const;
+};
+
+// Metrics hooks. Each callback is optional (empty = not called), is invoked without any
+// pool lock held, possibly from several threads at once, and must not call back into the pool.
+struct PoolObserver {
+  // Time a successful or failed Acquire spent waiting for a connection to be returned.
+  std::function<void(std::chrono::steady_clock::duration)> on_acquire_wait;
+  // A connection was closed instead of being returned (broken, killed, deadline fired...).
+  std::function<void(const Status& why)> on_discard;
+  // RunInTransaction is about to rerun a unit of work after `why` (kAborted / kUnavailable).
+  std::function<void(const Status& why, int attempt)> on_retry;
+  // Rare events worth a log line (failed implicit rollback, ...). Default: stderr.
+  std::function<void(std::string_view message)> on_log;
+};
+
+struct PoolOptions {
+  // Upper bound on open connections (idle + in use). > 0. Default 16.
+  int max_connections = 16;
+  // Longest an Acquire waits for a free connection when the pool is at max_connections,
+  // before kUnavailable; the caller's deadline cuts it shorter (then kDeadlineExceeded).
+  // 0ms = fail at once if none is idle. Default 200ms.
+  std::chrono::milliseconds acquire_timeout{200};
+  // A connection idle longer than this is pinged on checkout; a failed ping discards it
+  // and checkout moves on. Default 1s. 0 = ping on every checkout.
+  std::chrono::milliseconds ping_after_idle{1'000};
+  // Prepared statements cached per connection (LRU, keyed by SQL text). > 0. Default 64.
+  int statement_cache_size = 64;
+  // Budget for a ROLLBACK that runs after the caller's deadline passed (destructor,
+  // RunInTransaction cleanup). If it cannot finish, the connection is discarded. Default 1s.
+  std::chrono::milliseconds cleanup_timeout{1'000};
+  // Deadline used by PooledConnection::Execute/Query when the call passes none. Default 30s.
+  std::chrono::milliseconds default_statement_timeout{30'000};
+  PoolObserver observer;
+
+  // kInvalidArgument if a field is out of range.
+  Status Validate() const;
+};
+
+enum class IsolationLevel { kReadCommitted, kRepeatableRead, kSerializable };
+
+struct TxOptions {
+  IsolationLevel isolation = IsolationLevel::kRepeatableRead;  // InnoDB's default.
+  bool read_only = false;  // START TRANSACTION READ ONLY.
+  // Sets the session's max_statement_time to the deadline's remaining time at BEGIN, so
+  // the server itself aborts statements that would outlive the deadline (error 1969).
+  bool server_statement_limit = true;
+};
+
+}  // namespace lockstep::sql

@@ -1,0 +1,53 @@
+#include "lockstep/sql/run_in_transaction.h"
+
+#include "sql/pool_core.h"
+
+namespace lockstep::sql {
+namespace {
+
+// Failures after which rerunning the whole unit is safe: nothing was committed.
+bool Rerunnable(const Status& s) {
+  return s.code() == StatusCode::kAborted || s.code() == StatusCode::kUnavailable;
+}
+
+}  // namespace
+
+Status RunInTransaction(Pool& pool, const RunOptions& options, const Deadline& deadline,
+                        const std::function<Status(Transaction&)>& body, RunStats* stats) {
+  RunStats local;
+  RunStats& st = stats != nullptr ? *stats : local;
+  if (options.max_attempts < 1) return Status::InvalidArgument("RunOptions::max_attempts must be >= 1");
+  Backoff backoff(options.backoff);
+  Status last;
+  for (int attempt = 1;; ++attempt) {
+    ++st.attempts;
+    Status s;
+    {
+      Result<Transaction> tx = pool.Begin(options.tx, deadline);
+      if (!tx.ok()) {
+        s = tx.status();
+      } else {
+        s = body(*tx);
+        if (s.ok() && tx->active()) s = tx->Commit();  // Body returned OK without committing.
+        // On error, roll back now (not at scope exit) so locks are released before backoff.
+        if (!s.ok() && tx->active()) (void)tx->Rollback();
+      }
+    }
+    if (s.ok() || !Rerunnable(s)) return s;
+    last = s;
+    if (attempt >= options.max_attempts) {
+      return Status(s.code(), ::lockstep::internal::StrCat("giving up after ", attempt, " attempts: ", s.message()))
+          .WithDriverError(s.driver_error());
+    }
+    if (s.driver_error() == 1213) ++st.deadlocks;
+    if (s.driver_error() == 1205) ++st.lock_wait_timeouts;
+    ++st.retries;
+    if (pool.options().observer.on_retry) pool.options().observer.on_retry(s, attempt);
+    if (!backoff.Wait(deadline).ok()) {
+      return Status::DeadlineExceeded("deadline exceeded after ", attempt,
+                                      " attempts; last error: ", last.ToString());
+    }
+  }
+}
+
+}  // namespace lockstep::sql

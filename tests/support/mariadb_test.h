@@ -1,0 +1,39 @@
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "lockstep/base/status.h"
+#include "lockstep/sql/options.h"
+#include "lockstep/sql/pool.h"
+
+namespace lockstep::testing {
+
+// Not thread-safe (pool() is thread-safe). gtest fixture for tests against the real MariaDB primary started by the ctest `servers`
+// fixture (TestEnv ports, user lockstep/lockstep). SetUp creates a fresh utf8mb4 database
+// named UniqueTestName() and opens pool() on it; TearDown closes the pool and drops the
+// database. An unreachable server FAILS the test (never skips).
+class MariaDbTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  // Options for the test database (override PoolOptions by reopening with them).
+  sql::ConnectionOptions options() const { return options_; }
+  sql::Pool& pool() { return *pool_; }
+  const std::string& database() const { return database_; }
+  // Runs one text statement as the admin on a separate, fresh connection (no pool): DDL,
+  // KILL CONNECTION, SET GLOBAL ... . The default database is the test's.
+  Status ExecAdmin(const std::string& sql);
+  // PoolOptions used by SetUp: small and fast-failing.
+  virtual sql::PoolOptions DefaultPoolOptions() const;
+
+ private:
+  sql::ConnectionOptions options_;
+  std::string database_;
+  std::unique_ptr<sql::Pool> pool_;
+};
+
+}  // namespace lockstep::testing
