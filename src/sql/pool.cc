@@ -1,5 +1,7 @@
 #include "lockstep/sql/pool.h"
 
+#include <cmath>
+
 #include <iostream>
 
 #include "sql/mariadb_connection.h"
@@ -199,8 +201,11 @@ Result<Transaction> Pool::Begin(const TxOptions& options, const Deadline& deadli
   internal::Connection* conn = state->conn();
   double limit = 0;  // 0 = no server-side limit.
   if (options.server_statement_limit && !deadline.infinite()) {
-    limit = std::chrono::duration<double>(deadline.remaining()).count();
-    if (limit < 0.001) limit = 0.001;  // 0 would mean "no limit".
+    // Rounded up to whole seconds so consecutive transactions with similar budgets find the
+    // session variable already set and skip the SET round trip. The server-side limit is a
+    // backstop that stops the server's work; the watchdog enforces the exact deadline.
+    limit = std::ceil(std::chrono::duration<double>(deadline.remaining()).count());
+    if (limit < 1) limit = 1;  // 0 would mean "no limit".
   }
   Status s = conn->SetSession(limit, static_cast<int>(options.isolation), deadline);
   if (s.ok()) s = conn->ExecText(options.read_only ? "START TRANSACTION READ ONLY" : "START TRANSACTION", deadline);

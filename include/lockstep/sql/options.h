@@ -79,8 +79,10 @@ enum class IsolationLevel { kReadCommitted, kRepeatableRead, kSerializable };
 struct TxOptions {
   IsolationLevel isolation = IsolationLevel::kRepeatableRead;  // InnoDB's default.
   bool read_only = false;  // START TRANSACTION READ ONLY.
-  // Sets the session's max_statement_time to the deadline's remaining time at BEGIN, so
-  // the server itself aborts statements that would outlive the deadline (error 1969).
+  // Sets the session's max_statement_time to the deadline's remaining time at BEGIN
+  // (rounded up to whole seconds, so the SET is skipped while it is unchanged), so the
+  // server itself aborts statements that would outlive the deadline (error 1969). The
+  // client-side watchdog enforces the exact deadline.
   bool server_statement_limit = true;
 };
 

@@ -1,0 +1,451 @@
+// lockstep-bench: load generator + invariant checker for shopd. Speaks API.md over HTTP
+// only, plus SQL to verify the core tables after a run.
+//   lockstep-bench transfers --url http://127.0.0.1:8080 --mysql mysql://...   (load + verify)
+//   lockstep-bench verify --manifest run.json --mysql mysql://...               (re-check)
+//   lockstep-bench http-noop --url ...                 (GET /healthz: the HTTP overhead)
+//   lockstep-bench sql-baseline --mysql ...            (bare two-UPDATE transactions: the limit)
+// Progress goes to stderr once a second; the last stdout line is one JSON object.
+// Exit codes: 0 ok, 1 invariant violated (or --max-5xx exceeded), 2 usage/setup error.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "http_client.h"
+#include "load_stats.h"
+#include "lockstep/base/mutex.h"
+#include "lockstep/sql/pool.h"
+#include "lockstep/sql/url.h"
+#include "manifest.h"
+
+namespace lockstep::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Endpoint {
+  std::string host;
+  int port;
+};
+
+struct CommonOptions {
+  std::vector<std::string> urls{"http://127.0.0.1:8080"};
+  std::string mysql = "mysql://lockstep:lockstep@127.0.0.1:13306/shop";
+  int connections = 64;
+  int64_t requests = 20'000;
+  double duration_s = 0;  // > 0: run for this long instead of a fixed count.
+  int timeout_ms = 10'000;
+  uint64_t seed = 0;
+  int64_t max_5xx = -1;  // >= 0: exit 1 if more 5xx answers than this.
+};
+
+Result<std::vector<Endpoint>> Endpoints(const std::vector<std::string>& urls) {
+  std::vector<Endpoint> out;
+  for (const auto& u : urls) {
+    LOCKSTEP_ASSIGN_OR_RETURN(auto hp, ParseHttpUrl(u));
+    out.push_back({hp.first, hp.second});
+  }
+  return out;
+}
+
+Result<std::unique_ptr<sql::Pool>> OpenPool(const std::string& url, int connections) {
+  LOCKSTEP_ASSIGN_OR_RETURN(sql::ConnectionOptions o, sql::ParseMysqlUrl(url));
+  sql::PoolOptions po;
+  po.max_connections = std::max(2, connections);
+  po.acquire_timeout = std::chrono::seconds(10);
+  return sql::Pool::Open(o, po);
+}
+
+// Runs `body(thread_index, request_index, client, shard)` on `connections` threads until the
+// request budget or the duration is used up, printing a progress line every second.
+template <typename Body>
+LoadStats::Summary RunLoad(const CommonOptions& opt, const std::vector<Endpoint>& endpoints, const char* name,
+                           Body body) {
+  LoadStats stats;
+  std::atomic<int64_t> next{0};
+  const auto start = Clock::now();
+  const auto stop_at = opt.duration_s > 0 ? start + std::chrono::duration_cast<Clock::duration>(
+                                                        std::chrono::duration<double>(opt.duration_s))
+                                          : Clock::time_point::max();
+  std::atomic<bool> finished{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < opt.connections; ++t) {
+    threads.emplace_back([&, t] {
+      const Endpoint& ep = endpoints[static_cast<size_t>(t) % endpoints.size()];
+      HttpClient client(ep.host, ep.port);
+      LoadStats::Shard shard;
+      for (;;) {
+        const int64_t i = next.fetch_add(1);
+        if (opt.duration_s > 0 ? Clock::now() >= stop_at : i >= opt.requests) break;
+        const auto t0 = Clock::now();
+        const int status = body(t, i, client, shard);
+        shard.latencies_us.push_back(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
+        shard.statuses[status]++;
+        stats.Tick(status != 0 && status < 500);
+      }
+      stats.Merge(std::move(shard));
+    });
+  }
+  std::thread progress([&] {
+    int64_t last = 0;
+    while (!finished.load()) {
+      for (int k = 0; k < 10 && !finished.load(); ++k) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const int64_t done = stats.done();
+      const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+      std::fprintf(stderr, "[%s %5.1fs] %lld done, %lld/s, %lld errors\n", name, secs, static_cast<long long>(done),
+                   static_cast<long long>(done - last), static_cast<long long>(stats.errors()));
+      last = done;
+    }
+  });
+  for (auto& th : threads) th.join();
+  finished = true;
+  progress.join();
+  return stats.Summarize(Clock::now() - start);
+}
+
+nlohmann::json SummaryJson(const char* scenario, const LoadStats::Summary& s) {
+  nlohmann::json statuses = nlohmann::json::object();
+  for (const auto& [status, count] : s.statuses) statuses[std::to_string(status)] = count;
+  return {{"scenario", scenario},
+          {"requests", s.requests},
+          {"seconds", s.seconds},
+          {"throughput", s.throughput},
+          {"p50_ms", s.p50_us / 1000.0},
+          {"p95_ms", s.p95_us / 1000.0},
+          {"p99_ms", s.p99_us / 1000.0},
+          {"max_ms", s.max_us / 1000.0},
+          {"statuses", statuses}};
+}
+
+int64_t Count5xx(const LoadStats::Summary& s) {
+  int64_t n = 0;
+  for (const auto& [status, count] : s.statuses) {
+    if (status >= 500 || status == 0) n += count;
+  }
+  return n;
+}
+
+void PrintHuman(const nlohmann::json& j) {
+  std::fprintf(stderr, "%s: %lld requests in %.2fs = %.0f/s; p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms; statuses %s\n",
+               j["scenario"].get<std::string>().c_str(), static_cast<long long>(j["requests"].get<int64_t>()),
+               j["seconds"].get<double>(), j["throughput"].get<double>(), j["p50_ms"].get<double>(),
+               j["p95_ms"].get<double>(), j["p99_ms"].get<double>(), j["max_ms"].get<double>(),
+               j["statuses"].dump().c_str());
+}
+
+struct TransfersOptions {
+  int accounts = 1000;
+  int hot = 0;  // > 0: every transfer is among the first `hot` accounts.
+  int64_t initial_balance = 100'000;
+  int64_t max_amount = 100;
+  int replay_every = 10;      // Every Nth request is sent again (must replay identically).
+  int duplicate_every = 50;   // Every Nth request is sent twice at once (two connections).
+  std::string manifest_path;  // Where to write the run manifest (optional).
+  std::string prefix;         // request_id prefix; default: random per run.
+};
+
+std::string RequestHeaders(int timeout_ms) { return "X-Request-Timeout-Ms: " + std::to_string(timeout_ms) + "\r\n"; }
+
+int RunTransfers(const CommonOptions& opt, const TransfersOptions& topt) {
+  auto endpoints = Endpoints(opt.urls);
+  if (!endpoints.ok()) {
+    std::fprintf(stderr, "lockstep-bench: %s\n", endpoints.status().ToString().c_str());
+    return 2;
+  }
+  auto pool = OpenPool(opt.mysql, 2);
+  if (!pool.ok()) {
+    std::fprintf(stderr, "lockstep-bench: cannot open --mysql: %s\n", pool.status().ToString().c_str());
+    return 2;
+  }
+  std::mt19937_64 seed_rng(opt.seed != 0 ? opt.seed : std::random_device{}());
+  TransfersManifest manifest;
+  manifest.request_prefix = !topt.prefix.empty() ? topt.prefix : "b" + std::to_string(seed_rng() % 1'000'000'000) + "-";
+  const std::string headers = RequestHeaders(opt.timeout_ms);
+
+  // Setup: the accounts, created through the API.
+  std::fprintf(stderr, "setup: creating %d accounts with balance %lld\n", topt.accounts,
+               static_cast<long long>(topt.initial_balance));
+  std::vector<int64_t> ids(static_cast<size_t>(topt.accounts));
+  std::atomic<int> next{0};
+  std::atomic<bool> setup_failed{false};
+  {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < std::min(opt.connections, 16); ++t) {
+      threads.emplace_back([&, t] {
+        const Endpoint& ep = (*endpoints)[static_cast<size_t>(t) % endpoints->size()];
+        HttpClient client(ep.host, ep.port);
+        for (int i; (i = next.fetch_add(1)) < topt.accounts && !setup_failed;) {
+          const nlohmann::json body = {{"owner", manifest.request_prefix + "owner-" + std::to_string(i)},
+                                       {"balance", topt.initial_balance}};
+          auto r = client.Send("POST", "/v1/accounts", body.dump(), Deadline::After(std::chrono::seconds(30)), headers);
+          if (!r.ok() || r->status != 201) {
+            std::fprintf(stderr, "setup: POST /v1/accounts failed: %s\n",
+                         r.ok() ? (std::to_string(r->status) + " " + r->body).c_str() : r.status().ToString().c_str());
+            setup_failed = true;
+            return;
+          }
+          ids[static_cast<size_t>(i)] = nlohmann::json::parse(r->body).at("id").get<int64_t>();
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+  }
+  if (setup_failed) return 2;
+  for (int64_t id : ids) manifest.initial_balances[id] = topt.initial_balance;
+
+  Mutex mu;
+  std::map<std::string, TransfersManifest::Ack> answers;  // Guarded by mu.
+  std::atomic<int64_t> replay_mismatches{0}, duplicate_mismatches{0};
+  std::vector<std::string> mismatch_examples;  // Guarded by mu.
+  auto note_mismatch = [&](std::atomic<int64_t>& counter, std::string what) {
+    counter.fetch_add(1);
+    MutexLock lock(&mu);
+    if (mismatch_examples.size() < 5) mismatch_examples.push_back(std::move(what));
+  };
+  const size_t span = topt.hot > 0 ? std::min<size_t>(static_cast<size_t>(topt.hot), ids.size()) : ids.size();
+  const uint64_t base_seed = seed_rng();
+
+  auto summary = RunLoad(opt, *endpoints, "transfers", [&](int t, int64_t i, HttpClient& client, LoadStats::Shard&) {
+    std::mt19937_64 rng(base_seed ^ (static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull));
+    const size_t a = rng() % span;
+    size_t b = rng() % (span - 1);
+    if (b >= a) ++b;
+    const int64_t amount = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(topt.max_amount));
+    const std::string rid = manifest.request_prefix + std::to_string(i);
+    const std::string body = nlohmann::json{{"request_id", rid}, {"from", ids[a]}, {"to", ids[b]}, {"amount", amount}}.dump();
+    const Deadline deadline = Deadline::After(std::chrono::milliseconds(opt.timeout_ms + 5000));
+
+    Result<HttpResponse> r = Status::Internal("not sent");
+    const bool duplicate = topt.duplicate_every > 0 && i % topt.duplicate_every == 1;
+    if (duplicate) {
+      // The same request at the same time on a second connection (to the next endpoint).
+      const Endpoint& other = (*endpoints)[static_cast<size_t>(t + 1) % endpoints->size()];
+      auto twin = std::async(std::launch::async, [&] {
+        HttpClient c2(other.host, other.port);
+        return c2.Send("POST", "/v1/transfers", body, deadline, headers);
+      });
+      r = client.Send("POST", "/v1/transfers", body, deadline, headers);
+      auto r2 = twin.get();
+      if (r.ok() && r2.ok() && r->status < 500 && r2->status < 500 && (r->status != r2->status || r->body != r2->body)) {
+        note_mismatch(duplicate_mismatches, rid + ": concurrent duplicates answered " + std::to_string(r->status) +
+                                                " " + r->body + " vs " + std::to_string(r2->status) + " " + r2->body);
+      }
+    } else {
+      r = client.Send("POST", "/v1/transfers", body, deadline, headers);
+    }
+    if (!r.ok()) return 0;
+    if (r->status == 200 || r->status == 404 || r->status == 409) {
+      MutexLock lock(&mu);
+      answers[rid] = {ids[a], ids[b], amount, r->status};
+    }
+    if (topt.replay_every > 0 && i % topt.replay_every == 0 && r->status < 500) {
+      auto again = client.Send("POST", "/v1/transfers", body, deadline, headers);
+      if (again.ok() && again->status < 500 &&
+          (again->status != r->status || again->body != r->body || again->Header("idempotent-replay") != "true")) {
+        note_mismatch(replay_mismatches, rid + ": replay answered " + std::to_string(again->status) + " " +
+                                             again->body + " (Idempotent-Replay: " + again->Header("idempotent-replay") +
+                                             ") vs original " + std::to_string(r->status) + " " + r->body);
+      }
+    }
+    return r->status;
+  });
+  {
+    MutexLock lock(&mu);
+    manifest.answers = answers;
+  }
+  if (!topt.manifest_path.empty()) {
+    std::ofstream(topt.manifest_path) << manifest.ToJson();
+  }
+  auto violations = VerifyTransfers(**pool, manifest);
+  if (!violations.ok()) {
+    std::fprintf(stderr, "verify: cannot read the database: %s\n", violations.status().ToString().c_str());
+    return 2;
+  }
+  {
+    MutexLock lock(&mu);
+    for (const auto& m : mismatch_examples) violations->push_back(m);
+  }
+  if (replay_mismatches > 0) violations->push_back(std::to_string(replay_mismatches.load()) + " replay mismatches");
+  if (duplicate_mismatches > 0) violations->push_back(std::to_string(duplicate_mismatches.load()) + " duplicate mismatches");
+
+  nlohmann::json j = SummaryJson("transfers", summary);
+  j["accounts"] = topt.accounts;
+  j["hot"] = topt.hot;
+  j["connections"] = opt.connections;
+  j["request_prefix"] = manifest.request_prefix;
+  j["replay_mismatches"] = replay_mismatches.load();
+  j["duplicate_mismatches"] = duplicate_mismatches.load();
+  j["invariants"] = violations->empty() ? "ok" : "violated";
+  j["violations"] = *violations;
+  PrintHuman(j);
+  for (const auto& v : *violations) std::fprintf(stderr, "VIOLATION: %s\n", v.c_str());
+  std::cout << j.dump() << std::endl;
+  if (!violations->empty()) return 1;
+  if (opt.max_5xx >= 0 && Count5xx(summary) > opt.max_5xx) {
+    std::fprintf(stderr, "lockstep-bench: %lld 5xx/transport errors > --max-5xx %lld\n",
+                 static_cast<long long>(Count5xx(summary)), static_cast<long long>(opt.max_5xx));
+    return 1;
+  }
+  return 0;
+}
+
+int RunVerify(const CommonOptions& opt, const std::string& manifest_path) {
+  std::ifstream in(manifest_path);
+  if (!in) {
+    std::fprintf(stderr, "lockstep-bench: cannot read manifest %s\n", manifest_path.c_str());
+    return 2;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  auto manifest = TransfersManifest::FromJson(text.str());
+  auto pool = OpenPool(opt.mysql, 2);
+  if (!manifest.ok() || !pool.ok()) {
+    std::fprintf(stderr, "lockstep-bench: %s\n",
+                 (!manifest.ok() ? manifest.status() : pool.status()).ToString().c_str());
+    return 2;
+  }
+  auto violations = VerifyTransfers(**pool, *manifest);
+  if (!violations.ok()) {
+    std::fprintf(stderr, "verify: %s\n", violations.status().ToString().c_str());
+    return 2;
+  }
+  for (const auto& v : *violations) std::fprintf(stderr, "VIOLATION: %s\n", v.c_str());
+  std::cout << nlohmann::json{{"scenario", "verify"}, {"invariants", violations->empty() ? "ok" : "violated"},
+                              {"violations", *violations}}
+                   .dump()
+            << std::endl;
+  return violations->empty() ? 0 : 1;
+}
+
+int RunHttpNoop(const CommonOptions& opt) {
+  auto endpoints = Endpoints(opt.urls);
+  if (!endpoints.ok()) {
+    std::fprintf(stderr, "lockstep-bench: %s\n", endpoints.status().ToString().c_str());
+    return 2;
+  }
+  const std::string headers = RequestHeaders(opt.timeout_ms);
+  auto summary = RunLoad(opt, *endpoints, "http-noop", [&](int, int64_t, HttpClient& client, LoadStats::Shard&) {
+    auto r = client.Send("GET", "/healthz", "", Deadline::After(std::chrono::milliseconds(opt.timeout_ms)), headers);
+    return r.ok() ? r->status : 0;
+  });
+  nlohmann::json j = SummaryJson("http-noop", summary);
+  j["connections"] = opt.connections;
+  PrintHuman(j);
+  std::cout << j.dump() << std::endl;
+  return 0;
+}
+
+// The limit a transfer endpoint is measured against: BEGIN; UPDATE a; UPDATE b; COMMIT on
+// the same MariaDB with the same concurrency, no HTTP, no idempotency record.
+int RunSqlBaseline(const CommonOptions& opt, int accounts) {
+  auto pool = OpenPool(opt.mysql, opt.connections);
+  if (!pool.ok()) {
+    std::fprintf(stderr, "lockstep-bench: cannot open --mysql: %s\n", pool.status().ToString().c_str());
+    return 2;
+  }
+  {
+    auto conn = (*pool)->Acquire(Deadline::After(std::chrono::seconds(10)));
+    if (!conn.ok()) return 2;
+    const Deadline d = Deadline::After(std::chrono::minutes(1));
+    if (!conn->Execute("CREATE TABLE IF NOT EXISTS bench_baseline (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL) ENGINE=InnoDB", d).ok() ||
+        !conn->Execute("DELETE FROM bench_baseline", d).ok()) {
+      std::fprintf(stderr, "lockstep-bench: cannot create bench_baseline\n");
+      return 2;
+    }
+    for (int i = 1; i <= accounts; ++i) {
+      if (!conn->Execute("INSERT INTO bench_baseline (id, balance) VALUES (?, 1000000000)", i, d).ok()) return 2;
+    }
+  }
+  std::vector<Endpoint> none{{"", 0}};
+  const uint64_t seed = opt.seed != 0 ? opt.seed : std::random_device{}();
+  auto summary = RunLoad(opt, none, "sql-baseline", [&](int, int64_t i, HttpClient&, LoadStats::Shard&) {
+    std::mt19937_64 rng(seed ^ (static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull));
+    int64_t a = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(accounts));
+    int64_t b = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(accounts - 1));
+    if (b >= a) ++b;
+    if (a > b) std::swap(a, b);  // Ascending order, as shopd does: no lock-order deadlocks.
+    sql::TxOptions tx_options;
+    tx_options.isolation = sql::IsolationLevel::kReadCommitted;
+    tx_options.server_statement_limit = false;
+    auto tx = (*pool)->Begin(tx_options, Deadline::After(std::chrono::milliseconds(opt.timeout_ms)));
+    if (!tx.ok()) return 503;
+    if (!tx->Execute("UPDATE bench_baseline SET balance = balance - 1 WHERE id = ?", a).ok() ||
+        !tx->Execute("UPDATE bench_baseline SET balance = balance + 1 WHERE id = ?", b).ok()) {
+      return 503;
+    }
+    return tx->Commit().ok() ? 200 : 503;
+  });
+  nlohmann::json j = SummaryJson("sql-baseline", summary);
+  j["connections"] = opt.connections;
+  j["accounts"] = accounts;
+  PrintHuman(j);
+  std::cout << j.dump() << std::endl;
+  return 0;
+}
+
+void AddCommon(CLI::App* app, CommonOptions& o, bool http, bool mysql) {
+  if (http) app->add_option("--url", o.urls, "shopd base URL(s); connections are spread over them")->capture_default_str();
+  if (mysql) app->add_option("--mysql", o.mysql, "MariaDB URL for setup/verification")->capture_default_str();
+  app->add_option("--connections,-c", o.connections, "Concurrent connections (threads)")->capture_default_str()->check(CLI::Range(1, 4096));
+  app->add_option("--requests,-n", o.requests, "Requests in total")->capture_default_str()->check(CLI::PositiveNumber);
+  app->add_option("--duration", o.duration_s, "Run for this many seconds instead of --requests")->check(CLI::NonNegativeNumber);
+  app->add_option("--timeout-ms", o.timeout_ms, "X-Request-Timeout-Ms sent with each request")->capture_default_str()->check(CLI::Range(1, 600000));
+  app->add_option("--seed", o.seed, "Random seed (0 = random)");
+  app->add_option("--max-5xx", o.max_5xx, "Exit 1 if more 5xx/transport errors than this (-1 = no limit)")->capture_default_str();
+}
+
+}  // namespace
+}  // namespace lockstep::bench
+
+int main(int argc, char** argv) {
+  using namespace lockstep::bench;
+  CLI::App app{"lockstep-bench: load generator and invariant checker for shopd (API.md)"};
+  app.require_subcommand(1);
+  CommonOptions common;
+  TransfersOptions topt;
+  auto* transfers = app.add_subcommand("transfers", "Random transfers among N accounts; verifies money is conserved");
+  AddCommon(transfers, common, true, true);
+  transfers->add_option("--accounts", topt.accounts, "Accounts to create")->capture_default_str()->check(CLI::Range(2, 10'000'000));
+  transfers->add_option("--hot", topt.hot, "Transfer only among the first N accounts (0 = all)")->capture_default_str()->check(CLI::Range(0, 10'000'000));
+  transfers->add_option("--initial-balance", topt.initial_balance, "Balance of each new account")->capture_default_str()->check(CLI::NonNegativeNumber);
+  transfers->add_option("--max-amount", topt.max_amount, "Amounts are uniform in [1, N]")->capture_default_str()->check(CLI::PositiveNumber);
+  transfers->add_option("--replay-every", topt.replay_every, "Resend every Nth request (0 = never)")->capture_default_str();
+  transfers->add_option("--duplicate-every", topt.duplicate_every, "Send every Nth request twice concurrently (0 = never)")->capture_default_str();
+  transfers->add_option("--manifest", topt.manifest_path, "Write the run manifest (for `verify`) to this file");
+  transfers->add_option("--prefix", topt.prefix, "request_id prefix (default: random per run)");
+  std::string manifest_path;
+  auto* verify = app.add_subcommand("verify", "Re-check the invariants of a finished transfers run");
+  AddCommon(verify, common, false, true);
+  verify->add_option("--manifest", manifest_path, "Manifest written by `transfers --manifest`")->required();
+  auto* noop = app.add_subcommand("http-noop", "GET /healthz at the same concurrency (HTTP overhead)");
+  AddCommon(noop, common, true, false);
+  int baseline_accounts = 1000;
+  auto* baseline = app.add_subcommand("sql-baseline", "Bare BEGIN; 2x UPDATE; COMMIT loop on MariaDB (the limit)");
+  AddCommon(baseline, common, false, true);
+  baseline->add_option("--accounts", baseline_accounts, "Rows to update")->capture_default_str()->check(CLI::Range(2, 10'000'000));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (*transfers) {
+    if (topt.hot == 1) {
+      std::fprintf(stderr, "lockstep-bench: --hot needs at least 2 accounts\n");
+      return 2;
+    }
+    return RunTransfers(common, topt);
+  }
+  if (*verify) return RunVerify(common, manifest_path);
+  if (*noop) return RunHttpNoop(common);
+  if (*baseline) return RunSqlBaseline(common, baseline_accounts);
+  return 2;
+}

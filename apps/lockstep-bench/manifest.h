@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "lockstep/base/result.h"
+
+namespace lockstep::sql {
+class Pool;
+}
+
+namespace lockstep::bench {
+
+// What a transfers run created and what its clients were told: enough for an independent
+// re-check of the invariants after the run (`lockstep-bench verify`). Value type.
+struct TransfersManifest {
+  std::string request_prefix;                 // Every request_id of the run starts with it.
+  std::map<int64_t, int64_t> initial_balances;  // Account id -> balance at creation.
+  struct Ack {
+    int64_t from = 0, to = 0, amount = 0;
+    int status = 0;  // 200, 404, 409 (definite answers only).
+  };
+  std::map<std::string, Ack> answers;  // request_id -> the definite answer the client saw.
+
+  std::string ToJson() const;
+  static Result<TransfersManifest> FromJson(const std::string& text);
+};
+
+// The invariants of API.md for a transfers run, checked against the tables:
+//  - sum of the run's balances unchanged; no balance negative;
+//  - each balance == initial + credits - debits of the run's transfer rows (every row
+//    applied exactly once, nothing applied without a row);
+//  - every 200 the client saw has its transfer row with the same from/to/amount;
+//  - no transfer row for a request the client was told was rejected (404/409).
+// Returns the violations (empty = all hold); a Status if the database could not be read.
+Result<std::vector<std::string>> VerifyTransfers(sql::Pool& pool, const TransfersManifest& manifest);
+
+}  // namespace lockstep::bench

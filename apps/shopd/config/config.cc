@@ -1,0 +1,373 @@
+#include "config/config.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <toml++/toml.h>
+
+#include "config/url.h"
+
+namespace shopd::config {
+namespace {
+
+using lockstep::Status;
+
+enum class Kind { kString, kInt, kList };
+
+struct KeySpec {
+  const char* key;
+  Kind kind;
+  bool flag;  // Has a command-line flag (passwords themselves do not: `ps` shows flags).
+};
+
+// Every setting; the TOML key, SHOPD_<UPPER> and --<key-with-dashes> derive from `key`.
+constexpr KeySpec kKeys[] = {
+    {"listen", Kind::kString, true},
+    {"mysql", Kind::kString, true},
+    {"mysql_replicas", Kind::kList, false},  // Flag: --mysql-replica (repeatable).
+    {"redis", Kind::kList, true},
+    {"mysql_password", Kind::kString, false},
+    {"mysql_password_file", Kind::kString, true},
+    {"redis_password", Kind::kString, false},
+    {"redis_password_file", Kind::kString, true},
+    {"io_threads", Kind::kInt, true},
+    {"worker_threads", Kind::kInt, true},
+    {"queue_limit", Kind::kInt, true},
+    {"body_limit_bytes", Kind::kInt, true},
+    {"default_request_timeout_ms", Kind::kInt, true},
+    {"max_request_timeout_ms", Kind::kInt, true},
+    {"header_timeout_ms", Kind::kInt, true},
+    {"idle_timeout_ms", Kind::kInt, true},
+    {"drain_timeout_ms", Kind::kInt, true},
+    {"log_level", Kind::kString, true},
+};
+
+const KeySpec* FindKey(std::string_view key) {
+  for (const KeySpec& k : kKeys) {
+    if (key == k.key) return &k;
+  }
+  return nullptr;
+}
+
+std::string EnvName(std::string_view key) {
+  std::string out = "SHOPD_";
+  for (char c : key) out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string FlagName(std::string_view key) {
+  std::string out = "--";
+  for (char c : key) out += c == '_' ? '-' : c;
+  return out;
+}
+
+// A raw value and where it came from (for error messages).
+struct Raw {
+  std::string value;  // Lists: comma-joined.
+  std::string source;
+};
+using Layer = std::map<std::string, Raw>;
+
+// Higher layers replace lower ones key by key; a password and its file are one setting.
+void Merge(Layer& into, const Layer& layer) {
+  for (const auto& [key, raw] : layer) {
+    for (const char* group : {"mysql_password", "redis_password"}) {
+      const std::string g(group);
+      if (key == g || key == g + "_file") {
+        into.erase(g);
+        into.erase(g + "_file");
+      }
+    }
+  }
+  for (const auto& [key, raw] : layer) into[key] = raw;
+}
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const size_t b = item.find_first_not_of(" \t");
+    const size_t e = item.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+lockstep::Result<std::string> ReadFile(const std::string& path, std::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::InvalidArgument("cannot read ", what, " '", path, "': ", std::strerror(errno));
+  std::stringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) return Status::InvalidArgument("cannot read ", what, " '", path, "'");
+  return buf.str();
+}
+
+lockstep::Result<Layer> TomlLayer(const std::string& path) {
+  LOCKSTEP_ASSIGN_OR_RETURN(std::string text, ReadFile(path, "config file"));
+  toml::table table;
+  try {
+    table = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument("config file '", path, "' line ", e.source().begin.line, ": ", e.description());
+  }
+  Layer layer;
+  for (const auto& [k, node] : table) {
+    const std::string key(k.str());
+    const KeySpec* spec = FindKey(key);
+    const std::string source = path + ": " + key;
+    if (spec == nullptr) return Status::InvalidArgument("config file '", path, "': unknown key '", key, "'");
+    std::string value;
+    if (spec->kind == Kind::kInt) {
+      if (!node.is_integer()) return Status::InvalidArgument(source, ": must be an integer");
+      value = std::to_string(node.as_integer()->get());
+    } else if (node.is_string()) {
+      value = node.as_string()->get();
+    } else if (spec->kind == Kind::kList && node.is_array()) {
+      for (const auto& item : *node.as_array()) {
+        if (!item.is_string()) return Status::InvalidArgument(source, ": must be an array of strings");
+        if (!value.empty()) value += ",";
+        value += item.as_string()->get();
+      }
+    } else {
+      return Status::InvalidArgument(source, spec->kind == Kind::kList ? ": must be a string or an array of strings"
+                                                                     : ": must be a string");
+    }
+    layer[key] = Raw{std::move(value), source};
+  }
+  return layer;
+}
+
+Layer EnvLayer(const EnvLookup& env) {
+  Layer layer;
+  for (const KeySpec& k : kKeys) {
+    const std::string name = EnvName(k.key);
+    if (auto v = env(name)) layer[k.key] = Raw{*v, name};
+  }
+  return layer;
+}
+
+lockstep::Result<int64_t> ToInt(const Raw& raw, int64_t min) {
+  int64_t v = 0;
+  const std::string& s = raw.value;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) {
+    return Status::InvalidArgument(raw.source, ": '", s, "' is not an integer");
+  }
+  if (v < min) return Status::InvalidArgument(raw.source, ": must be >= ", min);
+  return v;
+}
+
+// Resolves a password setting (direct or file) into `out`; false if none was given.
+lockstep::Result<bool> ResolvePassword(const Layer& merged, const std::string& key, std::string* out) {
+  if (auto it = merged.find(key); it != merged.end()) {
+    *out = it->second.value;
+    return true;
+  }
+  if (auto it = merged.find(key + "_file"); it != merged.end()) {
+    auto text = ReadFile(it->second.value, it->second.source);
+    if (!text.ok()) return text.status();
+    std::string pw = std::move(text).value();
+    while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r')) pw.pop_back();
+    *out = std::move(pw);
+    return true;
+  }
+  return false;
+}
+
+// Validates `url` (scheme) and applies a separately given password. Returns the URL's
+// own password through `url_password` when none was given separately.
+lockstep::Result<std::string> ApplyPassword(const std::string& url, std::string_view scheme, const std::string& source,
+                                           const std::optional<std::string>& password, std::string* url_password) {
+  auto parsed = ParseServiceUrl(url, scheme);
+  if (!parsed.ok()) return Status::InvalidArgument(source, ": ", parsed.status().message());
+  if (password) {
+    parsed->password = *password;
+    parsed->has_password = !password->empty();
+  } else if (url_password != nullptr && url_password->empty()) {
+    *url_password = parsed->password;
+  }
+  return FormatServiceUrl(*parsed);
+}
+
+lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
+  auto source = [&](const char* key) { return merged.count(key) ? merged.at(key).source : std::string(key); };
+  auto get = [&](const char* key) -> const Raw* {
+    auto it = merged.find(key);
+    return it == merged.end() ? nullptr : &it->second;
+  };
+  if (const Raw* r = get("listen")) c.listen = r->value;
+  if (auto l = ParseListenAddress(c.listen); !l.ok()) {
+    return Status::InvalidArgument(source("listen"), ": ", l.status().message());
+  }
+  if (const Raw* r = get("mysql")) c.mysql = r->value;
+  if (const Raw* r = get("mysql_replicas")) c.mysql_replicas = SplitList(r->value);
+  if (const Raw* r = get("redis")) {
+    c.redis = SplitList(r->value);
+    if (c.redis.empty()) return Status::InvalidArgument(r->source, ": needs at least one redis:// URL");
+  }
+  struct IntField {
+    const char* key;
+    int64_t min;
+    std::function<void(int64_t)> set;
+  };
+  const IntField ints[] = {
+      {"io_threads", 1, [&](int64_t v) { c.io_threads = static_cast<int>(std::min<int64_t>(v, 1024)); }},
+      {"worker_threads", 1, [&](int64_t v) { c.worker_threads = static_cast<int>(std::min<int64_t>(v, 4096)); }},
+      {"queue_limit", 1, [&](int64_t v) { c.queue_limit = static_cast<int>(std::min<int64_t>(v, 1 << 30)); }},
+      {"body_limit_bytes", 1, [&](int64_t v) { c.body_limit_bytes = v; }},
+      {"default_request_timeout_ms", 1, [&](int64_t v) { c.default_request_timeout = std::chrono::milliseconds(v); }},
+      {"max_request_timeout_ms", 1, [&](int64_t v) { c.max_request_timeout = std::chrono::milliseconds(v); }},
+      {"header_timeout_ms", 1, [&](int64_t v) { c.header_timeout = std::chrono::milliseconds(v); }},
+      {"idle_timeout_ms", 1, [&](int64_t v) { c.idle_timeout = std::chrono::milliseconds(v); }},
+      {"drain_timeout_ms", 0, [&](int64_t v) { c.drain_timeout = std::chrono::milliseconds(v); }},
+  };
+  for (const IntField& f : ints) {
+    if (const Raw* r = get(f.key)) {
+      LOCKSTEP_ASSIGN_OR_RETURN(int64_t v, ToInt(*r, f.min));
+      f.set(v);
+    }
+  }
+  if (c.default_request_timeout > c.max_request_timeout) {
+    return Status::InvalidArgument(source("default_request_timeout_ms"),
+                                   ": must not exceed max_request_timeout_ms (", c.max_request_timeout.count(), ")");
+  }
+  if (const Raw* r = get("log_level")) c.log_level = r->value;
+  static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
+    return Status::InvalidArgument(source("log_level"), ": '", c.log_level,
+                                   "' is not one of trace|debug|info|warn|error|critical|off");
+  }
+
+  std::string pw;
+  std::optional<std::string> mysql_pw;
+  LOCKSTEP_ASSIGN_OR_RETURN(bool has_mysql_pw, ResolvePassword(merged, "mysql_password", &pw));
+  if (has_mysql_pw) mysql_pw = pw;
+  std::optional<std::string> redis_pw;
+  LOCKSTEP_ASSIGN_OR_RETURN(bool has_redis_pw, ResolvePassword(merged, "redis_password", &pw));
+  if (has_redis_pw) redis_pw = pw;
+
+  std::string url_pw;
+  LOCKSTEP_ASSIGN_OR_RETURN(c.mysql, ApplyPassword(c.mysql, "mysql", source("mysql"), mysql_pw, &url_pw));
+  c.mysql_password = mysql_pw.value_or(url_pw);
+  for (std::string& replica : c.mysql_replicas) {
+    LOCKSTEP_ASSIGN_OR_RETURN(replica, ApplyPassword(replica, "mysql", source("mysql_replicas"), mysql_pw, nullptr));
+  }
+  url_pw.clear();
+  for (std::string& url : c.redis) {
+    LOCKSTEP_ASSIGN_OR_RETURN(url, ApplyPassword(url, "redis", source("redis"), redis_pw, &url_pw));
+  }
+  c.redis_password = redis_pw.value_or(url_pw);
+  return Status::Ok();
+}
+
+std::string Join(const std::vector<std::string>& items, bool redact) {
+  std::string out = "[";
+  for (const std::string& s : items) {
+    if (out.size() > 1) out += ",";
+    out += redact ? RedactUrl(s) : s;
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+lockstep::Result<ListenAddress> ParseListenAddress(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Status::InvalidArgument("listen address '", listen, "' must be IP:port");
+  }
+  std::string host = listen.substr(0, colon);
+  const std::string port = listen.substr(colon + 1);
+  bool v6 = false;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+    v6 = true;
+  }
+  unsigned char buf[16];
+  if (inet_pton(v6 ? AF_INET6 : AF_INET, host.c_str(), buf) != 1) {
+    return Status::InvalidArgument("listen address '", listen, "': '", host, "' is not an IP",
+                                   v6 ? "v6" : "v4", " address");
+  }
+  int p = -1;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || p < 0 || p > 65535) {
+    return Status::InvalidArgument("listen address '", listen, "': port must be 0..65535");
+  }
+  return ListenAddress{host, static_cast<uint16_t>(p)};
+}
+
+EnvLookup ProcessEnv() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+std::string ShopdConfig::Redacted() const {
+  std::ostringstream out;
+  out << "listen=" << listen << " mysql=" << RedactUrl(mysql) << " mysql_replicas=" << Join(mysql_replicas, true)
+      << " redis=" << Join(redis, true) << " mysql_password=" << (mysql_password.empty() ? "<none>" : "***")
+      << " redis_password=" << (redis_password.empty() ? "<none>" : "***") << " io_threads=" << io_threads
+      << " worker_threads=" << worker_threads << " queue_limit=" << queue_limit
+      << " body_limit_bytes=" << body_limit_bytes << " default_request_timeout_ms=" << default_request_timeout.count()
+      << " max_request_timeout_ms=" << max_request_timeout.count() << " header_timeout_ms=" << header_timeout.count()
+      << " idle_timeout_ms=" << idle_timeout.count() << " drain_timeout_ms=" << drain_timeout.count()
+      << " log_level=" << log_level;
+  return out.str();
+}
+
+lockstep::Result<ConfigLoad> LoadConfig(const std::vector<std::string>& args, const EnvLookup& env) {
+  CLI::App app("shopd: the lockstep reference service (HTTP/JSON, see API.md)", "shopd");
+  std::map<std::string, std::string> flag_values;
+  std::vector<std::string> replicas;
+  std::string config_file;
+  app.add_option("--config", config_file, "TOML config file (also SHOPD_CONFIG)");
+  for (const KeySpec& k : kKeys) {
+    if (k.flag) app.add_option(FlagName(k.key), flag_values[k.key], "see " + EnvName(k.key));
+  }
+  app.add_option("--mysql-replica", replicas, "MariaDB replica URL (repeatable)")->allow_extra_args(false);
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 wants them reversed.
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    return ConfigLoad{ShopdConfig{}, app.help()};
+  } catch (const CLI::ParseError& e) {
+    return Status::InvalidArgument(e.what());
+  }
+
+  Layer flags;
+  for (const KeySpec& k : kKeys) {
+    if (k.flag && app.count(FlagName(k.key)) > 0) flags[k.key] = Raw{flag_values[k.key], FlagName(k.key)};
+  }
+  if (!replicas.empty()) {
+    std::string joined;
+    for (const std::string& r : replicas) joined += (joined.empty() ? "" : ",") + r;
+    flags["mysql_replicas"] = Raw{joined, "--mysql-replica"};
+  }
+
+  Layer merged;
+  if (config_file.empty()) config_file = env("SHOPD_CONFIG").value_or("");
+  if (!config_file.empty()) {
+    LOCKSTEP_ASSIGN_OR_RETURN(Layer toml_layer, TomlLayer(config_file));
+    Merge(merged, toml_layer);
+  }
+  Merge(merged, EnvLayer(env));
+  Merge(merged, flags);
+
+  ConfigLoad load;
+  LOCKSTEP_RETURN_IF_ERROR(Build(merged, load.config));
+  return load;
+}
+
+}  // namespace shopd::config

@@ -1,0 +1,82 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lockstep/base/result.h"
+
+namespace shopd::config {
+
+// Everything shopd is configured with. Sources, highest precedence first:
+//   1. flags           --listen, --mysql, --mysql-replica URL (repeatable), --redis,
+//                      --mysql-password-file, --redis-password-file, --io-threads, ...
+//                      (every key below, '_' spelled '-'), --config FILE
+//   2. environment     SHOPD_<KEY> (SHOPD_LISTEN, SHOPD_MYSQL, SHOPD_MYSQL_REPLICAS as a
+//                      comma list, SHOPD_REDIS, SHOPD_MYSQL_PASSWORD, SHOPD_MYSQL_PASSWORD_FILE,
+//                      SHOPD_IO_THREADS, ...), SHOPD_CONFIG for the file
+//   3. TOML file       keys named as below (`listen = "127.0.0.1:8080"`, `io_threads = 4`,
+//                      `mysql_replicas = ["mysql://..."]`); an unknown key is an error
+//   4. the defaults below.
+// Durations are whole milliseconds in every source, their keys end in `_ms`
+// (`drain_timeout_ms`). A password given on its own (`mysql_password[_file]`) beats one
+// inside the URL; a higher source's password file beats a lower source's password.
+// Value type, thread-compatible.
+struct ShopdConfig {
+  // IP:port to listen on ("127.0.0.1:8080", "[::1]:8080"; port 0 = ephemeral).
+  std::string listen = "127.0.0.1:8080";
+  // MariaDB primary. After loading, carries the effective password (see mysql_password).
+  std::string mysql = "mysql://lockstep@127.0.0.1:13306/shop";
+  // MariaDB replicas (used once replica routing exists). Default none.
+  std::vector<std::string> mysql_replicas;
+  // Redis masters (more than one = Redlock). Flags/env take a comma-separated list.
+  std::vector<std::string> redis = {"redis://127.0.0.1:16379"};
+  // Effective passwords ("" = none): the separately given one, else the URL's. Already
+  // substituted into every URL above. Never log them: use Redacted().
+  std::string mysql_password;
+  std::string redis_password;
+  int io_threads = 2;         // > 0.
+  int worker_threads = 64;    // > 0.
+  int queue_limit = 1024;     // > 0.
+  int64_t body_limit_bytes = 1 << 20;  // > 0.
+  std::chrono::milliseconds default_request_timeout{5'000};  // > 0, <= max_request_timeout.
+  std::chrono::milliseconds max_request_timeout{60'000};     // > 0.
+  std::chrono::milliseconds header_timeout{10'000};          // > 0.
+  std::chrono::milliseconds idle_timeout{60'000};            // > 0.
+  std::chrono::milliseconds drain_timeout{10'000};           // >= 0.
+  // trace | debug | info | warn | error | critical | off.
+  std::string log_level = "info";
+
+  // One line with every setting, passwords shown as *** (for the startup log).
+  std::string Redacted() const;
+};
+
+struct ListenAddress {
+  std::string host;  // IP literal without brackets.
+  uint16_t port = 0;
+};
+
+// "127.0.0.1:8080" / "[::1]:0" -> host + port. kInvalidArgument unless IP:port.
+lockstep::Result<ListenAddress> ParseListenAddress(const std::string& listen);
+
+// Reads an environment variable; nullopt if unset.
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+// The process environment (getenv).
+EnvLookup ProcessEnv();
+
+struct ConfigLoad {
+  ShopdConfig config;
+  // Set when --help was given: print it and exit 0.
+  std::optional<std::string> help;
+};
+
+// Loads the configuration from `args` (argv without argv[0]), `env` and the TOML file
+// they name. kInvalidArgument with a one-line message naming the source ("--io-threads",
+// "SHOPD_LISTEN", "shopd.toml: listen") for anything malformed, an unknown TOML key or an
+// unreadable file. Thread-safe if `env` is.
+lockstep::Result<ConfigLoad> LoadConfig(const std::vector<std::string>& args, const EnvLookup& env);
+
+}  // namespace shopd::config

@@ -1,0 +1,194 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "config/url.h"
+
+namespace shopd::config {
+namespace {
+
+using Env = std::map<std::string, std::string>;
+
+EnvLookup FromMap(const Env& env) {
+  return [env](const std::string& name) -> std::optional<std::string> {
+    auto it = env.find(name);
+    if (it == env.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+// A file in a per-test temporary directory, removed with the fixture.
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("shopd_config_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string Write(const std::string& name, const std::string& content) {
+    const std::string path = (dir_ / name).string();
+    std::ofstream(path) << content;
+    return path;
+  }
+  std::filesystem::path dir_;
+};
+
+lockstep::Result<ConfigLoad> Load(std::vector<std::string> args, const Env& env = {}) {
+  return LoadConfig(args, FromMap(env));
+}
+
+TEST_F(ConfigTest, Defaults) {
+  auto c = Load({});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->config.listen, "127.0.0.1:8080");
+  EXPECT_EQ(c->config.mysql, "mysql://lockstep@127.0.0.1:13306/shop");
+  EXPECT_EQ(c->config.redis, std::vector<std::string>{"redis://127.0.0.1:16379"});
+  EXPECT_EQ(c->config.io_threads, 2);
+  EXPECT_EQ(c->config.worker_threads, 64);
+  EXPECT_EQ(c->config.queue_limit, 1024);
+  EXPECT_EQ(c->config.body_limit_bytes, 1 << 20);
+  EXPECT_EQ(c->config.default_request_timeout, std::chrono::milliseconds(5000));
+  EXPECT_EQ(c->config.max_request_timeout, std::chrono::milliseconds(60000));
+  EXPECT_EQ(c->config.drain_timeout, std::chrono::milliseconds(10000));
+  EXPECT_EQ(c->config.mysql_password, "");
+}
+
+TEST_F(ConfigTest, FlagsBeatEnvBeatFileBeatDefaults) {
+  const std::string file = Write("shopd.toml", R"(
+listen = "127.0.0.1:1111"
+mysql = "mysql://file@127.0.0.1:1/shop"
+redis = ["redis://127.0.0.1:1", "redis://127.0.0.1:2"]
+io_threads = 3
+worker_threads = 5
+queue_limit = 7
+)");
+  auto c = Load({"--config", file, "--listen", "127.0.0.1:3333", "--io-threads", "9"},
+                {{"SHOPD_LISTEN", "127.0.0.1:2222"}, {"SHOPD_WORKER_THREADS", "6"}, {"SHOPD_IO_THREADS", "8"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->config.listen, "127.0.0.1:3333");  // flag
+  EXPECT_EQ(c->config.io_threads, 9);              // flag over env over file
+  EXPECT_EQ(c->config.worker_threads, 6);          // env over file
+  EXPECT_EQ(c->config.queue_limit, 7);             // file
+  EXPECT_EQ(c->config.mysql, "mysql://file@127.0.0.1:1/shop");
+  EXPECT_EQ(c->config.redis.size(), 2u);
+  EXPECT_EQ(c->config.log_level, "info");  // default
+}
+
+TEST_F(ConfigTest, ConfigFileFromEnvironment) {
+  const std::string file = Write("a.toml", "queue_limit = 11\n");
+  auto c = Load({}, {{"SHOPD_CONFIG", file}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->config.queue_limit, 11);
+}
+
+TEST_F(ConfigTest, ListsFromFlagsAndEnv) {
+  auto c = Load({"--mysql-replica", "mysql://r@127.0.0.1:2/shop", "--mysql-replica", "mysql://r@127.0.0.1:3/shop",
+                 "--redis", "redis://127.0.0.1:1, redis://127.0.0.1:2,redis://127.0.0.1:3"},
+                {{"SHOPD_MYSQL_REPLICAS", "mysql://env@127.0.0.1:9/shop"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->config.mysql_replicas,
+            (std::vector<std::string>{"mysql://r@127.0.0.1:2/shop", "mysql://r@127.0.0.1:3/shop"}));
+  EXPECT_EQ(c->config.redis.size(), 3u);
+  auto e = Load({}, {{"SHOPD_MYSQL_REPLICAS", "mysql://a@127.0.0.1:9/shop,mysql://b@127.0.0.1:10/shop"}});
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->config.mysql_replicas.size(), 2u);
+}
+
+TEST_F(ConfigTest, SeparatePasswordOverridesUrlPassword) {
+  auto c = Load({"--mysql", "mysql://user:inurl@127.0.0.1:3306/shop", "--redis", "redis://:rpw@127.0.0.1:6379"},
+                {{"SHOPD_MYSQL_PASSWORD", "s3cret"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->config.mysql, "mysql://user:s3cret@127.0.0.1:3306/shop");
+  EXPECT_EQ(c->config.mysql_password, "s3cret");
+  EXPECT_EQ(c->config.redis_password, "rpw");  // From the URL.
+}
+
+TEST_F(ConfigTest, PasswordFileFlagBeatsEnvPassword) {
+  const std::string pw = Write("pw", "from-file\n");
+  auto c = Load({"--mysql-password-file", pw}, {{"SHOPD_MYSQL_PASSWORD", "from-env"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->config.mysql_password, "from-file");
+  EXPECT_EQ(c->config.mysql, "mysql://lockstep:from-file@127.0.0.1:13306/shop");
+  auto e = Load({}, {{"SHOPD_REDIS_PASSWORD_FILE", pw}});
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->config.redis_password, "from-file");
+  EXPECT_EQ(e->config.redis[0], "redis://:from-file@127.0.0.1:16379");
+}
+
+TEST_F(ConfigTest, RedactedHidesPasswords) {
+  auto c = Load({"--mysql", "mysql://user:hunter2@127.0.0.1:3306/shop", "--redis", "redis://:topsecret@127.0.0.1:1"},
+                {{"SHOPD_REDIS_PASSWORD", "topsecret"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  const std::string line = c->config.Redacted();
+  EXPECT_EQ(line.find("hunter2"), std::string::npos) << line;
+  EXPECT_EQ(line.find("topsecret"), std::string::npos) << line;
+  EXPECT_NE(line.find("mysql://user:***@127.0.0.1:3306/shop"), std::string::npos) << line;
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  EXPECT_EQ(RedactUrl("mysql://u:p@w:rd@h:1/db"), "mysql://u:***@h:1/db");
+}
+
+TEST_F(ConfigTest, Errors) {
+  struct Case {
+    std::vector<std::string> args;
+    Env env;
+    std::string expect;  // Substring of the message.
+  };
+  const std::string unknown = Write("u.toml", "listen = \"127.0.0.1:1\"\nbogus = 1\n");
+  const std::string badtype = Write("t.toml", "io_threads = \"four\"\n");
+  const std::string badsyntax = Write("s.toml", "listen = \n");
+  const Case cases[] = {
+      {{"--listen", "localhost:8080"}, {}, "--listen"},
+      {{"--listen", "127.0.0.1"}, {}, "IP:port"},
+      {{"--listen", "127.0.0.1:70000"}, {}, "port"},
+      {{}, {{"SHOPD_LISTEN", "nope"}}, "SHOPD_LISTEN"},
+      {{"--io-threads", "0"}, {}, "--io-threads"},
+      {{}, {{"SHOPD_QUEUE_LIMIT", "12x"}}, "SHOPD_QUEUE_LIMIT"},
+      {{"--config", unknown}, {}, "unknown key 'bogus'"},
+      {{"--config", badtype}, {}, "must be an integer"},
+      {{"--config", badsyntax}, {}, "line 1"},
+      {{"--config", "/nonexistent/shopd.toml"}, {}, "cannot read config file"},
+      {{"--mysql-password-file", "/nonexistent/pw"}, {}, "--mysql-password-file"},
+      {{"--mysql", "postgres://x@h:1/db"}, {}, "scheme must be 'mysql'"},
+      {{"--redis", "redis://h:0"}, {}, "port"},
+      {{"--log-level", "loud"}, {}, "--log-level"},
+      {{"--default-request-timeout-ms", "70000"}, {}, "max_request_timeout_ms"},
+      {{"--no-such-flag"}, {}, "no-such-flag"},
+  };
+  for (const Case& c : cases) {
+    auto r = Load(c.args, c.env);
+    ASSERT_FALSE(r.ok()) << c.expect;
+    EXPECT_EQ(r.status().code(), lockstep::StatusCode::kInvalidArgument);
+    const std::string msg(r.status().message());
+    EXPECT_NE(msg.find(c.expect), std::string::npos) << "message: " << msg << " expected: " << c.expect;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+}
+
+TEST_F(ConfigTest, HelpIsReported) {
+  auto r = Load({"--help"});
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->help.has_value());
+  EXPECT_NE(r->help->find("--mysql-replica"), std::string::npos);
+}
+
+TEST(ListenAddressTest, Parses) {
+  auto v4 = ParseListenAddress("0.0.0.0:0");
+  ASSERT_TRUE(v4.ok());
+  EXPECT_EQ(v4->host, "0.0.0.0");
+  EXPECT_EQ(v4->port, 0);
+  auto v6 = ParseListenAddress("[::1]:8080");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_FALSE(ParseListenAddress(":8080").ok());
+  EXPECT_FALSE(ParseListenAddress("127.0.0.1:-1").ok());
+}
+
+}  // namespace
+}  // namespace shopd::config

@@ -1,0 +1,23 @@
+#include "domain/domain_metrics.h"
+
+#include <sstream>
+
+namespace shopd::domain {
+
+std::string DomainMetrics::Render() const {
+  std::ostringstream out;
+  auto counter = [&](const char* name, const char* help, const std::atomic<int64_t>& v) {
+    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n"
+        << name << ' ' << v.load(std::memory_order_relaxed) << '\n';
+  };
+  counter("shopd_transfers_ok_total", "Transfers committed.", transfers_ok);
+  counter("shopd_transfers_rejected_total", "Transfer outcomes recorded as 404 or 409.", transfers_rejected);
+  counter("shopd_idempotent_replays_total", "Answers replayed from a request record.", replays);
+  counter("shopd_tx_retries_total", "Whole-transaction reruns (deadlock, lock wait timeout, lost connection).", tx_retries);
+  counter("shopd_deadlocks_total", "Transactions rerun after a MariaDB deadlock (1213).", deadlocks);
+  counter("shopd_lock_wait_timeouts_total", "Transactions rerun after a lock wait timeout (1205).", lock_wait_timeouts);
+  counter("shopd_commit_outcome_unknown_total", "Commits whose outcome was unknown (answered 504).", outcome_unknown);
+  return out.str();
+}
+
+}  // namespace shopd::domain

@@ -1,0 +1,43 @@
+#include "domain/request_records.h"
+
+#include "lockstep/sql/pool.h"
+#include "lockstep/sql/transaction.h"
+
+namespace shopd::domain {
+
+using lockstep::Status;
+
+Status RequestRecords::Insert(lockstep::sql::Transaction& tx, std::string_view scope, std::string_view request_id,
+                              std::string_view digest, const Outcome& outcome) {
+  return tx.Execute("INSERT INTO request_records (scope, request_id, request_digest, http_status, response, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6))",
+                    scope, request_id, digest, outcome.http_status, outcome.body)
+      .status();
+}
+
+lockstep::Result<Outcome> RequestRecords::Replay(lockstep::sql::Pool& pool, std::string_view scope,
+                                                 std::string_view request_id, std::string_view digest,
+                                                 const lockstep::Deadline& deadline, std::string_view effect_query) {
+  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool.Acquire(deadline));
+  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows,
+                            conn.Query("SELECT request_digest, http_status, response FROM request_records "
+                                       "WHERE scope = ? AND request_id = ?",
+                                       scope, request_id, deadline));
+  if (rows.empty() && !effect_query.empty()) {
+    LOCKSTEP_ASSIGN_OR_RETURN(rows, conn.Query(effect_query, request_id, deadline));
+  }
+  if (rows.empty()) return Status::NotFound("no record of request_id");
+  LOCKSTEP_ASSIGN_OR_RETURN(std::string recorded_digest, rows[0].GetString(0));
+  if (recorded_digest != digest) {
+    return Status::FailedPrecondition("request_id was already used with a different request body")
+        .WithReason("request_id_conflict");
+  }
+  Outcome out;
+  LOCKSTEP_ASSIGN_OR_RETURN(int64_t status, rows[0].GetInt64(1));
+  LOCKSTEP_ASSIGN_OR_RETURN(out.body, rows[0].GetString(2));
+  out.http_status = static_cast<int>(status);
+  out.replayed = true;
+  return out;
+}
+
+}  // namespace shopd::domain

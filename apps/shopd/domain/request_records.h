@@ -1,0 +1,40 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "domain/outcome.h"
+#include "lockstep/base/deadline.h"
+#include "lockstep/base/result.h"
+
+namespace lockstep::sql {
+class Pool;
+class Transaction;
+}  // namespace lockstep::sql
+
+namespace shopd::domain {
+
+// Recorded outcomes of mutating requests, for idempotent replay (API.md). A record is
+// written in the same transaction as the effect it describes, so "recorded" and
+// "happened" commit together. Records are kept until an operator deletes them (indexed by
+// created_at for that). Stateless; thread-safe.
+class RequestRecords {
+ public:
+  // Inserts the record. kAlreadyExists if (scope, request_id) is already recorded (the
+  // caller rolls back and replays); the insert waits on an uncommitted duplicate.
+  static lockstep::Status Insert(lockstep::sql::Transaction& tx, std::string_view scope,
+                                 std::string_view request_id, std::string_view digest, const Outcome& outcome);
+
+  // The recorded outcome for (scope, request_id) if its digest equals `digest` (marked
+  // replayed); kFailedPrecondition "request_id_conflict" if recorded with another digest;
+  // kNotFound if there is no record. `effect_query` (optional) also looks in the effect
+  // table: a SELECT of (digest, http_status, response) with one `?` for the request_id,
+  // for effects whose row doubles as their record.
+  static lockstep::Result<Outcome> Replay(lockstep::sql::Pool& pool, std::string_view scope,
+                                          std::string_view request_id, std::string_view digest,
+                                          const lockstep::Deadline& deadline,
+                                          std::string_view effect_query = {});
+};
+
+}  // namespace shopd::domain

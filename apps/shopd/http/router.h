@@ -1,0 +1,69 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/method.h"
+#include "http/request.h"
+#include "http/response.h"
+
+namespace shopd::http {
+
+// A request handler. Runs on the worker pool unless its route is `run_inline`; blocking
+// calls (MariaDB, Redis) are allowed there. It must honour `request.deadline` and answer
+// 504 (Response::Error(Status::DeadlineExceeded(...))) itself: the server never cuts a
+// running handler short, so a 504 never races a commit. Exceptions escaping it become 500.
+using Handler = std::function<Response(Request&)>;
+
+struct RouteOptions {
+  // Run on the I/O thread instead of the worker pool. Only for cheap, never-blocking
+  // handlers (/healthz, /metrics). Default false.
+  bool run_inline = false;
+};
+
+// A registered route.
+struct Route {
+  Method method;
+  std::string pattern;  // "/v1/accounts/{id}"
+  Handler handler;
+  RouteOptions options;
+};
+
+// The outcome of matching a method and path.
+struct RouteMatch {
+  enum class Kind { kFound, kNotFound, kMethodNotAllowed };
+  Kind kind = Kind::kNotFound;
+  const Route* route = nullptr;  // kFound: the route (owned by the Router).
+  Params path_params;            // kFound: decoded {name} values.
+  std::string allow;             // kMethodNotAllowed: "GET, POST" for the Allow header.
+};
+
+// Maps (method, path) to handlers. Patterns are absolute paths whose segments are
+// literals or `{name}` (one whole segment, any non-empty value); a literal segment beats
+// a parameter when both match. No trailing-slash or case folding: "/v1/accounts/" is 404.
+// Thread-compatible: register every route before the server starts; Match() (const) then
+// runs concurrently on all I/O threads.
+class Router {
+ public:
+  // REQUIRES: `pattern` is well formed and (method, pattern) not yet registered; a
+  // violation is a programmer error and aborts.
+  void Add(Method method, std::string pattern, Handler handler, RouteOptions options = {});
+
+  RouteMatch Match(Method method, std::string_view path) const;
+
+  // 404 not_found or 405 method_not_allowed (with Allow) for a failed match.
+  static Response MismatchResponse(const RouteMatch& match, Method method, std::string_view path);
+
+  const std::vector<Route>& routes() const { return routes_; }
+
+ private:
+  struct Compiled {
+    std::vector<std::string> segments;  // "{id}" kept verbatim for parameters.
+  };
+  std::vector<Route> routes_;
+  std::vector<Compiled> compiled_;  // Parallel to routes_.
+};
+
+}  // namespace shopd::http

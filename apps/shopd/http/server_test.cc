@@ -1,0 +1,341 @@
+#include "http/server.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <latch>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "http/handler_helpers.h"
+#include "http/ops_routes.h"
+#include "http/testing/http_test_client.h"
+
+namespace shopd::http {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::BuildRequest;
+using testing::Fetch;
+using testing::RawResponse;
+using testing::TestConnection;
+using testing::WaitUntil;
+
+std::string ErrorCode(const RawResponse& r) { return nlohmann::json::parse(r.body)["error"]["code"]; }
+
+// A server on 127.0.0.1:<ephemeral> with small pools and short protocol timeouts, plus a
+// route whose handler blocks until the test releases it.
+class ServerTest : public ::testing::Test {
+ protected:
+  void StartServer(ServerOptions options = {}) {
+    options.host = "127.0.0.1";
+    options.port = 0;
+    server_ = std::make_unique<Server>(options);
+    RegisterOpsRoutes(*server_, {});
+    Router& r = server_->router();
+    r.Add(Method::kGet, "/echo/{id}", ResultHandler([](Request& req) -> lockstep::Result<Response> {
+      LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, PathInt64(req, "id"));
+      return Response::Json(200, {{"id", id}, {"q", req.query.Get("q").value_or("")}});
+    }));
+    r.Add(Method::kPost, "/echo", [](Request& req) { return Response::Json(200, {{"size", req.body.size()}}); });
+    r.Add(Method::kGet, "/block", [this](Request&) {
+      blocked_.fetch_add(1);
+      release_->wait();
+      return Response::Json(200, {{"released", true}});
+    });
+    r.Add(Method::kGet, "/count", [this](Request&) {
+      counted_.fetch_add(1);
+      return Response::Json(200, {{"counted", true}});
+    });
+    r.Add(Method::kGet, "/throw", [](Request&) -> Response { throw std::runtime_error("boom"); });
+    ASSERT_TRUE(server_->Start().ok());
+    port_ = server_->port();
+    ASSERT_NE(port_, 0);
+  }
+
+  void TearDown() override {
+    release_->count_down(release_count_);  // Never leave a worker blocked.
+    release_count_ = 0;
+    if (server_) server_->Drain();
+  }
+
+  void Release() {
+    release_->count_down(release_count_);
+    release_count_ = 0;
+  }
+
+  std::unique_ptr<Server> server_;
+  uint16_t port_ = 0;
+  std::atomic<int> blocked_{0};
+  std::atomic<int> counted_{0};
+  std::ptrdiff_t release_count_ = 1;
+  std::unique_ptr<std::latch> release_ = std::make_unique<std::latch>(1);
+};
+
+TEST_F(ServerTest, HealthzAndHeaders) {
+  StartServer();
+  auto r = Fetch(port_, "GET", "/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, R"({"status":"ok"})");
+  EXPECT_EQ(r->Header("content-type"), "application/json");
+  EXPECT_FALSE(r->Header("x-request-id").empty());
+  auto echoed = Fetch(port_, "GET", "/healthz", {}, "X-Request-Id: abc-123\r\n");
+  ASSERT_TRUE(echoed);
+  EXPECT_EQ(echoed->Header("x-request-id"), "abc-123");
+  auto ready = Fetch(port_, "GET", "/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200);
+}
+
+TEST_F(ServerTest, RoutesParamsAndErrors) {
+  StartServer();
+  auto ok = Fetch(port_, "GET", "/echo/42?q=a+b");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(ok->body, R"({"id":42,"q":"a b"})");
+  auto overflow = Fetch(port_, "GET", "/echo/9223372036854775808");
+  ASSERT_TRUE(overflow);
+  EXPECT_EQ(overflow->status, 400);
+  EXPECT_EQ(ErrorCode(*overflow), "invalid_argument");
+  auto missing = Fetch(port_, "GET", "/nope");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(ErrorCode(*missing), "not_found");
+  auto wrong_method = Fetch(port_, "DELETE", "/echo/1");
+  ASSERT_TRUE(wrong_method);
+  EXPECT_EQ(wrong_method->status, 405);
+  EXPECT_EQ(wrong_method->Header("allow"), "GET");
+  EXPECT_EQ(ErrorCode(*wrong_method), "method_not_allowed");
+  auto threw = Fetch(port_, "GET", "/throw");
+  ASSERT_TRUE(threw);
+  EXPECT_EQ(threw->status, 500);
+  EXPECT_EQ(ErrorCode(*threw), "internal");
+}
+
+TEST_F(ServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
+  StartServer();
+  TestConnection c(port_);
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.Send(BuildRequest("GET", "/echo/1") + BuildRequest("POST", "/echo", "hello")));
+  auto first = c.ReadResponse();
+  auto second = c.ReadResponse();
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->body, R"({"id":1,"q":""})");
+  EXPECT_EQ(second->body, R"({"size":5})");
+  ASSERT_TRUE(c.Send(BuildRequest("GET", "/healthz")));
+  auto third = c.ReadResponse();
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->status, 200);
+}
+
+TEST_F(ServerTest, Http10ClosesAfterResponse) {
+  StartServer();
+  TestConnection c(port_);
+  ASSERT_TRUE(c.Send("GET /healthz HTTP/1.0\r\n\r\n"));
+  auto r = c.ReadResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->version, "HTTP/1.0");
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(c.WaitForClose());
+}
+
+TEST_F(ServerTest, OversizedBodyGets413AndServerStaysUp) {
+  StartServer();
+  TestConnection c(port_);
+  const std::string body(2 << 20, 'x');
+  // Send from another thread: the server answers after the header and discards the rest.
+  std::thread sender([&] { c.Send(BuildRequest("POST", "/echo", body)); });
+  auto r = c.ReadResponse();
+  sender.join();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(ErrorCode(*r), "payload_too_large");
+  EXPECT_EQ(r->Header("content-type"), "application/json");
+  auto after = Fetch(port_, "GET", "/healthz");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->status, 200);
+}
+
+TEST_F(ServerTest, ChunkedBodyOverLimitGets413) {
+  ServerOptions o;
+  o.body_limit_bytes = 1000;
+  StartServer(o);
+  TestConnection c(port_);
+  std::string req = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  req += "7d0\r\n" + std::string(2000, 'y') + "\r\n0\r\n\r\n";
+  ASSERT_TRUE(c.Send(req));
+  auto r = c.ReadResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+}
+
+TEST_F(ServerTest, MalformedRequestLineGets400AndClose) {
+  StartServer();
+  TestConnection c(port_);
+  ASSERT_TRUE(c.Send("THIS IS NOT HTTP\r\n\r\n"));
+  auto r = c.ReadResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(ErrorCode(*r), "invalid_argument");
+  EXPECT_EQ(r->Header("content-type"), "application/json");
+  EXPECT_TRUE(c.WaitForClose());
+}
+
+TEST_F(ServerTest, OversizedHeaderGets400) {
+  ServerOptions o;
+  o.header_limit_bytes = 1024;
+  StartServer(o);
+  TestConnection c(port_);
+  ASSERT_TRUE(c.Send("GET /healthz HTTP/1.1\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n"));
+  auto r = c.ReadResponse();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+}
+
+TEST_F(ServerTest, InvalidRequestTimeoutGets400) {
+  StartServer();
+  for (const char* v : {"abc", "0", "-5", "1.5"}) {
+    auto r = Fetch(port_, "GET", "/count", {}, std::string("X-Request-Timeout-Ms: ") + v + "\r\n");
+    ASSERT_TRUE(r) << v;
+    EXPECT_EQ(r->status, 400) << v;
+    EXPECT_EQ(ErrorCode(*r), "invalid_argument");
+  }
+  EXPECT_EQ(counted_.load(), 0);
+  auto ok = Fetch(port_, "GET", "/count", {}, "X-Request-Timeout-Ms: 999999\r\n");  // Capped, not refused.
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+}
+
+TEST_F(ServerTest, SlowlorisIsClosedAfterHeaderTimeoutWhileOthersAreServed) {
+  ServerOptions o;
+  o.header_timeout = 300ms;
+  o.io_threads = 1;  // Even a single I/O thread stays responsive.
+  StartServer(o);
+  TestConnection slow(port_);
+  ASSERT_TRUE(slow.Send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Partial: "));
+  auto other = Fetch(port_, "GET", "/healthz");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 200);
+  EXPECT_TRUE(slow.WaitForClose());  // EOF from the server, not our 30 s safety timeout.
+}
+
+TEST_F(ServerTest, ShedsWith503WhenWorkerQueueIsFull) {
+  ServerOptions o;
+  o.worker_threads = 1;
+  o.queue_limit = 1;
+  StartServer(o);
+  TestConnection a(port_), b(port_), c(port_);
+  ASSERT_TRUE(a.Send(BuildRequest("GET", "/block")));
+  ASSERT_TRUE(WaitUntil([&] { return blocked_.load() == 1; }));
+  ASSERT_TRUE(b.Send(BuildRequest("GET", "/block")));
+  ASSERT_TRUE(WaitUntil([&] { return server_->Stats().pool.queue_depth == 1; }));
+  ASSERT_TRUE(c.Send(BuildRequest("GET", "/block")));
+  auto shed = c.ReadResponse();
+  ASSERT_TRUE(shed);
+  EXPECT_EQ(shed->status, 503);
+  EXPECT_EQ(ErrorCode(*shed), "unavailable");
+  EXPECT_EQ(shed->Header("retry-after"), "1");
+  EXPECT_EQ(server_->Stats().pool.shed_total, 1);
+  Release();
+  auto ra = a.ReadResponse();
+  auto rb = b.ReadResponse();
+  ASSERT_TRUE(ra && rb);
+  EXPECT_EQ(ra->status, 200);
+  EXPECT_EQ(rb->status, 200);
+}
+
+TEST_F(ServerTest, DeadlinePassedWhileQueuedGets504WithoutRunningHandler) {
+  ServerOptions o;
+  o.worker_threads = 1;
+  StartServer(o);
+  TestConnection a(port_), b(port_);
+  ASSERT_TRUE(a.Send(BuildRequest("GET", "/block")));
+  ASSERT_TRUE(WaitUntil([&] { return blocked_.load() == 1; }));
+  const auto sent = std::chrono::steady_clock::now();
+  ASSERT_TRUE(b.Send(BuildRequest("GET", "/count", {}, "X-Request-Timeout-Ms: 1\r\n")));
+  ASSERT_TRUE(WaitUntil([&] { return server_->Stats().pool.queue_depth == 1; }));
+  // The 1 ms deadline started when the header arrived (after `sent`).
+  ASSERT_TRUE(WaitUntil([&] { return std::chrono::steady_clock::now() > sent + 5ms; }));
+  Release();
+  auto rb = b.ReadResponse();
+  ASSERT_TRUE(rb);
+  EXPECT_EQ(rb->status, 504);
+  EXPECT_EQ(ErrorCode(*rb), "deadline_exceeded");
+  EXPECT_EQ(counted_.load(), 0);
+  auto ra = a.ReadResponse();
+  ASSERT_TRUE(ra);
+  EXPECT_EQ(ra->status, 200);
+}
+
+TEST_F(ServerTest, DrainFinishesInFlightRefusesNewAndClosesIdle) {
+  StartServer();
+  TestConnection idle(port_);
+  ASSERT_TRUE(idle.Send(BuildRequest("GET", "/healthz")));
+  ASSERT_TRUE(idle.ReadResponse());
+  TestConnection busy(port_);
+  ASSERT_TRUE(busy.Send(BuildRequest("GET", "/block")));
+  ASSERT_TRUE(WaitUntil([&] { return blocked_.load() == 1; }));
+
+  std::thread drainer([&] { server_->Drain(); });
+  ASSERT_TRUE(WaitUntil([&] { return server_->draining(); }));
+  EXPECT_TRUE(idle.WaitForClose());
+  // New connections are refused once the acceptor is closed.
+  EXPECT_TRUE(WaitUntil([&] {
+    TestConnection probe(port_);
+    return !probe.connected() && probe.connect_errno() == ECONNREFUSED;
+  }));
+  Release();
+  auto r = busy.ReadResponse();
+  drainer.join();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->Header("connection"), "close");
+}
+
+TEST_F(ServerTest, ReadyzIs503WhileDraining) {
+  StartServer();
+  TestConnection c(port_);
+  ASSERT_TRUE(c.Send(BuildRequest("GET", "/block")));
+  ASSERT_TRUE(WaitUntil([&] { return blocked_.load() == 1; }));
+  // A keep-alive connection that already sent its /readyz request before draining began
+  // would race; instead check the handler directly through the router.
+  std::thread drainer([&] { server_->Drain(); });
+  ASSERT_TRUE(WaitUntil([&] { return server_->draining(); }));
+  Request req;
+  RouteMatch m = server_->router().Match(Method::kGet, "/readyz");
+  ASSERT_EQ(m.kind, RouteMatch::Kind::kFound);
+  Response resp = m.route->handler(req);
+  EXPECT_EQ(resp.status, 503);
+  EXPECT_EQ(resp.headers.Get("Retry-After").value_or(""), "1");
+  Release();
+  drainer.join();
+}
+
+TEST_F(ServerTest, MetricsIsValidPrometheusText) {
+  StartServer();
+  ASSERT_TRUE(Fetch(port_, "GET", "/echo/1"));
+  ASSERT_TRUE(Fetch(port_, "GET", "/nope"));
+  auto r = Fetch(port_, "GET", "/metrics");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->Header("content-type"), "text/plain; version=0.0.4");
+  const std::regex comment(R"(^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$)");
+  const std::regex sample(
+      R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\\\|\\"|\\n)*",?)*\})? [-+]?([0-9.eE+-]+|Inf|NaN)$)");
+  std::istringstream in(r->body);
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    EXPECT_TRUE(std::regex_match(line, comment) || std::regex_match(line, sample)) << line;
+  }
+  EXPECT_GT(lines, 10);
+  EXPECT_NE(r->body.find(R"(route="/echo/{id}",status="200")"), std::string::npos);
+  EXPECT_NE(r->body.find(R"(route="unmatched",status="404")"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace shopd::http

@@ -1,0 +1,176 @@
+// shopd: wiring only (STYLE.md R8). Config -> logging -> server + routes -> run until
+// SIGTERM/SIGINT -> drain -> exit 0.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "config/config.h"
+#include "domain/accounts.h"
+#include "domain/domain_metrics.h"
+#include "domain/in_flight.h"
+#include "domain/routes.h"
+#include "domain/schema.h"
+#include "domain/transfers.h"
+#include "http/ops_routes.h"
+#include "http/server.h"
+#include "lockstep/base/backoff.h"
+#include "lockstep/redis/client.h"
+#include "lockstep/redis/url.h"
+#include "lockstep/sql/pool.h"
+#include "lockstep/sql/url.h"
+
+namespace {
+
+shopd::http::ServerOptions ServerOptionsFrom(const shopd::config::ShopdConfig& c,
+                                             const shopd::config::ListenAddress& listen) {
+  shopd::http::ServerOptions o;
+  o.host = listen.host;
+  o.port = listen.port;
+  o.io_threads = c.io_threads;
+  o.worker_threads = c.worker_threads;
+  o.queue_limit = c.queue_limit;
+  o.body_limit_bytes = static_cast<size_t>(c.body_limit_bytes);
+  o.header_timeout = c.header_timeout;
+  o.idle_timeout = c.idle_timeout;
+  o.default_request_timeout = c.default_request_timeout;
+  o.max_request_timeout = c.max_request_timeout;
+  o.drain_timeout = c.drain_timeout;
+  return o;
+}
+
+// Opens the MariaDB pool, retrying while the server is still starting (up to `budget`).
+lockstep::Result<std::unique_ptr<lockstep::sql::Pool>> OpenMariaDb(const shopd::config::ShopdConfig& c,
+                                                                   std::chrono::seconds budget) {
+  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::ConnectionOptions conn, lockstep::sql::ParseMysqlUrl(c.mysql));
+  if (!c.mysql_password.empty()) conn.password = c.mysql_password;
+  lockstep::sql::PoolOptions options;
+  // One connection per worker: a worker never waits for a connection another worker holds.
+  options.max_connections = c.worker_threads + 4;
+  options.acquire_timeout = std::chrono::seconds(2);
+  const lockstep::Deadline deadline = lockstep::Deadline::After(budget);
+  lockstep::Backoff backoff({.initial = std::chrono::milliseconds(100), .max = std::chrono::seconds(2)});
+  for (;;) {
+    auto pool = lockstep::sql::Pool::Open(conn, options);
+    if (pool.ok() || pool.status().code() != lockstep::StatusCode::kUnavailable) return pool;
+    spdlog::warn("MariaDB {} not reachable yet: {}", conn.ToString(), pool.status().ToString());
+    if (!backoff.Wait(deadline).ok()) return pool;
+  }
+}
+
+std::string PoolMetrics(const lockstep::sql::Pool& pool, const lockstep::redis::Client& redis) {
+  const lockstep::sql::PoolStats s = pool.Stats();
+  const lockstep::redis::ClientStats r = redis.stats();
+  std::string out;
+  auto gauge = [&out](const char* name, const char* help, const char* type, double v) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
+           std::to_string(static_cast<int64_t>(v)) + "\n";
+  };
+  gauge("shopd_mariadb_pool_open", "MariaDB connections open.", "gauge", s.open);
+  gauge("shopd_mariadb_pool_in_use", "MariaDB connections leased out.", "gauge", s.in_use);
+  gauge("shopd_mariadb_pool_idle", "MariaDB connections idle in the pool.", "gauge", s.idle);
+  gauge("shopd_mariadb_pool_waits_total", "Acquires that waited for a connection.", "counter", static_cast<double>(s.waits));
+  gauge("shopd_mariadb_pool_discarded_total", "MariaDB connections discarded (broken, killed, deadline).", "counter",
+        static_cast<double>(s.discarded));
+  gauge("shopd_redis_pool_open", "Redis connections open.", "gauge", r.open);
+  gauge("shopd_redis_pool_in_use", "Redis connections in use.", "gauge", r.in_use);
+  gauge("shopd_redis_pool_discarded_total", "Redis connections discarded.", "counter", static_cast<double>(r.discarded));
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  auto load = shopd::config::LoadConfig(args, shopd::config::ProcessEnv());
+  if (!load.ok()) {
+    std::fprintf(stderr, "shopd: config error: %s\n", std::string(load.status().message()).c_str());
+    return 2;
+  }
+  if (load->help) {
+    std::fputs(load->help->c_str(), stdout);
+    return 0;
+  }
+  const shopd::config::ShopdConfig& config = load->config;
+  const auto listen = shopd::config::ParseListenAddress(config.listen);  // Validated by LoadConfig.
+  if (!listen.ok()) {
+    std::fprintf(stderr, "shopd: config error: %s\n", std::string(listen.status().message()).c_str());
+    return 2;
+  }
+
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  spdlog::flush_on(spdlog::level::info);
+  spdlog::info("config: {}", config.Redacted());
+
+  // Block the shutdown signals before any thread starts (threads inherit the mask); the
+  // main thread takes them synchronously with sigwait below.
+  sigset_t shutdown_signals;
+  sigemptyset(&shutdown_signals);
+  sigaddset(&shutdown_signals, SIGTERM);
+  sigaddset(&shutdown_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+
+  auto pool = OpenMariaDb(config, std::chrono::seconds(30));
+  if (!pool.ok()) {
+    spdlog::critical("shopd: cannot connect to MariaDB: {}", pool.status().ToString());
+    return 1;
+  }
+  if (lockstep::Status s = shopd::domain::MigrateSchema(**pool, lockstep::Deadline::After(std::chrono::seconds(60)));
+      !s.ok()) {
+    spdlog::critical("shopd: schema migration failed: {}", s.ToString());
+    return 1;
+  }
+  spdlog::info("schema at version {}", shopd::domain::LatestSchemaVersion());
+  // The first Redis master serves everything until Redlock arrives (more masters are
+  // accepted and ignored for now).
+  auto redis_options = lockstep::redis::ParseRedisUrl(config.redis.front());
+  if (!redis_options.ok()) {
+    spdlog::critical("shopd: bad --redis: {}", redis_options.status().ToString());
+    return 2;
+  }
+  if (!config.redis_password.empty()) redis_options->password = config.redis_password;
+  redis_options->pool_size = std::max(redis_options->pool_size, config.worker_threads);
+  auto redis = lockstep::redis::Client::Open(*redis_options);
+  if (!redis.ok()) {
+    spdlog::critical("shopd: cannot open Redis client: {}", redis.status().ToString());
+    return 1;
+  }
+
+  shopd::domain::DomainMetrics domain_metrics;
+  shopd::domain::InFlight in_flight;
+  shopd::domain::AccountService accounts(**pool);
+  shopd::domain::TransferService transfers(**pool, in_flight, domain_metrics);
+
+  shopd::http::Server server(ServerOptionsFrom(config, *listen));
+  std::vector<shopd::http::ReadinessCheck> readiness;
+  readiness.push_back({"mariadb", [&pool](const lockstep::Deadline& d) -> lockstep::Status {
+                         const lockstep::Deadline capped = d.CappedAt(std::chrono::seconds(2));
+                         LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, (*pool)->Acquire(capped));
+                         return conn.Query("SELECT 1", capped).status();
+                       }});
+  readiness.push_back({"redis", [&redis](const lockstep::Deadline& d) {
+                         return (*redis)->Ping(d.CappedAt(std::chrono::seconds(2)));
+                       }});
+  shopd::http::RegisterOpsRoutes(server, std::move(readiness), [&] {
+    return PoolMetrics(**pool, **redis) + domain_metrics.Render();
+  });
+  shopd::domain::RegisterAccountRoutes(server.router(), {&accounts, &transfers});
+
+  if (lockstep::Status s = server.Start(); !s.ok()) {
+    spdlog::critical("shopd: cannot start: {}", s.ToString());
+    return 1;
+  }
+  const std::string host = listen->host.find(':') != std::string::npos ? "[" + listen->host + "]" : listen->host;
+  spdlog::info("shopd listening on {}:{}", host, server.port());
+
+  int signal_number = 0;
+  sigwait(&shutdown_signals, &signal_number);
+  spdlog::info("received signal {}, draining (up to {} ms)", signal_number, config.drain_timeout.count());
+  server.Drain();
+  spdlog::info("shopd stopped");
+  return 0;
+}
