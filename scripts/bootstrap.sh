@@ -12,6 +12,7 @@ PACKAGES=(
   clang-14
   mariadb-server mariadb-client redis-server redis-tools
   curl procps
+  prometheus
 )
 
 missing=()

@@ -54,7 +54,7 @@ if [ "$quick" = 1 ]; then exit 0; fi
 begin "tsan build + tests (label tsan)"
 # Own ports so a leftover gcc stack can never be mistaken for this one.
 configure build/ci-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOCKSTEP_SANITIZE=thread \
-  -DLOCKSTEP_BUILD_BENCHMARKS=OFF -DLOCKSTEP_BUILD_APPS=OFF \
+  -DLOCKSTEP_BUILD_BENCHMARKS=OFF \
   -DLOCKSTEP_TEST_MARIADB_PORT=24306 -DLOCKSTEP_TEST_REDIS_PORT=27379
 ninja -C build/ci-tsan -j "$jobs"
 supp=""

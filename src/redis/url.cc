@@ -1,37 +1,18 @@
 #include "lockstep/redis/url.h"
 
+#include "lockstep/base/percent_decode.h"
+
 #include <charconv>
 #include <string>
 
 namespace lockstep::redis {
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // `what` names the field in errors; the value itself is never echoed (it may be secret).
-Result<std::string> PercentDecode(std::string_view in, std::string_view what) {
-  std::string out;
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out.push_back(in[i]);
-      continue;
-    }
-    if (i + 2 >= in.size()) {
-      return Status::InvalidArgument("redis url: truncated %-escape in ", what);
-    }
-    const int hi = HexValue(in[i + 1]);
-    const int lo = HexValue(in[i + 2]);
-    if (hi < 0 || lo < 0) return Status::InvalidArgument("redis url: bad %-escape in ", what);
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
+Result<std::string> Decode(std::string_view in, std::string_view what) {
+  std::optional<std::string> out = lockstep::PercentDecode(in);
+  if (!out) return Status::InvalidArgument("redis url: bad or truncated %-escape in ", what);
+  return std::move(*out);
 }
 
 Result<int> ParseInt(std::string_view s, int min, int max, std::string_view what) {
@@ -75,10 +56,10 @@ Result<RedisOptions> ParseRedisUrl(std::string_view url, const RedisOptions& def
     const size_t colon = userinfo.find(':');
     if (colon == std::string_view::npos) {
       // "redis://secret@host": a lone userinfo is the password (legacy AUTH form).
-      LOCKSTEP_ASSIGN_OR_RETURN(options.password, PercentDecode(userinfo, "password"));
+      LOCKSTEP_ASSIGN_OR_RETURN(options.password, Decode(userinfo, "password"));
     } else {
-      LOCKSTEP_ASSIGN_OR_RETURN(options.user, PercentDecode(userinfo.substr(0, colon), "user"));
-      LOCKSTEP_ASSIGN_OR_RETURN(options.password, PercentDecode(userinfo.substr(colon + 1), "password"));
+      LOCKSTEP_ASSIGN_OR_RETURN(options.user, Decode(userinfo.substr(0, colon), "user"));
+      LOCKSTEP_ASSIGN_OR_RETURN(options.password, Decode(userinfo.substr(colon + 1), "password"));
     }
   }
 

@@ -1,38 +1,19 @@
 #include "lockstep/sql/url.h"
 
+#include "lockstep/base/percent_decode.h"
+
 #include <charconv>
 #include <string>
 
 namespace lockstep::sql {
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Percent-decodes `in`; kInvalidArgument names `what` (never echoes the value: it may be
 // the password).
 Result<std::string> Decode(std::string_view in, const char* what) {
-  std::string out;
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out.push_back(in[i]);
-      continue;
-    }
-    if (i + 2 >= in.size()) {
-      return Status::InvalidArgument("mysql url: truncated percent escape in ", what);
-    }
-    const int hi = HexValue(in[i + 1]);
-    const int lo = HexValue(in[i + 2]);
-    if (hi < 0 || lo < 0) return Status::InvalidArgument("mysql url: bad percent escape in ", what);
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
+  std::optional<std::string> out = PercentDecode(in);
+  if (!out) return Status::InvalidArgument("mysql url: bad or truncated percent escape in ", what);
+  return std::move(*out);
 }
 
 }  // namespace

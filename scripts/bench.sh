@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Benchmarks, measured against the raw limit in the same run (BENCHMARKS.md has the figures).
+#   scripts/bench.sh [micro|shopd|all] [--requests N] [--connections C]
+# micro: Google Benchmark programs of the sql and redis modules (pool overhead vs bare
+#        libmariadb / hiredis on the same server).
+# shopd: lockstep-bench against a Release shopd: sql-baseline (bare BEGIN; 2x UPDATE;
+#        COMMIT loop: the limit), transfers over 1,000 and 10 accounts, http-noop (GET
+#        /healthz: the HTTP overhead); prints the ratios.
+# Starts its own private servers (build/bench-stack, MariaDB 14306, Redis 17379) and stops
+# them at the end. Durability as scripts/stack.sh: innodb_flush_log_at_trx_commit=1,
+# sync_binlog=1, Redis appendfsync always.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+what=all requests=20000 connections=64
+while [ $# -gt 0 ]; do
+  case "$1" in
+    micro|shopd|all) what=$1 ;;
+    --requests) requests=$2; shift ;;
+    --connections) connections=$2; shift ;;
+    *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+scripts/bootstrap.sh
+cmake -S "$ROOT" -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_BUILD_TESTS=OFF \
+  >build/bench.configure.log 2>&1 || { cat build/bench.configure.log; exit 1; }
+ninja -C build/bench shopd lockstep-bench lockstep_sql_bench lockstep_redis_bench
+
+STACK=(--dir "$ROOT/build/bench-stack")
+shopd_pid=""
+cleanup() {
+  if [ -n "$shopd_pid" ]; then kill -TERM "$shopd_pid" 2>/dev/null || true; wait "$shopd_pid" 2>/dev/null || true; fi
+  scripts/stack.sh down "${STACK[@]}"
+}
+trap cleanup EXIT
+eval "$(scripts/stack.sh up "${STACK[@]}" --mariadb-port 14306 --redis-port 17379)"
+Q() { mariadb --no-defaults -h127.0.0.1 -P"$LOCKSTEP_MARIADB_PORT" -ulockstep -plockstep -N -e "$1"; }
+echo "== machine: $(nproc) cores, $(uname -r); MariaDB $(Q 'SELECT VERSION()'), $(redis-server --version | cut -d' ' -f3)"
+echo "== durability: innodb_flush_log_at_trx_commit=$(Q 'SELECT @@innodb_flush_log_at_trx_commit') sync_binlog=$(Q 'SELECT @@sync_binlog') redis appendfsync=$(redis-cli -p "${LOCKSTEP_REDIS_PORTS%%,*}" config get appendfsync | tail -1)"
+
+if [ "$what" != shopd ]; then
+  echo "== micro: sql"
+  Q "CREATE DATABASE IF NOT EXISTS lockstep_bench"
+  build/bench/bench/lockstep_sql_bench --benchmark_min_time=2
+  echo "== micro: redis"
+  LOCKSTEP_REDIS_PORT=${LOCKSTEP_REDIS_PORTS%%,*} build/bench/bench/lockstep_redis_bench --benchmark_min_time=2
+  echo "== raw limit: redis-benchmark GET, 1 connection"
+  redis-benchmark -p "${LOCKSTEP_REDIS_PORTS%%,*}" -t get -n 100000 -c 1 -q
+fi
+
+if [ "$what" != micro ]; then
+  Q "DROP DATABASE IF EXISTS shop_bench; CREATE DATABASE shop_bench"
+  M="mysql://lockstep:lockstep@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/shop_bench"
+  SHOPD_MYSQL_PASSWORD=lockstep build/bench/apps/shopd/shopd --listen 127.0.0.1:0 \
+    --mysql "mysql://lockstep@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/shop_bench" \
+    --redis "redis://127.0.0.1:${LOCKSTEP_REDIS_PORTS%%,*}" --log-level warn >build/bench/shopd.log 2>&1 &
+  shopd_pid=$!
+  port=""
+  for _ in $(seq 1 300); do
+    port=$(grep -o 'listening on 127.0.0.1:[0-9]*' build/bench/shopd.log | grep -o '[0-9]*$' || true)
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || { echo "shopd did not start:"; cat build/bench/shopd.log; exit 1; }
+  U="http://127.0.0.1:$port"
+  B=build/bench/apps/lockstep-bench/lockstep-bench
+  run() { "$B" "$@" --connections "$connections" 2>/dev/null | tail -1; }
+  base=$(run sql-baseline --mysql "$M" --accounts 1000 --requests "$requests")
+  t1000=$(run transfers --url "$U" --mysql "$M" --accounts 1000 --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
+  t10=$(run transfers --url "$U" --mysql "$M" --accounts 10 --hot 10 --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
+  noop=$(run http-noop --url "$U" --requests $((requests * 5)))
+  python3 - "$base" "$t1000" "$t10" "$noop" <<'PY'
+import json, sys
+base, t1000, t10, noop = (json.loads(a) for a in sys.argv[1:])
+def row(name, j):
+    fivexx = sum(v for k, v in j["statuses"].items() if int(k) >= 500 or int(k) == 0)
+    print(f"| {name} | {j['throughput']:.0f}/s | {j['p50_ms']:.1f} | {j['p99_ms']:.1f} | {fivexx} | {j.get('invariants','-')} |")
+print("| scenario (64 connections) | throughput | p50 ms | p99 ms | 5xx | invariants |")
+print("| --- | --- | --- | --- | --- | --- |")
+row("sql-baseline: BEGIN; 2x UPDATE; COMMIT (limit)", base)
+row("transfers, 1,000 accounts", t1000)
+row("transfers, 10 hot accounts", t10)
+row("http-noop: GET /healthz", noop)
+print(f"\ntransfers(1,000) / sql-baseline = {t1000['throughput']/base['throughput']:.2f}; "
+      f"transfers(10 hot) / sql-baseline = {t10['throughput']/base['throughput']:.2f}; "
+      f"http-noop / transfers(1,000) = {noop['throughput']/t1000['throughput']:.1f}x")
+PY
+fi
