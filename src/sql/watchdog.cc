@@ -22,10 +22,12 @@ Watchdog::Ticket Watchdog::Arm(const Deadline& deadline, int fd) {
   {
     MutexLock lock(&mu_);
     ticket = Ticket{deadline.when(), next_id_++};
-    auto it = timers_.emplace(std::make_pair(ticket.when, ticket.id), fd).first;
-    earliest = it == timers_.begin();
+    timers_.emplace(std::make_pair(ticket.when, ticket.id), fd);
+    // The thread sleeps until wake_at_; only an earlier timer needs to wake it.
+    earliest = ticket.when < wake_at_;
+    if (earliest) wake_at_ = ticket.when;
   }
-  if (earliest) cv_.SignalAll();  // The thread may be sleeping towards a later timer.
+  if (earliest) cv_.SignalAll();
   return ticket;
 }
 
@@ -45,6 +47,7 @@ void Watchdog::Run() {
   MutexLock lock(&mu_);
   while (!stop_) {
     if (timers_.empty()) {
+      wake_at_ = Clock::time_point::max();
       cv_.Wait(&mu_);
       continue;
     }
@@ -56,7 +59,8 @@ void Watchdog::Run() {
       timers_.erase(first);
       continue;
     }
-    cv_.WaitUntil(&mu_, Deadline::At(first->first.first));
+    wake_at_ = first->first.first;
+    cv_.WaitUntil(&mu_, Deadline::At(wake_at_));
   }
 }
 

@@ -17,15 +17,12 @@ Status RequestRecords::Insert(lockstep::sql::Transaction& tx, std::string_view s
 
 lockstep::Result<Outcome> RequestRecords::Replay(lockstep::sql::Pool& pool, std::string_view scope,
                                                  std::string_view request_id, std::string_view digest,
-                                                 const lockstep::Deadline& deadline, std::string_view effect_query) {
+                                                 const lockstep::Deadline& deadline) {
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool.Acquire(deadline));
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows,
                             conn.Query("SELECT request_digest, http_status, response FROM request_records "
                                        "WHERE scope = ? AND request_id = ?",
                                        scope, request_id, deadline));
-  if (rows.empty() && !effect_query.empty()) {
-    LOCKSTEP_ASSIGN_OR_RETURN(rows, conn.Query(effect_query, request_id, deadline));
-  }
   if (rows.empty()) return Status::NotFound("no record of request_id");
   LOCKSTEP_ASSIGN_OR_RETURN(std::string recorded_digest, rows[0].GetString(0));
   if (recorded_digest != digest) {

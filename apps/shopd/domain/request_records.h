@@ -15,10 +15,11 @@ class Transaction;
 
 namespace shopd::domain {
 
-// Recorded outcomes of mutating requests, for idempotent replay (API.md). A record is
-// written in the same transaction as the effect it describes, so "recorded" and
-// "happened" commit together. Records are kept until an operator deletes them (indexed by
-// created_at for that). Stateless; thread-safe.
+// Recorded outcomes of mutating requests, for idempotent replay (API.md): exactly one
+// record per (scope, request_id), whatever the outcome, written in the same transaction
+// as the effect it describes, so "recorded" and "happened" commit together. Records are
+// kept until an operator deletes them (indexed by created_at for that). Stateless;
+// thread-safe.
 class RequestRecords {
  public:
   // Inserts the record. kAlreadyExists if (scope, request_id) is already recorded (the
@@ -28,13 +29,10 @@ class RequestRecords {
 
   // The recorded outcome for (scope, request_id) if its digest equals `digest` (marked
   // replayed); kFailedPrecondition "request_id_conflict" if recorded with another digest;
-  // kNotFound if there is no record. `effect_query` (optional) also looks in the effect
-  // table: a SELECT of (digest, http_status, response) with one `?` for the request_id,
-  // for effects whose row doubles as their record.
+  // kNotFound if there is no record.
   static lockstep::Result<Outcome> Replay(lockstep::sql::Pool& pool, std::string_view scope,
                                           std::string_view request_id, std::string_view digest,
-                                          const lockstep::Deadline& deadline,
-                                          std::string_view effect_query = {});
+                                          const lockstep::Deadline& deadline);
 };
 
 }  // namespace shopd::domain

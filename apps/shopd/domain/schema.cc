@@ -38,12 +38,11 @@ const std::vector<Migration>& Migrations() {
                    to_id BIGINT NOT NULL,
                    amount BIGINT NOT NULL,
                    created_at DATETIME(6) NOT NULL,
-                   -- The exact 200 body, for idempotent replay (saves a request record).
-                   response MEDIUMTEXT NOT NULL,
                    UNIQUE KEY transfers_request_id (request_id)
                  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
-           // Outcomes that left no effect row (404, 409), for idempotent replay (API.md).
-           // The digest is the canonical form of the validated request, compared exactly.
+           // One record per (scope, request_id) with its outcome (200, 404, 409), for
+           // idempotent replay (API.md). The digest is the canonical form of the validated
+           // request, compared exactly.
            R"sql(CREATE TABLE IF NOT EXISTS request_records (
                    scope VARCHAR(16) CHARACTER SET ascii NOT NULL,
                    request_id VARBINARY(64) NOT NULL,

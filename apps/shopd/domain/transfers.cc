@@ -16,10 +16,6 @@ using lockstep::StatusCode;
 
 namespace {
 constexpr std::string_view kScope = "transfer";
-// A committed transfer is recorded by its own row; its digest is rebuilt exactly as
-// TransferRequest::Digest() builds it.
-constexpr std::string_view kTransferEffect =
-    "SELECT CONCAT(from_id, '>', to_id, ':', amount), 200, response FROM transfers WHERE request_id = ?";
 }  // namespace
 
 Status TransferRequest::Validate() const {
@@ -70,29 +66,30 @@ lockstep::Result<Outcome> TransferService::Transfer(const TransferRequest& reque
           outcome = Outcome::Error(Status::FailedPrecondition("account ", request.to, " balance would overflow")
                                        .WithReason("balance_overflow"));
         } else {
-          // One statement moves the money; the WHERE re-checks the debit condition.
-          LOCKSTEP_ASSIGN_OR_RETURN(
-              lockstep::sql::ExecResult moved,
-              tx.Execute("UPDATE accounts SET balance = balance + IF(id = ?, -?, ?), version = version + 1 "
-                         "WHERE id IN (?, ?) AND (id <> ? OR balance >= ?)",
-                         request.from, request.amount, request.amount, request.from, request.to, request.from,
-                         request.amount));
-          if (moved.affected_rows != 2) {
-            return Status::Internal("transfer updated ", moved.affected_rows, " rows instead of 2");
-          }
           outcome = Outcome::Json(200, {{"request_id", request.request_id},
                                         {"from", {{"id", request.from}, {"balance", from_balance - request.amount}}},
                                         {"to", {{"id", request.to}, {"balance", to_balance + request.amount}}}});
-          // The transfer row is the effect and its own request record (request_id UNIQUE,
-          // the response kept for replay). A duplicate fails here with kAlreadyExists once
-          // the original committed, and everything rolls back.
-          return tx.Execute("INSERT INTO transfers (request_id, from_id, to_id, amount, created_at, response) "
-                            "VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6), ?)",
-                            request.request_id, request.from, request.to, request.amount, outcome.body)
-              .status();
         }
-        // A rejection leaves no effect row: its record commits alone (same duplicate rule).
-        return RequestRecords::Insert(tx, kScope, request.request_id, digest, outcome);
+        // One record per request_id, whatever the outcome: a request_id already recorded
+        // (by this or another process, with any outcome or body) fails here with
+        // kAlreadyExists once its transaction committed, and this one rolls back. The
+        // record commits together with the effect below.
+        LOCKSTEP_RETURN_IF_ERROR(RequestRecords::Insert(tx, kScope, request.request_id, digest, outcome));
+        if (outcome.http_status != 200) return Status::Ok();
+        // One statement moves the money; the WHERE re-checks the debit condition.
+        LOCKSTEP_ASSIGN_OR_RETURN(
+            lockstep::sql::ExecResult moved,
+            tx.Execute("UPDATE accounts SET balance = balance + IF(id = ?, -?, ?), version = version + 1 "
+                       "WHERE id IN (?, ?) AND (id <> ? OR balance >= ?)",
+                       request.from, request.amount, request.amount, request.from, request.to, request.from,
+                       request.amount));
+        if (moved.affected_rows != 2) {
+          return Status::Internal("transfer updated ", moved.affected_rows, " rows instead of 2");
+        }
+        return tx.Execute("INSERT INTO transfers (request_id, from_id, to_id, amount, created_at) "
+                          "VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6))",
+                          request.request_id, request.from, request.to, request.amount)
+            .status();
       },
       &stats);
   DomainMetrics::Add(metrics_.tx_retries, stats.retries);
@@ -100,7 +97,7 @@ lockstep::Result<Outcome> TransferService::Transfer(const TransferRequest& reque
   DomainMetrics::Add(metrics_.lock_wait_timeouts, stats.lock_wait_timeouts);
 
   if (status.code() == StatusCode::kAlreadyExists) {
-    auto replay = RequestRecords::Replay(pool_, kScope, request.request_id, digest, deadline, kTransferEffect);
+    auto replay = RequestRecords::Replay(pool_, kScope, request.request_id, digest, deadline);
     if (replay.ok()) DomainMetrics::Add(metrics_.replays);
     if (!replay.ok() && replay.status().code() == StatusCode::kNotFound) {
       return Status::Internal("duplicate request_id but no record of it");

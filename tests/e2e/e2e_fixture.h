@@ -1,0 +1,73 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "e2e/shopd_process.h"
+#include "http_client.h"
+#include "support/mariadb_test.h"
+#include "support/test_env.h"
+
+namespace lockstep::e2e {
+
+using bench::HttpResponse;
+
+// gtest fixture for end-to-end tests: a fresh MariaDB database per test (MariaDbTest) and
+// real shopd processes working on it. Not thread-safe, except Call/TryCall (one HttpClient
+// per call).
+class ShopdE2eTest : public testing::MariaDbTest {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  // Forks one more shopd on this test's database (not awaited).
+  ShopdProcess& LaunchShopd(std::vector<std::string> extra_args = {});
+  // Launches one more shopd and awaits its listening line. nullptr (and a test failure) if
+  // it does not come up: `ShopdProcess* s = StartShopd(); ASSERT_NE(s, nullptr);`.
+  ShopdProcess* StartShopd(std::vector<std::string> extra_args = {});
+
+  // One HTTP request on a fresh connection. `headers` are raw "Name: value\r\n" lines.
+  Result<HttpResponse> TryCall(const ShopdProcess& shopd, std::string_view method, std::string_view target,
+                               std::string_view body = {}, std::string_view headers = {},
+                               std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  // As TryCall; a transport error is a test failure and gives status 0.
+  HttpResponse Call(const ShopdProcess& shopd, std::string_view method, std::string_view target,
+                    std::string_view body = {}, std::string_view headers = {});
+  // POST /v1/transfers.
+  HttpResponse Transfer(const ShopdProcess& shopd, const std::string& request_id, int64_t from, int64_t to,
+                        int64_t amount);
+  // POST /v1/accounts; returns the id (0 and a test failure unless 201).
+  int64_t CreateAccount(const ShopdProcess& shopd, const std::string& owner, int64_t balance);
+
+  // One integer from a one-row, one-column query on the test database (-1 + failure on error).
+  int64_t QueryInt(const std::string& sql);
+  int64_t Balance(int64_t account_id);
+  int64_t TransferRows(const std::string& request_id);
+  // Every account row plus the row counts of transfers and request_records, as text: equal
+  // snapshots mean nothing changed.
+  std::string DbSnapshot();
+
+  // mysql://lockstep:lockstep@127.0.0.1:<port>/<db> (for lockstep-bench).
+  std::string MysqlUrl() const;
+
+  const testing::TestEnv& env() const { return env_; }
+
+ private:
+  testing::TestEnv env_;
+  std::vector<std::unique_ptr<ShopdProcess>> shopds_;
+};
+
+// Checks `r` is `status` with the API error body {"error":{"code":code,"message":"..."}}
+// (nothing else in it, message non-empty).
+::testing::AssertionResult IsApiError(const HttpResponse& r, int status, std::string_view code);
+
+// Parses a JSON body; null JSON (plus a failure) if it does not parse.
+nlohmann::json ParseJson(const std::string& body);
+
+}  // namespace lockstep::e2e
