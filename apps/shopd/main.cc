@@ -48,6 +48,9 @@ lockstep::Result<std::unique_ptr<lockstep::sql::Pool>> OpenMariaDb(const shopd::
                                                                    std::chrono::seconds budget) {
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::ConnectionOptions conn, lockstep::sql::ParseMysqlUrl(c.mysql));
   if (!c.mysql_password.empty()) conn.password = c.mysql_password;
+  conn.ssl_ca = c.mysql_ssl_ca;
+  conn.ssl_cert = c.mysql_ssl_cert;
+  conn.ssl_key = c.mysql_ssl_key;
   lockstep::sql::PoolOptions options;
   // One connection per worker: a worker never waits for a connection another worker holds.
   options.max_connections = c.worker_threads + 4;

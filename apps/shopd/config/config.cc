@@ -49,6 +49,9 @@ constexpr KeySpec kKeys[] = {
     {"idle_timeout_ms", Kind::kInt, true},
     {"drain_timeout_ms", Kind::kInt, true},
     {"log_level", Kind::kString, true},
+    {"mysql_ssl_ca", Kind::kString, true},
+    {"mysql_ssl_cert", Kind::kString, true},
+    {"mysql_ssl_key", Kind::kString, true},
 };
 
 const KeySpec* FindKey(std::string_view key) {
@@ -242,6 +245,9 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
                                    ": must not exceed max_request_timeout_ms (", c.max_request_timeout.count(), ")");
   }
   if (const Raw* r = get("log_level")) c.log_level = r->value;
+  if (const Raw* r = get("mysql_ssl_ca")) c.mysql_ssl_ca = r->value;
+  if (const Raw* r = get("mysql_ssl_cert")) c.mysql_ssl_cert = r->value;
+  if (const Raw* r = get("mysql_ssl_key")) c.mysql_ssl_key = r->value;
   static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
     return Status::InvalidArgument(source("log_level"), ": '", c.log_level,
@@ -323,7 +329,7 @@ std::string ShopdConfig::Redacted() const {
       << " body_limit_bytes=" << body_limit_bytes << " default_request_timeout_ms=" << default_request_timeout.count()
       << " max_request_timeout_ms=" << max_request_timeout.count() << " header_timeout_ms=" << header_timeout.count()
       << " idle_timeout_ms=" << idle_timeout.count() << " drain_timeout_ms=" << drain_timeout.count()
-      << " log_level=" << log_level;
+      << " log_level=" << log_level << " mysql_ssl_ca=" << (mysql_ssl_ca.empty() ? "<none>" : mysql_ssl_ca);
   return out.str();
 }
 

@@ -49,6 +49,11 @@ struct ShopdConfig {
   std::chrono::milliseconds drain_timeout{10'000};           // >= 0.
   // trace | debug | info | warn | error | critical | off.
   std::string log_level = "info";
+  // MariaDB TLS (PEM file paths); TLS with server certificate verification is on when any
+  // is set. Default: plain TCP (loopback).
+  std::string mysql_ssl_ca;
+  std::string mysql_ssl_cert;
+  std::string mysql_ssl_key;
 
   // One line with every setting, passwords shown as *** (for the startup log).
   std::string Redacted() const;

@@ -192,3 +192,19 @@ TEST(ListenAddressTest, Parses) {
 
 }  // namespace
 }  // namespace shopd::config
+
+namespace shopd::config {
+namespace {
+
+TEST_F(ConfigTest, MysqlTlsFromFlagsEnvAndFile) {
+  const std::string file = Write("tls.toml", "mysql_ssl_ca = \"/etc/ca.pem\"\nmysql_ssl_key = \"/file/key.pem\"\n");
+  auto c = Load({"--config", file, "--mysql-ssl-key", "/flag/key.pem"}, {{"SHOPD_MYSQL_SSL_CERT", "/env/cert.pem"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->config.mysql_ssl_ca, "/etc/ca.pem");
+  EXPECT_EQ(c->config.mysql_ssl_cert, "/env/cert.pem");
+  EXPECT_EQ(c->config.mysql_ssl_key, "/flag/key.pem");
+  EXPECT_TRUE(Load({}).value().config.mysql_ssl_ca.empty());
+}
+
+}  // namespace
+}  // namespace shopd::config
