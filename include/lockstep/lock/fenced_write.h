@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "lockstep/base/result.h"
+#include "lockstep/base/status.h"
+#include "lockstep/lock/options.h"
+#include "lockstep/sql/transaction.h"
+
+namespace lockstep::lock {
+
+// The row a fenced write targets. Identifiers must match [A-Za-z_][A-Za-z0-9_]{0,63}
+// (checked: never put user data here).
+struct FencedTable {
+  std::string_view table;
+  std::string_view id_column = "id";
+  // BIGINT column holding the fence of the last accepted write (start it at 0).
+  std::string_view fence_column = "fence";
+  // Optional: on_fenced_rejected is reported here.
+  const LockMetrics* metrics = nullptr;
+};
+
+namespace internal {
+// kInvalidArgument unless `name` is a plain SQL identifier.
+Status ValidateIdentifier(std::string_view name);
+// kInvalidArgument if `set_clause` is empty or contains quotes, backticks, ';' or
+// comment markers (values must be bound as `?` parameters).
+Status ValidateSetClause(std::string_view set_clause);
+// "UPDATE `t` SET <set>, `fence` = ? WHERE `id` = ? AND `fence` <= ?", validated.
+Result<std::string> FencedUpdateSql(const FencedTable& table, std::string_view set_clause);
+// After an UPDATE that changed no row: kNotFound (no such row), kFailedPrecondition reason
+// "fenced" (a newer fence wrote), or OK (the row matched but the write changed nothing).
+Status ResolveUnchanged(sql::Transaction& tx, const FencedTable& table, int64_t id, int64_t fence);
+}  // namespace internal
+
+// Runs `UPDATE table SET <set_clause>, fence = :fence WHERE id = :id AND fence <= :fence`
+// in `tx`, binding `args` to the `?` in set_clause first. The holder's own repeated
+// writes pass (fence equal); a write carrying a fence older than the row's is rejected
+// with kFailedPrecondition reason "fenced" (a stale holder: its lease was lost and a newer
+// grant already wrote). kNotFound if the row does not exist; kInvalidArgument for a bad
+// identifier or set clause; otherwise the statement's status. The caller commits.
+//   LOCKSTEP_RETURN_IF_ERROR(lock::FencedUpdate(tx, {.table = "orders"}, order_id,
+//                                               guard.fence(), "state = ?", "shipped"));
+// Not thread-safe (as the Transaction).
+template <typename... Args>
+Status FencedUpdate(sql::Transaction& tx, const FencedTable& table, int64_t id, int64_t fence,
+                    std::string_view set_clause, const Args&... args) {
+  LOCKSTEP_ASSIGN_OR_RETURN(const std::string sql, internal::FencedUpdateSql(table, set_clause));
+  LOCKSTEP_ASSIGN_OR_RETURN(const sql::ExecResult r, tx.Execute(sql, args..., fence, id, fence));
+  if (r.affected_rows > 0) return Status::Ok();
+  return internal::ResolveUnchanged(tx, table, id, fence);
+}
+
+}  // namespace lockstep::lock

@@ -1,0 +1,313 @@
+#include "lockstep/lock/lock_service.h"
+
+#include <atomic>
+#include <map>
+
+#include "lock/lease.h"
+#include "lock/scripts.h"
+#include "lockstep/redis/subscriber.h"
+#include "lockstep/redis/script.h"
+
+namespace lockstep::lock {
+namespace internal {
+
+using namespace std::chrono_literals;
+
+// Parses the acquire script's {granted, fence-or-pttl} reply.
+Result<std::pair<bool, int64_t>> ParseAcquireReply(const redis::Reply& reply) {
+  if (!reply.is_array() || reply.array().size() != 2 || !reply.array()[0].is_integer() ||
+      !reply.array()[1].is_integer()) {
+    return Status::Internal("lock: unexpected acquire reply ", reply.DebugString());
+  }
+  return std::make_pair(reply.array()[0].integer() == 1, reply.array()[1].integer());
+}
+
+// Renews `leases` on one node in one pipeline; one result per lease: 1 (extended),
+// 0 (not ours any more) or the error.
+std::vector<Result<int64_t>> RenewOnNode(redis::Client& client, const std::vector<Lease*>& leases) {
+  const redis::Script& script = RenewScript();
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(leases.size());
+  for (const Lease* lease : leases) {
+    commands.push_back({"EVALSHA", script.sha1(), "1", lease->key(), lease->token(),
+                        std::to_string(lease->lease().count())});
+  }
+  std::vector<Result<int64_t>> out;
+  out.reserve(leases.size());
+  Result<std::vector<Result<redis::Reply>>> replies = client.Pipeline(commands, Deadline::Infinite());
+  for (size_t i = 0; i < leases.size(); ++i) {
+    if (!replies.ok()) {
+      out.push_back(replies.status());
+      continue;
+    }
+    Result<redis::Reply> reply = (*replies)[i];
+    if (!reply.ok() && reply.status().code() == StatusCode::kNotFound && reply.status().reason() == "noscript") {
+      // Script cache flushed (restart): Run falls back to EVAL and reloads it.
+      reply = script.Run(client, {leases[i]->key()}, {leases[i]->token(), std::to_string(leases[i]->lease().count())},
+                         Deadline::Infinite());
+    }
+    if (!reply.ok()) {
+      out.push_back(reply.status());
+      continue;
+    }
+    out.push_back(reply->AsInteger());
+  }
+  return out;
+}
+
+// Shared by LockService and its leases. Thread-safe.
+class ServiceCore final : public Backend {
+ public:
+  ServiceCore(redis::Client& client, LockServiceOptions options) : client_(client), options_(std::move(options)) {}
+  ~ServiceCore() override { subscriber_.reset(); }  // No callback into us after this.
+
+  Status StartSubscriber() {
+    redis::SubscriberOptions so;
+    so.redis = client_.options();
+    so.on_message = [this](const redis::Message& m) { OnRelease(m.payload); };
+    so.on_state = [this](redis::ConnectionState s) { OnState(s); };
+    LOCKSTEP_ASSIGN_OR_RETURN(subscriber_, redis::Subscriber::Open(std::move(so)));
+    return subscriber_->Subscribe(options_.release_channel);
+  }
+
+  // One grant attempt: {granted, fence} or {busy, holder PTTL}.
+  Result<std::pair<bool, int64_t>> TryOnce(const std::string& key, const std::string& token,
+                                           std::chrono::milliseconds lease, const Deadline& deadline) {
+    LOCKSTEP_ASSIGN_OR_RETURN(redis::Reply reply,
+                              AcquireScript().Run(client_, {key, key + ":fence"},
+                                                  {token, std::to_string(lease.count())}, deadline));
+    return ParseAcquireReply(reply);
+  }
+
+  std::vector<RenewOutcome> RenewBatch(const std::vector<Lease*>& leases) override {
+    std::vector<RenewOutcome> out;
+    for (Result<int64_t>& r : RenewOnNode(client_, leases)) {
+      if (!r.ok()) {
+        out.push_back({RenewResult::kFailed, r.status()});
+      } else if (*r == 1) {
+        out.push_back({RenewResult::kRenewed, Status()});
+      } else {
+        out.push_back({RenewResult::kRefused, Status::FailedPrecondition("lock key no longer ours").WithReason("lock_lost")});
+      }
+    }
+    return out;
+  }
+
+  Status ReleaseLease(const Lease& lease) override {
+    return ReleaseScript()
+        .Run(client_, {lease.key()}, {lease.token(), options_.release_channel}, Deadline::Infinite())
+        .status();
+  }
+
+  const LockMetrics& metrics() const override { return options_.metrics; }
+  void CountLost() override { lost_.fetch_add(1, std::memory_order_relaxed); }
+  void CountRenewed(int batches, int renewals) override {
+    renew_batches_.fetch_add(batches, std::memory_order_relaxed);
+    renewals_.fetch_add(renewals, std::memory_order_relaxed);
+  }
+
+  // Waiter registry. The epoch of a key changes on every release message for it and on
+  // every reconnect of the subscriber (messages may have been missed).
+  void AddWaiter(const std::string& key) LOCKSTEP_EXCLUDES(mu_) {
+    MutexLock l(&mu_);
+    ++waiting_[key].waiters;
+  }
+  void RemoveWaiter(const std::string& key) LOCKSTEP_EXCLUDES(mu_) {
+    MutexLock l(&mu_);
+    auto it = waiting_.find(key);
+    if (it != waiting_.end() && --it->second.waiters == 0) waiting_.erase(it);
+  }
+  struct Epochs {
+    uint64_t key = 0;     // Release messages for the key.
+    uint64_t global = 0;  // Subscriber (re)connects: messages may have been missed.
+    bool operator==(const Epochs&) const = default;
+  };
+  Epochs Epoch(const std::string& key) LOCKSTEP_EXCLUDES(mu_) {
+    MutexLock l(&mu_);
+    return EpochLocked(key);
+  }
+  enum class Woken { kTimeout, kReleased, kReconnected };
+  // Waits until a release message for `key` or a reconnect moves past `seen`, or the
+  // deadline.
+  Woken WaitForRelease(const std::string& key, const Epochs& seen, const Deadline& deadline) LOCKSTEP_EXCLUDES(mu_) {
+    MutexLock l(&mu_);
+    for (;;) {
+      const Epochs now = EpochLocked(key);
+      if (now.key != seen.key) return Woken::kReleased;
+      if (now.global != seen.global) return Woken::kReconnected;
+      if (!cv_.WaitUntil(&mu_, deadline) && EpochLocked(key) == seen) return Woken::kTimeout;
+    }
+  }
+  Status WaitSubscribed(const Deadline& deadline) { return subscriber_->WaitSubscribed(deadline); }
+
+  redis::Client& client() { return client_; }
+  const LockServiceOptions& options() const { return options_; }
+
+  // Atomics: independent statistics counters; no ordering with other state needed.
+  std::atomic<uint64_t> acquired_{0}, wakes_{0}, polls_{0}, renewals_{0}, renew_batches_{0}, lost_{0};
+
+ private:
+  struct Waiting {
+    int waiters = 0;
+    uint64_t epoch = 0;
+  };
+  Epochs EpochLocked(const std::string& key) LOCKSTEP_REQUIRES(mu_) {
+    auto it = waiting_.find(key);
+    return Epochs{it == waiting_.end() ? 0 : it->second.epoch, global_epoch_};
+  }
+  void OnRelease(const std::string& key) LOCKSTEP_EXCLUDES(mu_) {
+    {
+      MutexLock l(&mu_);
+      auto it = waiting_.find(key);
+      if (it == waiting_.end()) return;
+      ++it->second.epoch;
+    }
+    cv_.SignalAll();
+  }
+  void OnState(redis::ConnectionState state) LOCKSTEP_EXCLUDES(mu_) {
+    if (state != redis::ConnectionState::kConnected) return;
+    {
+      MutexLock l(&mu_);
+      ++global_epoch_;
+    }
+    cv_.SignalAll();
+  }
+
+  redis::Client& client_;
+  const LockServiceOptions options_;
+  std::unique_ptr<redis::Subscriber> subscriber_;
+
+  Mutex mu_;
+  CondVar cv_;
+  std::map<std::string, Waiting> waiting_ LOCKSTEP_GUARDED_BY(mu_);
+  uint64_t global_epoch_ LOCKSTEP_GUARDED_BY(mu_) = 0;
+};
+
+// RAII registration of a waiter.
+class WaiterScope {
+ public:
+  WaiterScope(ServiceCore* core, const std::string& key) : core_(core), key_(key) {
+    if (core_ != nullptr) core_->AddWaiter(key_);
+  }
+  ~WaiterScope() {
+    if (core_ != nullptr) core_->RemoveWaiter(key_);
+  }
+  WaiterScope(const WaiterScope&) = delete;
+  WaiterScope& operator=(const WaiterScope&) = delete;
+
+ private:
+  ServiceCore* core_;
+  const std::string& key_;
+};
+
+std::shared_ptr<Lease> FindReentrant(const LockOptions& options, const std::string& key) {
+  if (!options.reentrant || options.owner == nullptr) return nullptr;
+  std::shared_ptr<Lease> lease;
+  {
+    auto& reg = *LockOwnerAccess::Registry(*options.owner);
+    MutexLock l(&reg.mu);
+    auto it = reg.held.find(key);
+    if (it != reg.held.end()) lease = it->second.lock();
+  }
+  if (lease != nullptr && lease->AddHold()) return lease;
+  return nullptr;
+}
+
+}  // namespace internal
+
+Result<std::unique_ptr<LockService>> LockService::Create(redis::Client& client, LockServiceOptions options) {
+  if (options.release_channel.empty()) return Status::InvalidArgument("lock: release_channel must be non-empty");
+  auto core = std::make_shared<internal::ServiceCore>(client, std::move(options));
+  LOCKSTEP_RETURN_IF_ERROR(core->StartSubscriber());
+  auto renewer = std::make_unique<internal::Renewer>(core.get());
+  return std::unique_ptr<LockService>(new LockService(std::move(core), std::move(renewer)));
+}
+
+LockService::LockService(std::shared_ptr<internal::ServiceCore> core, std::unique_ptr<internal::Renewer> renewer)
+    : core_(std::move(core)), renewer_(std::move(renewer)) {}
+
+LockService::~LockService() { renewer_.reset(); }  // Stop renewing before the core may go.
+
+Result<LockGuard> LockService::TryAcquire(std::string_view name, const LockOptions& options,
+                                          const Deadline& deadline) {
+  LockOptions o = options;
+  o.wait = WaitPolicy::kNoWait;
+  return Acquire(name, o, deadline);
+}
+
+Result<LockGuard> LockService::Acquire(std::string_view name, const LockOptions& options, const Deadline& deadline) {
+  if (name.empty()) return Status::InvalidArgument("lock: empty lock name");
+  LOCKSTEP_ASSIGN_OR_RETURN(const internal::ResolvedOptions resolved, internal::ResolveOptions(options));
+  const Clock::time_point start = Clock::Real().Now();
+  const std::string key = core_->options().key_prefix + std::string(name);
+  const LockMetrics& metrics = core_->options().metrics;
+  auto granted = [&](std::shared_ptr<internal::Lease> lease) {
+    core_->acquired_.fetch_add(1, std::memory_order_relaxed);
+    if (metrics.on_acquired) metrics.on_acquired(name, Clock::Real().Now() - start);
+    return LockGuard(std::move(lease));
+  };
+  if (std::shared_ptr<internal::Lease> lease = internal::FindReentrant(options, key)) return granted(std::move(lease));
+
+  const std::string owner_token = options.owner != nullptr ? options.owner->token() : internal::NewOwnerToken();
+  // Unique per grant, so a stale guard of an earlier grant to the same owner can never
+  // delete or extend this one.
+  const std::string token = owner_token + "#" + internal::NewOwnerToken();
+  const bool wait = options.wait == WaitPolicy::kWait;
+  internal::WaiterScope waiter(wait ? core_.get() : nullptr, key);
+  if (wait) {
+    // Subscribed before the first attempt, so a release after a failed attempt is never
+    // missed. If the subscriber cannot connect, waiting degrades to the fallback poll.
+    (void)core_->WaitSubscribed(deadline.CappedAt(options.poll_interval));
+  }
+  bool reported_wait = false;
+  for (;;) {
+    const internal::ServiceCore::Epochs epoch = core_->Epoch(key);
+    const Clock::time_point sent = Clock::Real().Now();
+    LOCKSTEP_ASSIGN_OR_RETURN(const auto attempt, core_->TryOnce(key, token, resolved.lease, deadline));
+    if (attempt.first) {
+      auto lease = std::make_shared<internal::Lease>(core_, std::string(name), key, token, attempt.second, resolved,
+                                                     sent, options.on_lost,
+                                                     options.reentrant ? options.owner : nullptr);
+      lease->RegisterWithOwner(lease);
+      if (options.auto_renew) renewer_->Add(lease);
+      return granted(std::move(lease));
+    }
+    if (!wait) return Status::Aborted("lock '", name, "' is held by another owner").WithReason("lock_busy");
+    if (deadline.expired()) {
+      return Status::DeadlineExceeded("lock '", name, "' still held at the deadline").WithReason("lock_busy");
+    }
+    if (!reported_wait) {
+      reported_wait = true;
+      if (metrics.on_wait) metrics.on_wait(name);
+    }
+    // Wake on a release message, else when the holder's lease would run out, else after
+    // poll_interval. PTTL -2 (the key vanished meanwhile): retry after 1ms, never spin.
+    std::chrono::milliseconds pause = options.poll_interval;
+    if (attempt.second >= 0) pause = std::min(pause, std::chrono::milliseconds(attempt.second + 1));
+    if (attempt.second == -2) pause = std::chrono::milliseconds(1);
+    const auto woken = core_->WaitForRelease(key, epoch, deadline.CappedAt(pause));
+    if (woken == internal::ServiceCore::Woken::kReleased) {
+      core_->wakes_.fetch_add(1, std::memory_order_relaxed);
+      if (metrics.on_wake) metrics.on_wake(name);
+    } else if (woken == internal::ServiceCore::Woken::kReconnected) {
+      // Retry at once: a release may have been published while we were disconnected.
+    } else if (deadline.expired()) {
+      return Status::DeadlineExceeded("lock '", name, "' still held at the deadline").WithReason("lock_busy");
+    } else {
+      core_->polls_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+LockServiceStats LockService::stats() const {
+  LockServiceStats s;
+  s.acquired = core_->acquired_.load(std::memory_order_relaxed);
+  s.wakes = core_->wakes_.load(std::memory_order_relaxed);
+  s.polls = core_->polls_.load(std::memory_order_relaxed);
+  s.renewals = core_->renewals_.load(std::memory_order_relaxed);
+  s.renew_batches = core_->renew_batches_.load(std::memory_order_relaxed);
+  s.lost = core_->lost_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace lockstep::lock

@@ -1,0 +1,159 @@
+// RedLock over the 3 test masters: quorum grants, fence monotonicity across minority-only
+// attempts and node restarts, fail-fast without a quorum. Fault tests kill masters and
+// always restart them in a scope guard.
+#include "lockstep/lock/redlock.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "lock_test_util.h"
+
+namespace lockstep::lock {
+namespace {
+
+using namespace std::chrono_literals;
+using lockstep::testing::RunStackCommand;
+using testing::EventCounter;
+using testing::RestartRedisOnExit;
+
+class RedLockTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    redis_.Open();
+    if (HasFatalFailure()) return;
+    ASSERT_GE(redis_.size(), 3);
+    LockServiceOptions o;
+    o.key_prefix = "";
+    o.metrics = events_.Metrics();
+    Result<std::unique_ptr<RedLock>> r = RedLock::Create(redis_.all(), o);
+    ASSERT_TRUE(r.ok()) << r.status();
+    redlock_ = std::move(*r);
+  }
+  void TearDown() override {
+    redlock_.reset();
+    redis_.Cleanup();
+  }
+  bool Exists(int node, const std::string& key) {
+    Result<redis::Reply> r = redis_.client(node).Command({"EXISTS", key}, Deadline::After(10s));
+    return r.ok() && r->integer() == 1;
+  }
+
+  testing::MultiRedis redis_;
+  EventCounter events_;
+  std::unique_ptr<RedLock> redlock_;
+};
+
+TEST_F(RedLockTest, GrantsOnQuorumAndReleasesEverywhere) {
+  EXPECT_EQ(redlock_->quorum(), 2);
+  const std::string name = redis_.Key("a");
+  Result<LockGuard> g = redlock_->Acquire(name, {}, Deadline::After(30s));
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_GT(g->fence(), 0);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(Exists(i, name)) << "node " << i;
+  EXPECT_EQ(redlock_->TryAcquire(name, {}).status().reason(), "lock_busy");
+  EXPECT_TRUE(g->Release().ok());
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(Exists(i, name)) << "node " << i;
+  Result<LockGuard> again = redlock_->TryAcquire(name, {});
+  ASSERT_TRUE(again.ok()) << again.status();
+}
+
+TEST_F(RedLockTest, FailedAttemptOnMinorityReleasesItsKey) {
+  const std::string name = redis_.Key("minority");
+  // Two nodes are held by someone else: our attempt wins only node 0, fails, undoes it.
+  ASSERT_TRUE(redis_.client(1).Set(name, "other", Deadline::After(10s), 60'000ms).ok());
+  ASSERT_TRUE(redis_.client(2).Set(name, "other", Deadline::After(10s), 60'000ms).ok());
+  Result<LockGuard> g = redlock_->TryAcquire(name, {});
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().reason(), "lock_busy");
+  EXPECT_FALSE(Exists(0, name));
+}
+
+TEST_F(RedLockTest, RenewalKeepsLockAndLossNeedsQuorum) {
+  const std::string name = redis_.Key("renew");
+  EventCounter lost;
+  Result<LockGuard> g = redlock_->Acquire(
+      name, {.lease = 2s, .on_lost = [&](std::string_view) { lost.Add("lost"); }}, Deadline::After(30s));
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(events_.Await("renewed", 4));
+  EXPECT_TRUE(g->Check().ok());
+  // One node forgetting the key is tolerated; two (no quorum) lose the lock.
+  ASSERT_TRUE(redis_.client(0).Del({name}, Deadline::After(10s)).ok());
+  const int renewed = events_.Get("renewed");
+  ASSERT_TRUE(events_.Await("renewed", renewed + 2));
+  EXPECT_TRUE(g->Check().ok());
+  ASSERT_TRUE(redis_.client(1).Del({name}, Deadline::After(10s)).ok());
+  ASSERT_TRUE(lost.Await("lost", 1));
+  EXPECT_EQ(g->Check().reason(), "lock_lost");
+}
+
+TEST_F(RedLockTest, FencesStayMonotonicAfterMinorityOnlyAttempts) {
+  const std::string name = redis_.Key("fence");
+  RestartRedisOnExit restart({0, 2});
+  // 1. Three failed attempts, each winning (and INCRementing the counter on) node 0 only.
+  ASSERT_TRUE(redis_.client(1).Set(name, "other", Deadline::After(10s), 60'000ms).ok());
+  ASSERT_TRUE(redis_.client(2).Set(name, "other", Deadline::After(10s), 60'000ms).ok());
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(redlock_->TryAcquire(name, {}).status().reason(), "lock_busy");
+  ASSERT_TRUE(redis_.client(1).Del({name}, Deadline::After(10s)).ok());
+  ASSERT_TRUE(redis_.client(2).Del({name}, Deadline::After(10s)).ok());
+
+  // 2. Grant A on nodes {0, 1}: its fence is node 0's inflated counter (4).
+  ASSERT_EQ(RunStackCommand("kill-redis 2"), 0);
+  int64_t fence_a = 0;
+  {
+    Result<LockGuard> a = redlock_->Acquire(name, {}, Deadline::After(30s));
+    ASSERT_TRUE(a.ok()) << a.status();
+    fence_a = a->fence();
+    EXPECT_GE(fence_a, 4);
+  }
+  ASSERT_EQ(RunStackCommand("start-redis 2"), 0);
+
+  // 3. Grant B on nodes {1, 2} (node 0 down): both counters are low unless A's fence was
+  // written back to a quorum. It was, so B's fence is larger.
+  ASSERT_EQ(RunStackCommand("kill-redis 0"), 0);
+  Result<LockGuard> b = redlock_->Acquire(name, {}, Deadline::After(30s));
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_GT(b->fence(), fence_a);
+}
+
+TEST_F(RedLockTest, FencesSurviveMasterRestart) {
+  const std::string name = redis_.Key("restart");
+  int64_t last = 0;
+  {
+    Result<LockGuard> g = redlock_->Acquire(name, {}, Deadline::After(30s));
+    ASSERT_TRUE(g.ok()) << g.status();
+    last = g->fence();
+  }
+  {
+    RestartRedisOnExit restart({0, 1});
+    // appendfsync always: the counters come back with the data.
+    ASSERT_EQ(RunStackCommand("kill-redis 0"), 0);
+    ASSERT_EQ(RunStackCommand("kill-redis 1"), 0);
+  }
+  Result<LockGuard> g = redlock_->Acquire(name, {}, Deadline::After(60s));
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_GT(g->fence(), last);
+}
+
+TEST_F(RedLockTest, MinorityDownStillGrants) {
+  RestartRedisOnExit restart({1});
+  ASSERT_EQ(RunStackCommand("kill-redis 1"), 0);
+  Result<LockGuard> g = redlock_->Acquire(redis_.Key("minority_down"), {.lease = 2s}, Deadline::After(30s));
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(events_.Await("renewed", 2));
+  EXPECT_TRUE(g->Check().ok());
+}
+
+TEST_F(RedLockTest, MajorityDownFailsFastWithUnavailable) {
+  RestartRedisOnExit restart({1, 2});
+  ASSERT_EQ(RunStackCommand("kill-redis 1"), 0);
+  ASSERT_EQ(RunStackCommand("kill-redis 2"), 0);
+  const Deadline deadline = Deadline::After(120s);
+  Result<LockGuard> g = redlock_->Acquire(redis_.Key("majority_down"), {}, deadline);
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().code(), StatusCode::kUnavailable) << g.status();
+  EXPECT_FALSE(deadline.expired()) << "must fail fast, not wait out the deadline";
+}
+
+}  // namespace
+}  // namespace lockstep::lock
