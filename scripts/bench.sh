@@ -24,6 +24,7 @@ while [ $# -gt 0 ]; do
 done
 
 scripts/bootstrap.sh
+mkdir -p build
 cmake -S "$ROOT" -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_BUILD_TESTS=OFF \
   >build/bench.configure.log 2>&1 || { cat build/bench.configure.log; exit 1; }
 ninja -C build/bench shopd lockstep-bench lockstep_sql_bench lockstep_redis_bench
@@ -55,7 +56,7 @@ if [ "$what" != micro ]; then
   M="mysql://lockstep:lockstep@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/shop_bench"
   SHOPD_MYSQL_PASSWORD=lockstep build/bench/apps/shopd/shopd --listen 127.0.0.1:0 \
     --mysql "mysql://lockstep@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/shop_bench" \
-    --redis "redis://127.0.0.1:${LOCKSTEP_REDIS_PORTS%%,*}" --log-level warn >build/bench/shopd.log 2>&1 &
+    --redis "redis://127.0.0.1:${LOCKSTEP_REDIS_PORTS%%,*}" >build/bench/shopd.log 2>&1 &
   shopd_pid=$!
   port=""
   for _ in $(seq 1 300); do

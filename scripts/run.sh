@@ -27,6 +27,7 @@ while [ $# -gt 0 ]; do
 done
 
 scripts/bootstrap.sh
+mkdir -p build
 echo "run: building shopd and lockstep-bench (build/run) ..."
 cmake -S "$ROOT" -B build/run -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_BUILD_TESTS=OFF \
   -DLOCKSTEP_BUILD_BENCHMARKS=OFF >build/run.configure.log 2>&1 || { cat build/run.configure.log; exit 1; }
