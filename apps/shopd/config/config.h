@@ -39,7 +39,7 @@ struct ShopdConfig {
   std::string mysql_password;
   std::string redis_password;
   int io_threads = 2;         // > 0.
-  int worker_threads = 64;    // > 0.
+  int worker_threads = 32;    // > 0. Measured: more threads only add context switches on 2 cores (BENCHMARKS.md).
   int queue_limit = 1024;     // > 0.
   int64_t body_limit_bytes = 1 << 20;  // > 0.
   std::chrono::milliseconds default_request_timeout{5'000};  // > 0, <= max_request_timeout.

@@ -51,7 +51,7 @@ TEST_F(ConfigTest, Defaults) {
   EXPECT_EQ(c->config.mysql, "mysql://lockstep@127.0.0.1:13306/shop");
   EXPECT_EQ(c->config.redis, std::vector<std::string>{"redis://127.0.0.1:16379"});
   EXPECT_EQ(c->config.io_threads, 2);
-  EXPECT_EQ(c->config.worker_threads, 64);
+  EXPECT_EQ(c->config.worker_threads, 32);
   EXPECT_EQ(c->config.queue_limit, 1024);
   EXPECT_EQ(c->config.body_limit_bytes, 1 << 20);
   EXPECT_EQ(c->config.default_request_timeout, std::chrono::milliseconds(5000));
