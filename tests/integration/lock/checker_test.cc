@@ -173,7 +173,7 @@ TEST_F(FencedLockTest, EightThreadsOneLockNoLostUpdates) {
 }
 
 TEST_F(FencedLockTest, RedLockEightThreadsWithOneMasterKilledMidRun) {
-  ASSERT_GE(redis_.size(), 3);
+  ASSERT_GE(redis_.size(), 5) << "the issue's checker runs RedLock over five masters";
   LockServiceOptions o;
   o.key_prefix = "";
   o.metrics = metrics_;

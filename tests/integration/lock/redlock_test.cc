@@ -26,7 +26,11 @@ class RedLockTest : public ::testing::Test {
     LockServiceOptions o;
     o.key_prefix = "";
     o.metrics = events_.Metrics();
-    Result<std::unique_ptr<RedLock>> r = RedLock::Create(redis_.all(), o);
+    // These scenarios are written for exactly three masters (which nodes win, which are
+    // killed); the checker test runs RedLock over every master of the stack (five).
+    std::vector<redis::Client*> three = redis_.all();
+    three.resize(3);
+    Result<std::unique_ptr<RedLock>> r = RedLock::Create(three, o);
     ASSERT_TRUE(r.ok()) << r.status();
     redlock_ = std::move(*r);
   }
