@@ -2,6 +2,8 @@
 // only, plus SQL to verify the core tables after a run.
 //   lockstep-bench transfers --url http://127.0.0.1:8080 --mysql mysql://...   (load + verify)
 //   lockstep-bench verify --manifest run.json --mysql mysql://...               (re-check)
+//   lockstep-bench flashsale --url ... --mysql ... --stock 100 --mode batched  (hot product)
+//   lockstep-bench verify-flashsale --manifest sale.json --mysql mysql://...    (re-check)
 //   lockstep-bench http-noop --url ...                 (GET /healthz: the HTTP overhead)
 //   lockstep-bench sql-baseline --mysql ...            (bare two-UPDATE transactions: the limit)
 // Progress goes to stderr once a second; the last stdout line is one JSON object.
@@ -326,6 +328,187 @@ int RunVerify(const CommonOptions& opt, const std::string& manifest_path) {
   return violations->empty() ? 0 : 1;
 }
 
+struct FlashsaleOptions {
+  int64_t stock = 100;
+  std::string mode = "batched";  // row_lock | batched.
+  int64_t max_quantity = 1;      // Quantities are uniform in [1, N].
+  int replay_every = 10;
+  int duplicate_every = 50;
+  std::string manifest_path;
+  std::string prefix;
+};
+
+// Prints the violations and the summary line; the exit code of a checked run.
+int FinishFlashsale(nlohmann::json j, std::vector<std::string>& violations) {
+  j["invariants"] = violations.empty() ? "ok" : "violated";
+  j["violations"] = violations;
+  for (const auto& v : violations) std::fprintf(stderr, "VIOLATION: %s\n", v.c_str());
+  std::cout << j.dump() << std::endl;
+  return violations.empty() ? 0 : 1;
+}
+
+int RunFlashsale(const CommonOptions& opt, const FlashsaleOptions& fopt) {
+  auto endpoints = Endpoints(opt.urls);
+  if (!endpoints.ok()) {
+    std::fprintf(stderr, "lockstep-bench: %s\n", endpoints.status().ToString().c_str());
+    return 2;
+  }
+  auto pool = OpenPool(opt.mysql, 2);
+  if (!pool.ok()) {
+    std::fprintf(stderr, "lockstep-bench: cannot open --mysql: %s\n", pool.status().ToString().c_str());
+    return 2;
+  }
+  std::mt19937_64 seed_rng(opt.seed != 0 ? opt.seed : std::random_device{}());
+  FlashsaleManifest manifest;
+  manifest.request_prefix = !fopt.prefix.empty() ? fopt.prefix : "f" + std::to_string(seed_rng() % 1'000'000'000) + "-";
+  manifest.initial_stock = fopt.stock;
+  const std::string headers = RequestHeaders(opt.timeout_ms);
+
+  {
+    HttpClient client((*endpoints)[0].host, (*endpoints)[0].port);
+    const nlohmann::json body = {{"name", manifest.request_prefix + "flash"},
+                                 {"price", 100},
+                                 {"stock", fopt.stock},
+                                 {"stock_mode", fopt.mode}};
+    auto r = client.Send("POST", "/v1/products", body.dump(), Deadline::After(std::chrono::seconds(30)), headers);
+    if (!r.ok() || r->status != 201) {
+      std::fprintf(stderr, "setup: POST /v1/products failed: %s\n",
+                   r.ok() ? (std::to_string(r->status) + " " + r->body).c_str() : r.status().ToString().c_str());
+      return 2;
+    }
+    manifest.product_id = nlohmann::json::parse(r->body).at("id").get<int64_t>();
+  }
+  std::fprintf(stderr, "setup: product %lld with stock %lld (%s)\n", static_cast<long long>(manifest.product_id),
+               static_cast<long long>(fopt.stock), fopt.mode.c_str());
+
+  Mutex mu;
+  std::map<std::string, FlashsaleManifest::Ack> answers;  // Guarded by mu.
+  std::atomic<int64_t> replay_mismatches{0}, duplicate_mismatches{0};
+  std::vector<std::string> mismatch_examples;  // Guarded by mu.
+  auto note_mismatch = [&](std::atomic<int64_t>& counter, std::string what) {
+    counter.fetch_add(1);
+    MutexLock lock(&mu);
+    if (mismatch_examples.size() < 5) mismatch_examples.push_back(std::move(what));
+  };
+  const uint64_t base_seed = seed_rng();
+
+  auto summary = RunLoad(opt, *endpoints, "flashsale", [&](int t, int64_t i, HttpClient& client, LoadStats::Shard&) {
+    std::mt19937_64 rng(base_seed ^ (static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull));
+    const int64_t quantity = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(fopt.max_quantity));
+    const std::string rid = manifest.request_prefix + std::to_string(i);
+    const std::string body = nlohmann::json{{"request_id", rid},
+                                            {"user_id", i + 1},
+                                            {"product_id", manifest.product_id},
+                                            {"quantity", quantity}}
+                                 .dump();
+    const Deadline deadline = Deadline::After(std::chrono::milliseconds(opt.timeout_ms + 5000));
+    Result<HttpResponse> r = Status::Internal("not sent");
+    if (fopt.duplicate_every > 0 && i % fopt.duplicate_every == 1) {
+      const Endpoint& other = (*endpoints)[static_cast<size_t>(t + 1) % endpoints->size()];
+      auto twin = std::async(std::launch::async, [&] {
+        HttpClient c2(other.host, other.port);
+        return c2.Send("POST", "/v1/orders", body, deadline, headers);
+      });
+      r = client.Send("POST", "/v1/orders", body, deadline, headers);
+      auto r2 = twin.get();
+      if (r.ok() && r2.ok() && r->status < 500 && r2->status < 500 && (r->status != r2->status || r->body != r2->body)) {
+        note_mismatch(duplicate_mismatches, rid + ": concurrent duplicates answered " + std::to_string(r->status) +
+                                                " " + r->body + " vs " + std::to_string(r2->status) + " " + r2->body);
+      }
+    } else {
+      r = client.Send("POST", "/v1/orders", body, deadline, headers);
+    }
+    if (!r.ok()) return 0;
+    if (r->status == 201 || r->status == 404 || (r->status == 409 && r->body.find("out_of_stock") != std::string::npos)) {
+      int64_t order_id = 0;
+      if (r->status == 201) {
+        try {
+          order_id = nlohmann::json::parse(r->body).at("id").get<int64_t>();
+        } catch (const std::exception&) {
+          note_mismatch(replay_mismatches, rid + ": 201 without an order id: " + r->body);
+        }
+      }
+      MutexLock lock(&mu);
+      answers[rid] = {quantity, r->status, order_id};
+    }
+    if (fopt.replay_every > 0 && i % fopt.replay_every == 0 && r->status < 500) {
+      auto again = client.Send("POST", "/v1/orders", body, deadline, headers);
+      if (again.ok() && again->status < 500 &&
+          (again->status != r->status || again->body != r->body || again->Header("idempotent-replay") != "true")) {
+        note_mismatch(replay_mismatches, rid + ": replay answered " + std::to_string(again->status) + " " +
+                                             again->body + " (Idempotent-Replay: " + again->Header("idempotent-replay") +
+                                             ") vs original " + std::to_string(r->status) + " " + r->body);
+      }
+    }
+    return r->status;
+  });
+  {
+    MutexLock lock(&mu);
+    manifest.answers = answers;
+  }
+  if (!fopt.manifest_path.empty()) std::ofstream(fopt.manifest_path) << manifest.ToJson();
+  auto violations = VerifyFlashsale(**pool, manifest);
+  if (!violations.ok()) {
+    std::fprintf(stderr, "verify: cannot read the database: %s\n", violations.status().ToString().c_str());
+    return 2;
+  }
+  {
+    MutexLock lock(&mu);
+    for (const auto& m : mismatch_examples) violations->push_back(m);
+  }
+  if (replay_mismatches > 0) violations->push_back(std::to_string(replay_mismatches.load()) + " replay mismatches");
+  if (duplicate_mismatches > 0) violations->push_back(std::to_string(duplicate_mismatches.load()) + " duplicate mismatches");
+
+  nlohmann::json j = SummaryJson("flashsale", summary);
+  int64_t confirmed = 0, sold = 0;
+  for (const auto& [rid, a] : manifest.answers) {
+    if (a.status == 201) {
+      ++confirmed;
+      sold += a.quantity;
+    }
+  }
+  j["mode"] = fopt.mode;
+  j["stock"] = fopt.stock;
+  j["product_id"] = manifest.product_id;
+  j["confirmed"] = confirmed;
+  j["units_sold"] = sold;
+  j["connections"] = opt.connections;
+  j["request_prefix"] = manifest.request_prefix;
+  j["replay_mismatches"] = replay_mismatches.load();
+  j["duplicate_mismatches"] = duplicate_mismatches.load();
+  PrintHuman(j);
+  const int rc = FinishFlashsale(std::move(j), *violations);
+  if (rc != 0) return rc;
+  if (opt.max_5xx >= 0 && Count5xx(summary) > opt.max_5xx) {
+    std::fprintf(stderr, "lockstep-bench: %lld 5xx/transport errors > --max-5xx %lld\n",
+                 static_cast<long long>(Count5xx(summary)), static_cast<long long>(opt.max_5xx));
+    return 1;
+  }
+  return 0;
+}
+
+int RunVerifyFlashsale(const CommonOptions& opt, const std::string& manifest_path) {
+  std::ifstream in(manifest_path);
+  if (!in) {
+    std::fprintf(stderr, "lockstep-bench: cannot read manifest %s\n", manifest_path.c_str());
+    return 2;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  auto manifest = FlashsaleManifest::FromJson(text.str());
+  auto pool = OpenPool(opt.mysql, 2);
+  if (!manifest.ok() || !pool.ok()) {
+    std::fprintf(stderr, "lockstep-bench: %s\n", (!manifest.ok() ? manifest.status() : pool.status()).ToString().c_str());
+    return 2;
+  }
+  auto violations = VerifyFlashsale(**pool, *manifest);
+  if (!violations.ok()) {
+    std::fprintf(stderr, "verify: %s\n", violations.status().ToString().c_str());
+    return 2;
+  }
+  return FinishFlashsale({{"scenario", "verify-flashsale"}}, *violations);
+}
+
 int RunHttpNoop(const CommonOptions& opt) {
   auto endpoints = Endpoints(opt.urls);
   if (!endpoints.ok()) {
@@ -426,6 +609,20 @@ int main(int argc, char** argv) {
   auto* verify = app.add_subcommand("verify", "Re-check the invariants of a finished transfers run");
   AddCommon(verify, common, false, true);
   verify->add_option("--manifest", manifest_path, "Manifest written by `transfers --manifest`")->required();
+  FlashsaleOptions fopt;
+  auto* flashsale = app.add_subcommand("flashsale", "Many buyers, one product with little stock; verifies no oversell");
+  AddCommon(flashsale, common, true, true);
+  flashsale->add_option("--stock", fopt.stock, "Initial stock of the product")->capture_default_str()->check(CLI::NonNegativeNumber);
+  flashsale->add_option("--mode", fopt.mode, "stock_mode of the product")->capture_default_str()->check(CLI::IsMember({"row_lock", "batched"}));
+  flashsale->add_option("--max-quantity", fopt.max_quantity, "Quantities are uniform in [1, N]")->capture_default_str()->check(CLI::Range(1, 1'000'000));
+  flashsale->add_option("--replay-every", fopt.replay_every, "Resend every Nth request (0 = never)")->capture_default_str();
+  flashsale->add_option("--duplicate-every", fopt.duplicate_every, "Send every Nth request twice concurrently (0 = never)")->capture_default_str();
+  flashsale->add_option("--manifest", fopt.manifest_path, "Write the run manifest (for `verify-flashsale`) to this file");
+  flashsale->add_option("--prefix", fopt.prefix, "request_id prefix (default: random per run)");
+  std::string flash_manifest_path;
+  auto* verify_flash = app.add_subcommand("verify-flashsale", "Re-check the invariants of a finished flashsale run");
+  AddCommon(verify_flash, common, false, true);
+  verify_flash->add_option("--manifest", flash_manifest_path, "Manifest written by `flashsale --manifest`")->required();
   auto* noop = app.add_subcommand("http-noop", "GET /healthz at the same concurrency (HTTP overhead)");
   AddCommon(noop, common, true, false);
   int baseline_accounts = 1000;
@@ -445,6 +642,12 @@ int main(int argc, char** argv) {
     return RunTransfers(common, topt);
   }
   if (*verify) return RunVerify(common, manifest_path);
+  if (*flashsale) {
+    // The transfers default (20,000) is far more than a flash sale needs.
+    if (flashsale->count("--requests") == 0 && flashsale->count("-n") == 0) common.requests = 2000;
+    return RunFlashsale(common, fopt);
+  }
+  if (*verify_flash) return RunVerifyFlashsale(common, flash_manifest_path);
   if (*noop) return RunHttpNoop(common);
   if (*baseline) return RunSqlBaseline(common, baseline_accounts);
   return 2;

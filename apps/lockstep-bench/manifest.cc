@@ -114,4 +114,109 @@ Result<std::vector<std::string>> VerifyTransfers(sql::Pool& pool, const Transfer
   return violations;
 }
 
+std::string FlashsaleManifest::ToJson() const {
+  nlohmann::json j;
+  j["request_prefix"] = request_prefix;
+  j["product_id"] = product_id;
+  j["initial_stock"] = initial_stock;
+  nlohmann::json answers_json = nlohmann::json::object();
+  for (const auto& [rid, a] : answers) answers_json[rid] = {a.quantity, a.status, a.order_id};
+  j["answers"] = answers_json;
+  return j.dump();
+}
+
+Result<FlashsaleManifest> FlashsaleManifest::FromJson(const std::string& text) {
+  try {
+    const auto j = nlohmann::json::parse(text);
+    FlashsaleManifest m;
+    m.request_prefix = j.at("request_prefix").get<std::string>();
+    m.product_id = j.at("product_id").get<int64_t>();
+    m.initial_stock = j.at("initial_stock").get<int64_t>();
+    for (const auto& [rid, a] : j.at("answers").items()) {
+      m.answers[rid] = Ack{a.at(0).get<int64_t>(), a.at(1).get<int>(), a.at(2).get<int64_t>()};
+    }
+    return m;
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument("bad manifest: ", e.what());
+  }
+}
+
+Result<std::vector<std::string>> VerifyFlashsale(sql::Pool& pool, const FlashsaleManifest& manifest) {
+  std::vector<std::string> violations;
+  const Deadline deadline = Deadline::After(std::chrono::minutes(2));
+  LOCKSTEP_ASSIGN_OR_RETURN(sql::PooledConnection conn, pool.Acquire(deadline));
+  const std::string pid = std::to_string(manifest.product_id);
+  LOCKSTEP_ASSIGN_OR_RETURN(sql::Rows product,
+                            conn.Query("SELECT stock FROM products WHERE id = ?", manifest.product_id, deadline));
+  if (product.empty()) {
+    violations.push_back("product " + pid + " disappeared");
+    return violations;
+  }
+  LOCKSTEP_ASSIGN_OR_RETURN(int64_t stock, product[0].GetInt64(0));
+  if (stock < 0) violations.push_back("product " + pid + " has negative stock " + std::to_string(stock));
+
+  struct OrderRow {
+    int64_t id = 0, product_id = 0, quantity = 0;
+    std::string status;
+  };
+  // Every order of the product (the run created it) plus every order of the run's prefix.
+  LOCKSTEP_ASSIGN_OR_RETURN(
+      sql::Rows orders,
+      conn.Query("SELECT id, request_id, product_id, quantity, status FROM orders "
+                 "WHERE product_id = ? OR LEFT(request_id, ?) = ?",
+                 manifest.product_id, static_cast<int64_t>(manifest.request_prefix.size()), manifest.request_prefix,
+                 deadline));
+  std::map<std::string, OrderRow> rows_by_request;
+  int64_t sold = 0, run_rows = 0;
+  for (const auto& row : orders) {
+    OrderRow o;
+    LOCKSTEP_ASSIGN_OR_RETURN(o.id, row.GetInt64(0));
+    LOCKSTEP_ASSIGN_OR_RETURN(std::string rid, row.GetString(1));
+    LOCKSTEP_ASSIGN_OR_RETURN(o.product_id, row.GetInt64(2));
+    LOCKSTEP_ASSIGN_OR_RETURN(o.quantity, row.GetInt64(3));
+    LOCKSTEP_ASSIGN_OR_RETURN(o.status, row.GetString(4));
+    if (o.product_id == manifest.product_id && o.status == "confirmed") sold += o.quantity;
+    if (rid.compare(0, manifest.request_prefix.size(), manifest.request_prefix) == 0) ++run_rows;
+    if (!rows_by_request.emplace(rid, o).second) violations.push_back("request_id " + rid + " has two orders");
+  }
+  if (manifest.initial_stock != stock + sold) {
+    violations.push_back("stock not conserved: initial stock " + std::to_string(manifest.initial_stock) +
+                         " != products.stock " + std::to_string(stock) + " + confirmed quantity " +
+                         std::to_string(sold) + " (difference " + std::to_string(stock + sold - manifest.initial_stock) +
+                         ")");
+  }
+  int64_t acked = 0, unanswered_rows = 0;
+  int64_t smallest_refused = -1;
+  for (const auto& [rid, ack] : manifest.answers) {
+    auto it = rows_by_request.find(rid);
+    if (ack.status == 201) {
+      ++acked;
+      if (it == rows_by_request.end()) {
+        violations.push_back("acknowledged order " + rid + " has no row");
+      } else if (it->second.id != ack.order_id || it->second.product_id != manifest.product_id ||
+                 it->second.quantity != ack.quantity) {
+        violations.push_back("order row " + rid + " differs from the acknowledged order");
+      }
+    } else if (it != rows_by_request.end()) {
+      violations.push_back("order " + rid + " was answered " + std::to_string(ack.status) + " but has a row");
+    }
+    if (ack.status == 409 && (smallest_refused < 0 || ack.quantity < smallest_refused)) smallest_refused = ack.quantity;
+  }
+  for (const auto& [rid, row] : rows_by_request) {
+    if (rid.compare(0, manifest.request_prefix.size(), manifest.request_prefix) == 0 &&
+        manifest.answers.count(rid) == 0) {
+      ++unanswered_rows;  // Outcome unknown to the client (5xx/transport): allowed either way.
+    }
+  }
+  if (run_rows != acked + unanswered_rows) {
+    violations.push_back("count of 201s " + std::to_string(acked) + " != order rows of the run " +
+                         std::to_string(run_rows) + " (" + std::to_string(unanswered_rows) + " without an answer)");
+  }
+  if (smallest_refused > 0 && stock >= smallest_refused) {
+    violations.push_back("not sold out: an order for " + std::to_string(smallest_refused) +
+                         " was refused as out_of_stock but the stock is " + std::to_string(stock));
+  }
+  return violations;
+}
+
 }  // namespace lockstep::bench

@@ -37,4 +37,30 @@ struct TransfersManifest {
 // Returns the violations (empty = all hold); a Status if the database could not be read.
 Result<std::vector<std::string>> VerifyTransfers(sql::Pool& pool, const TransfersManifest& manifest);
 
+// What a flashsale run created and what its clients were told. Value type.
+struct FlashsaleManifest {
+  std::string request_prefix;  // Every request_id of the run starts with it.
+  int64_t product_id = 0;      // The run's product (created by the run).
+  int64_t initial_stock = 0;
+  struct Ack {
+    int64_t quantity = 0;
+    int status = 0;        // 201, 404, 409 (definite answers only).
+    int64_t order_id = 0;  // 201: the id the client was given.
+  };
+  std::map<std::string, Ack> answers;  // request_id -> the definite answer the client saw.
+
+  std::string ToJson() const;
+  static Result<FlashsaleManifest> FromJson(const std::string& text);
+};
+
+// The invariants of API.md for a flash sale, checked against the tables:
+//  - initial stock == products.stock + sum(quantity of the product's confirmed orders);
+//    stock >= 0; no request_id with two orders;
+//  - every 201 the client saw is an order row with the same id, product and quantity;
+//  - no order row for a request answered 404/409; with every request answered, the count of
+//    201s equals the run's order rows;
+//  - sold out exactly: after any 409 for quantity q, the final stock is below q (so 0 when
+//    every order is for 1 unit and one was refused).
+Result<std::vector<std::string>> VerifyFlashsale(sql::Pool& pool, const FlashsaleManifest& manifest);
+
 }  // namespace lockstep::bench

@@ -13,6 +13,8 @@
 #include "domain/accounts.h"
 #include "domain/domain_metrics.h"
 #include "domain/in_flight.h"
+#include "domain/orders.h"
+#include "domain/products.h"
 #include "domain/routes.h"
 #include "domain/schema.h"
 #include "domain/transfers.h"
@@ -52,8 +54,9 @@ lockstep::Result<std::unique_ptr<lockstep::sql::Pool>> OpenMariaDb(const shopd::
   conn.ssl_cert = c.mysql_ssl_cert;
   conn.ssl_key = c.mysql_ssl_key;
   lockstep::sql::PoolOptions options;
-  // One connection per worker: a worker never waits for a connection another worker holds.
-  options.max_connections = c.worker_threads + 4;
+  // One connection per worker and per order-batch thread: neither ever waits for a
+  // connection another one holds (+4 for id blocks, readiness, migrations).
+  options.max_connections = c.worker_threads + shopd::domain::OrderServiceOptions{}.batch_threads + 4;
   options.acquire_timeout = std::chrono::seconds(2);
   const lockstep::Deadline deadline = lockstep::Deadline::After(budget);
   lockstep::Backoff backoff({.initial = std::chrono::milliseconds(100), .max = std::chrono::seconds(2)});
@@ -147,6 +150,8 @@ int main(int argc, char** argv) {
   shopd::domain::InFlight in_flight;
   shopd::domain::AccountService accounts(**pool);
   shopd::domain::TransferService transfers(**pool, in_flight, domain_metrics);
+  shopd::domain::ProductService products(**pool);
+  shopd::domain::OrderService orders(**pool, in_flight, domain_metrics, products);
 
   shopd::http::Server server(ServerOptionsFrom(config, *listen));
   std::vector<shopd::http::ReadinessCheck> readiness;
@@ -161,7 +166,9 @@ int main(int argc, char** argv) {
   shopd::http::RegisterOpsRoutes(server, std::move(readiness), [&] {
     return PoolMetrics(**pool, **redis) + domain_metrics.Render();
   });
-  shopd::domain::RegisterAccountRoutes(server.router(), {&accounts, &transfers});
+  const shopd::domain::Services services{&accounts, &transfers, &products, &orders};
+  shopd::domain::RegisterAccountRoutes(server.router(), services);
+  shopd::domain::RegisterCommerceRoutes(server.router(), services);
 
   if (lockstep::Status s = server.Start(); !s.ok()) {
     spdlog::critical("shopd: cannot start: {}", s.ToString());

@@ -17,6 +17,14 @@ std::string DomainMetrics::Render() const {
   counter("shopd_deadlocks_total", "Transactions rerun after a MariaDB deadlock (1213).", deadlocks);
   counter("shopd_lock_wait_timeouts_total", "Transactions rerun after a lock wait timeout (1205).", lock_wait_timeouts);
   counter("shopd_commit_outcome_unknown_total", "Commits whose outcome was unknown (answered 504).", outcome_unknown);
+  counter("shopd_orders_confirmed_total", "Orders committed as confirmed.", orders_confirmed);
+  counter("shopd_orders_rejected_total", "Order outcomes recorded as 404 or 409.", orders_rejected);
+  counter("shopd_order_batches_total", "Batch transactions of batched-mode orders.", order_batches);
+  counter("shopd_order_batch_members_total", "Orders handled by batch transactions (sum of batch sizes).",
+          order_batch_members);
+  counter("shopd_order_batch_errors_total", "Order batches that failed as a whole.", order_batch_errors);
+  counter("shopd_order_batch_fallbacks_total", "Order batches redone member by member after a duplicate request_id.",
+          order_batch_fallbacks);
   return out.str();
 }
 

@@ -16,6 +16,12 @@ struct DomainMetrics {
   std::atomic<int64_t> deadlocks{0};            // Reruns after MariaDB 1213.
   std::atomic<int64_t> lock_wait_timeouts{0};   // Reruns after MariaDB 1205.
   std::atomic<int64_t> outcome_unknown{0};      // COMMIT outcome unknown (answered 504).
+  std::atomic<int64_t> orders_confirmed{0};     // Orders committed (201, not replays).
+  std::atomic<int64_t> orders_rejected{0};      // Order outcomes recorded as 404 or 409.
+  std::atomic<int64_t> order_batches{0};        // Batch transactions run (batched mode).
+  std::atomic<int64_t> order_batch_members{0};  // Orders over all batches.
+  std::atomic<int64_t> order_batch_errors{0};   // Batches that failed as a whole.
+  std::atomic<int64_t> order_batch_fallbacks{0};  // Batches redone per member (duplicate request_id).
 
   static void Add(std::atomic<int64_t>& counter, int64_t n = 1) { counter.fetch_add(n, std::memory_order_relaxed); }
 

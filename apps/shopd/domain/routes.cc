@@ -19,6 +19,20 @@ nlohmann::json AccountJson(const Account& a) {
   return {{"id", a.id}, {"owner", a.owner}, {"balance", a.balance}, {"version", a.version}};
 }
 
+nlohmann::json ProductJson(const Product& p) {
+  return {{"id", p.id},           {"name", p.name},       {"price", p.price},
+          {"stock", p.stock},     {"version", p.version}, {"stock_mode", std::string(StockModeName(p.stock_mode))}};
+}
+
+nlohmann::json OrderJson(const Order& o) {
+  return {{"id", o.id},
+          {"request_id", o.request_id},
+          {"user_id", o.user_id},
+          {"product_id", o.product_id},
+          {"quantity", o.quantity},
+          {"status", o.status}};
+}
+
 Response FromOutcome(const Outcome& outcome) {
   Response r;
   r.status = outcome.http_status;
@@ -56,6 +70,65 @@ void RegisterAccountRoutes(http::Router& router, const Services& services) {
                LOCKSTEP_ASSIGN_OR_RETURN(t.amount, http::GetInt64(body, "amount"));
                LOCKSTEP_ASSIGN_OR_RETURN(Outcome outcome, transfers.Transfer(t, req.deadline));
                return FromOutcome(outcome);
+             }));
+}
+
+void RegisterCommerceRoutes(http::Router& router, const Services& services) {
+  ProductService& products = *services.products;
+  OrderService& orders = *services.orders;
+
+  router.Add(Method::kPost, "/v1/products", http::ResultHandler([&products](Request& req) -> Result<Response> {
+               LOCKSTEP_ASSIGN_OR_RETURN(nlohmann::json body, http::ParseJsonObject(req.body));
+               LOCKSTEP_ASSIGN_OR_RETURN(std::string name, http::GetString(body, "name"));
+               LOCKSTEP_ASSIGN_OR_RETURN(int64_t price, http::GetInt64(body, "price"));
+               LOCKSTEP_ASSIGN_OR_RETURN(int64_t stock, http::GetInt64(body, "stock"));
+               LOCKSTEP_ASSIGN_OR_RETURN(std::optional<std::string> mode, http::GetOptionalString(body, "stock_mode"));
+               LOCKSTEP_ASSIGN_OR_RETURN(Product p, products.Create(name, price, stock, std::move(mode), req.deadline));
+               return Response::Json(201, ProductJson(p));
+             }));
+
+  router.Add(Method::kGet, "/v1/products/{id}", http::ResultHandler([&products](Request& req) -> Result<Response> {
+               LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, http::PathInt64(req, "id"));
+               LOCKSTEP_ASSIGN_OR_RETURN(Product p, products.Get(id, req.deadline));
+               return Response::Json(200, ProductJson(p));
+             }));
+
+  router.Add(Method::kPut, "/v1/products/{id}", http::ResultHandler([&products](Request& req) -> Result<Response> {
+               LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, http::PathInt64(req, "id"));
+               LOCKSTEP_ASSIGN_OR_RETURN(nlohmann::json body, http::ParseJsonObject(req.body));
+               // Stock changes only through orders; the mode is fixed at creation.
+               for (const char* fixed : {"stock", "stock_mode", "version"}) {
+                 if (body.contains(fixed)) {
+                   return lockstep::Status::InvalidArgument("field '", fixed, "' cannot be changed by PUT");
+                 }
+               }
+               LOCKSTEP_ASSIGN_OR_RETURN(std::optional<std::string> name, http::GetOptionalString(body, "name"));
+               LOCKSTEP_ASSIGN_OR_RETURN(std::optional<int64_t> price, http::GetOptionalInt64(body, "price"));
+               LOCKSTEP_ASSIGN_OR_RETURN(Product p, products.Update(id, std::move(name), price, req.deadline));
+               return Response::Json(200, ProductJson(p));
+             }));
+
+  router.Add(Method::kPost, "/v1/orders", http::ResultHandler([&orders](Request& req) -> Result<Response> {
+               LOCKSTEP_ASSIGN_OR_RETURN(nlohmann::json body, http::ParseJsonObject(req.body));
+               OrderRequest o;
+               LOCKSTEP_ASSIGN_OR_RETURN(o.request_id, http::GetString(body, "request_id"));
+               LOCKSTEP_ASSIGN_OR_RETURN(o.user_id, http::GetInt64(body, "user_id"));
+               LOCKSTEP_ASSIGN_OR_RETURN(o.product_id, http::GetInt64(body, "product_id"));
+               LOCKSTEP_ASSIGN_OR_RETURN(o.quantity, http::GetInt64(body, "quantity"));
+               LOCKSTEP_ASSIGN_OR_RETURN(Outcome outcome, orders.Place(o, req.deadline));
+               return FromOutcome(outcome);
+             }));
+
+  router.Add(Method::kGet, "/v1/orders/{id}", http::ResultHandler([&orders](Request& req) -> Result<Response> {
+               LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, http::PathInt64(req, "id"));
+               LOCKSTEP_ASSIGN_OR_RETURN(Order o, orders.Get(id, req.deadline));
+               return Response::Json(200, OrderJson(o));
+             }));
+
+  router.Add(Method::kGet, "/v1/orders", http::ResultHandler([&orders](Request& req) -> Result<Response> {
+               LOCKSTEP_ASSIGN_OR_RETURN(std::string rid, http::RequiredQuery(req, "request_id"));
+               LOCKSTEP_ASSIGN_OR_RETURN(Order o, orders.GetByRequestId(rid, req.deadline));
+               return Response::Json(200, OrderJson(o));
              }));
 }
 

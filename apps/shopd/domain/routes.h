@@ -1,6 +1,8 @@
 #pragma once
 
 #include "domain/accounts.h"
+#include "domain/orders.h"
+#include "domain/products.h"
 #include "domain/transfers.h"
 
 namespace shopd::http {
@@ -13,10 +15,16 @@ namespace shopd::domain {
 struct Services {
   AccountService* accounts = nullptr;
   TransferService* transfers = nullptr;
+  ProductService* products = nullptr;
+  OrderService* orders = nullptr;
 };
 
 // Registers POST /v1/accounts, GET /v1/accounts/{id} and POST /v1/transfers (API.md).
 // REQUIRES: called before the server starts; `services` outlives the router.
 void RegisterAccountRoutes(http::Router& router, const Services& services);
+
+// Registers POST /v1/products, GET and PUT /v1/products/{id}, POST /v1/orders,
+// GET /v1/orders/{id} and GET /v1/orders?request_id=... (API.md). Same requirements.
+void RegisterCommerceRoutes(http::Router& router, const Services& services);
 
 }  // namespace shopd::domain

@@ -54,6 +54,33 @@ const std::vector<Migration>& Migrations() {
                    KEY request_records_created_at (created_at)
                  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
        }},
+      // Products and orders (API.md). Order ids come from ONE sequence shared by every
+      // stock mode; each NEXTVAL hands a process a block of kOrderIdBlock ids (orders.cc),
+      // so its INCREMENT must stay equal to kOrderIdBlock.
+      {2, "products, orders, order id sequence",
+       {
+           R"sql(CREATE TABLE IF NOT EXISTS products (
+                   id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                   name VARCHAR(128) NOT NULL,
+                   price BIGINT NOT NULL,
+                   stock BIGINT NOT NULL,
+                   version BIGINT NOT NULL,
+                   stock_mode VARCHAR(16) CHARACTER SET ascii NOT NULL,
+                   CONSTRAINT products_stock_non_negative CHECK (stock >= 0)
+                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci)sql",
+           R"sql(CREATE TABLE IF NOT EXISTS orders (
+                   id BIGINT NOT NULL PRIMARY KEY,
+                   request_id VARBINARY(64) NOT NULL,
+                   user_id BIGINT NOT NULL,
+                   product_id BIGINT NOT NULL,
+                   quantity INT NOT NULL,
+                   status VARCHAR(16) CHARACTER SET ascii NOT NULL,
+                   created_at DATETIME(6) NOT NULL,
+                   UNIQUE KEY orders_request_id (request_id),
+                   KEY orders_product_id (product_id)
+                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
+           R"sql(CREATE SEQUENCE IF NOT EXISTS order_ids START WITH 1 INCREMENT BY 100 ENGINE=InnoDB)sql",
+       }},
   };
   return migrations;
 }

@@ -45,6 +45,11 @@ class PooledConnection {
   Result<Rows> Query(std::string_view sql, const Args&... args) {
     return QueryPack(sql, internal::ParamPack(args...));
   }
+  // As Execute/Query with parameters collected at run time (see ParamList).
+  Result<ExecResult> ExecuteList(std::string_view sql, const ParamList& params) {
+    return ExecutePack(sql, params.pack());
+  }
+  Result<Rows> QueryList(std::string_view sql, const ParamList& params) { return QueryPack(sql, params.pack()); }
 
   // Closes the connection when the lease ends instead of returning it to the pool.
   void Discard();

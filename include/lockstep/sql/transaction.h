@@ -42,6 +42,11 @@ class Transaction {
   Result<Rows> Query(std::string_view sql, const Args&... args) {
     return QueryPack(sql, internal::ParamPack(args...));
   }
+  // As Execute/Query with parameters collected at run time (see ParamList).
+  Result<ExecResult> ExecuteList(std::string_view sql, const ParamList& params) {
+    return ExecutePack(sql, params.pack());
+  }
+  Result<Rows> QueryList(std::string_view sql, const ParamList& params) { return QueryPack(sql, params.pack()); }
 
   // Commits. The connection is moved out first, so a failed COMMIT is never followed by
   // anything but a rollback or a discard. Returns OK (committed); kAborted (rolled back:

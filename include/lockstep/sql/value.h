@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,7 +50,13 @@ class ParamPack {
     (Add(args), ...);
   }
   const std::vector<Param>& params() const { return params_; }
+  std::vector<Param>& mutable_params() { return params_; }
   const std::optional<Deadline>& deadline() const { return deadline_; }
+  // Appends more arguments (same kinds as the constructor).
+  template <typename... Args>
+  void Append(const Args&... args) {
+    (Add(args), ...);
+  }
 
  private:
   void Add(const Deadline& d) { deadline_ = d; }
@@ -86,6 +93,41 @@ class ParamPack {
 };
 
 }  // namespace internal
+
+// Statement parameters collected at run time, for statements whose number of `?`s is only
+// known then (a multi-row INSERT, an IN list). Accepts the same argument kinds as
+// Execute/Query, including one Deadline. Unlike Execute's arguments, text and bytes are
+// copied in, so temporaries may be added. Move-only; not thread-safe.
+//   ParamList params;
+//   for (const Order& o : orders) params.Add(o.id, o.request_id);
+//   tx.ExecuteList("INSERT INTO orders (id, request_id) VALUES (?, ?), (?, ?)", params);
+class ParamList {
+ public:
+  ParamList() = default;
+  ParamList(ParamList&&) = default;  // std::deque's move keeps the copies' addresses.
+  ParamList& operator=(ParamList&&) = default;
+  ParamList(const ParamList&) = delete;
+  ParamList& operator=(const ParamList&) = delete;
+
+  template <typename... Args>
+  ParamList& Add(const Args&... args) {
+    std::vector<Param>& params = pack_.mutable_params();
+    const size_t first = params.size();
+    pack_.Append(args...);
+    for (size_t i = first; i < params.size(); ++i) {
+      if (params[i].kind == Param::Kind::kText || params[i].kind == Param::Kind::kBytes) {
+        params[i].s = owned_.emplace_back(params[i].s);
+      }
+    }
+    return *this;
+  }
+  size_t size() const { return pack_.params().size(); }
+  const internal::ParamPack& pack() const { return pack_; }
+
+ private:
+  internal::ParamPack pack_;
+  std::deque<std::string> owned_;  // Stable addresses for the text/bytes params point into.
+};
 
 // What a data-changing statement did.
 struct ExecResult {

@@ -145,3 +145,33 @@ TEST_F(ValuesTest, ReprepareAfterSchemaChange) {
 
 }  // namespace
 }  // namespace lockstep::sql
+
+namespace lockstep::sql {
+namespace {
+
+TEST_F(ValuesTest, RunTimeParamListBindsEveryRow) {
+  ParamList params;
+  std::string sql = "INSERT INTO x (s, n) VALUES ";
+  for (int i = 0; i < 5; ++i) {
+    sql += i == 0 ? "(?, ?)" : ", (?, ?)";
+    params.Add("row-" + std::to_string(i) + "'--", i);
+  }
+  EXPECT_EQ(params.size(), 10u);
+  auto ins = lease_.ExecuteList(sql, params);
+  ASSERT_TRUE(ins.ok()) << ins.status();
+  EXPECT_EQ(ins->affected_rows, 5u);
+  ParamList in;
+  in.Add(1, 3, Deadline::After(seconds(30)));  // A Deadline in the list is the call's deadline.
+  auto rows = lease_.QueryList("SELECT s FROM x WHERE n IN (?, ?) ORDER BY n", in);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ(*(*rows)[0].GetString(0), "row-1'--");
+  EXPECT_EQ(*(*rows)[1].GetString(0), "row-3'--");
+  ParamList short_list;
+  short_list.Add(1);
+  EXPECT_EQ(lease_.QueryList("SELECT s FROM x WHERE n IN (?, ?)", short_list).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace lockstep::sql

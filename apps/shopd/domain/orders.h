@@ -1,0 +1,115 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "domain/domain_metrics.h"
+#include "domain/in_flight.h"
+#include "domain/outcome.h"
+#include "domain/products.h"
+#include "lockstep/base/deadline.h"
+#include "lockstep/base/mutex.h"
+#include "lockstep/base/result.h"
+#include "lockstep/batch/coalescer.h"
+
+namespace lockstep::sql {
+class Pool;
+class Transaction;
+}  // namespace lockstep::sql
+
+namespace shopd::domain {
+
+// Order ids per NEXTVAL(order_ids): the sequence's INCREMENT (schema migration 2). A
+// process takes ids v .. v+kOrderIdBlock-1 from one NEXTVAL; ids are unique across
+// processes and final before the reply, gaps are allowed.
+inline constexpr int64_t kOrderIdBlock = 100;
+
+inline constexpr int64_t kMaxOrderQuantity = 1'000'000;
+
+struct OrderRequest {
+  std::string request_id;
+  int64_t user_id = 0;
+  int64_t product_id = 0;
+  int64_t quantity = 0;
+
+  // kInvalidArgument: bad request_id, non-positive ids, quantity outside 1..1,000,000.
+  lockstep::Status Validate() const;
+  // Canonical form of the validated fields; equal digests mean the same request.
+  std::string Digest() const;
+};
+
+struct Order {
+  int64_t id = 0;
+  std::string request_id;
+  int64_t user_id = 0;
+  int64_t product_id = 0;
+  int64_t quantity = 0;
+  std::string status;
+};
+
+struct OrderServiceOptions {
+  // Run orders of `batched` products through the Coalescer. false: they take the row_lock
+  // path (same results, one transaction per order). Default true.
+  bool batching = true;
+  // Coalescer executor threads: batches of different products run in parallel, one batch
+  // per product at a time; each holds one MariaDB connection while it runs. Default 4.
+  int batch_threads = 4;
+  // Orders per batch transaction (FIFO). Inserts go out kMaxRowsPerStatement rows per
+  // statement. Default 128.
+  std::size_t max_batch = 128;
+};
+
+// Orders (API.md POST/GET /v1/orders). Every outcome after validation (201, 404 unknown
+// product, 409 out_of_stock) is recorded in request_records (scope "order") in the same
+// transaction as its effect; duplicates replay it, another body is 409
+// request_id_conflict. Per product stock_mode:
+//   row_lock: one transaction per order: SELECT stock ... FOR UPDATE, check, UPDATE, INSERT.
+//   batched:  concurrent orders of one product are grouped by a Coalescer into ONE
+//             transaction: lock the product row, replay recorded request_ids, FIFO fill,
+//             one conditional UPDATE for the total, multi-row INSERTs of orders and
+//             records. Confirmed means committed; if the batch fails every member gets the
+//             error and nothing of it is committed. If another process recorded one of the
+//             request_ids concurrently (kAlreadyExists), the members are redone one by one
+//             on the row_lock path, so one duplicate never fails the others.
+// Thread-safe.
+class OrderService {
+ public:
+  OrderService(lockstep::sql::Pool& pool, InFlight& in_flight, DomainMetrics& metrics, ProductService& products,
+               OrderServiceOptions options = {});
+  ~OrderService();
+
+  // The outcome to send (201, 404, 409 recorded; replayed ones marked). Errors not recorded
+  // come back as Status (see TransferService::Transfer for the mapping).
+  lockstep::Result<Outcome> Place(const OrderRequest& request, const lockstep::Deadline& deadline);
+  // kNotFound if no such order.
+  lockstep::Result<Order> Get(int64_t id, const lockstep::Deadline& deadline);
+  lockstep::Result<Order> GetByRequestId(const std::string& request_id, const lockstep::Deadline& deadline);
+
+ private:
+  using BatchCoalescer = lockstep::batch::Coalescer<int64_t, OrderRequest, Outcome>;
+
+  // One order in its own transaction (row_lock mode and the batch fallback). The caller
+  // holds the InFlight ticket.
+  lockstep::Result<Outcome> PlaceRowLock(const OrderRequest& request, const lockstep::Deadline& deadline);
+  // The Coalescer's batch function.
+  lockstep::Result<std::vector<lockstep::Result<Outcome>>> PlaceBatch(int64_t product_id,
+                                                                      std::vector<OrderRequest*>& batch,
+                                                                      const lockstep::Deadline& deadline);
+  // Next order id from this process's block; refills with NEXTVAL(order_ids).
+  lockstep::Result<int64_t> NextOrderId(const lockstep::Deadline& deadline) LOCKSTEP_EXCLUDES(ids_mu_);
+  void Count(const lockstep::Result<Outcome>& result);
+
+  lockstep::sql::Pool& pool_;
+  InFlight& in_flight_;
+  DomainMetrics& metrics_;
+  ProductService& products_;
+  OrderServiceOptions options_;
+  lockstep::Mutex ids_mu_;
+  int64_t next_id_ LOCKSTEP_GUARDED_BY(ids_mu_) = 0;
+  int64_t end_id_ LOCKSTEP_GUARDED_BY(ids_mu_) = 0;  // Block exhausted when next_id_ == end_id_.
+  std::unique_ptr<BatchCoalescer> coalescer_;         // Null when batching is off.
+};
+
+}  // namespace shopd::domain
