@@ -5,7 +5,8 @@
 #        libmariadb / hiredis on the same server).
 # shopd: lockstep-bench against a Release shopd: sql-baseline (bare BEGIN; 2x UPDATE;
 #        COMMIT loop: the limit), transfers over 1,000 and 10 accounts, http-noop (GET
-#        /healthz: the HTTP overhead); prints the ratios.
+#        /healthz: the HTTP overhead), flashsale on one hot product in row_lock and batched
+#        mode; prints the ratios.
 # Starts its own private servers (build/bench-stack, MariaDB 14306, Redis 17379) and stops
 # them at the end. Durability as scripts/stack.sh: innodb_flush_log_at_trx_commit=1,
 # sync_binlog=1, Redis appendfsync always.
@@ -72,9 +73,12 @@ if [ "$what" != micro ]; then
   t1000=$(run transfers --url "$U" --mysql "$M" --accounts 1000 --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
   t10=$(run transfers --url "$U" --mysql "$M" --accounts 10 --hot 10 --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
   noop=$(run http-noop --url "$U" --requests $((requests * 5)))
-  python3 - "$base" "$t1000" "$t10" "$noop" <<'PY'
+  # One hot product, stock for every order (so every order commits): orders/s per mode.
+  frow=$(run flashsale --url "$U" --mysql "$M" --mode row_lock --stock "$requests" --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
+  fbat=$(run flashsale --url "$U" --mysql "$M" --mode batched --stock "$requests" --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
+  python3 - "$base" "$t1000" "$t10" "$noop" "$frow" "$fbat" <<'PY'
 import json, sys
-base, t1000, t10, noop = (json.loads(a) for a in sys.argv[1:])
+base, t1000, t10, noop, frow, fbat = (json.loads(a) for a in sys.argv[1:])
 def row(name, j):
     fivexx = sum(v for k, v in j["statuses"].items() if int(k) >= 500 or int(k) == 0)
     print(f"| {name} | {j['throughput']:.0f}/s | {j['p50_ms']:.1f} | {j['p99_ms']:.1f} | {fivexx} | {j.get('invariants','-')} |")
@@ -84,8 +88,11 @@ row("sql-baseline: BEGIN; 2x UPDATE; COMMIT (limit)", base)
 row("transfers, 1,000 accounts", t1000)
 row("transfers, 10 hot accounts", t10)
 row("http-noop: GET /healthz", noop)
+row("orders on one hot product, row_lock", frow)
+row("orders on one hot product, batched", fbat)
 print(f"\ntransfers(1,000) / sql-baseline = {t1000['throughput']/base['throughput']:.2f}; "
       f"transfers(10 hot) / sql-baseline = {t10['throughput']/base['throughput']:.2f}; "
-      f"http-noop / transfers(1,000) = {noop['throughput']/t1000['throughput']:.1f}x")
+      f"http-noop / transfers(1,000) = {noop['throughput']/t1000['throughput']:.1f}x; "
+      f"hot-product orders batched / row_lock = {fbat['throughput']/frow['throughput']:.1f}x")
 PY
 fi

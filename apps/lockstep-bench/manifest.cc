@@ -68,9 +68,11 @@ Result<std::vector<std::string>> VerifyTransfers(sql::Pool& pool, const Transfer
   }
 
   // Replay every transfer row of the run onto the initial balances.
-  std::string like = manifest.request_prefix;
-  for (char c : std::string("\\%_")) {
-    for (size_t p = like.find(c); p != std::string::npos; p = like.find(c, p + 2)) like.insert(p, "\\");
+  // LIKE pattern "<prefix>%" with the prefix's own \, % and _ escaped.
+  std::string like;
+  for (char c : manifest.request_prefix) {
+    if (c == '\\' || c == '%' || c == '_') like.push_back('\\');
+    like.push_back(c);
   }
   LOCKSTEP_ASSIGN_OR_RETURN(sql::Rows transfers,
                             conn.Query("SELECT request_id, from_id, to_id, amount FROM transfers WHERE request_id LIKE ?",
