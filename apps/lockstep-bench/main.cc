@@ -157,6 +157,54 @@ struct TransfersOptions {
 
 std::string RequestHeaders(int timeout_ms) { return "X-Request-Timeout-Ms: " + std::to_string(timeout_ms) + "\r\n"; }
 
+// Prints the violations and the summary line (with "invariants" and "violations" added);
+// the exit code of a checked run: 0, or 1 when an invariant broke.
+int PrintChecked(nlohmann::json j, const std::vector<std::string>& violations) {
+  j["invariants"] = violations.empty() ? "ok" : "violated";
+  j["violations"] = violations;
+  for (const auto& v : violations) std::fprintf(stderr, "VIOLATION: %s\n", v.c_str());
+  std::cout << j.dump() << std::endl;
+  return violations.empty() ? 0 : 1;
+}
+
+// PrintChecked, then --max-5xx: 1 if more 5xx/transport errors than allowed.
+int FinishRun(const CommonOptions& opt, nlohmann::json j, const std::vector<std::string>& violations,
+              const LoadStats::Summary& summary) {
+  const int rc = PrintChecked(std::move(j), violations);
+  if (rc != 0) return rc;
+  if (opt.max_5xx >= 0 && Count5xx(summary) > opt.max_5xx) {
+    std::fprintf(stderr, "lockstep-bench: %lld 5xx/transport errors > --max-5xx %lld\n",
+                 static_cast<long long>(Count5xx(summary)), static_cast<long long>(opt.max_5xx));
+    return 1;
+  }
+  return 0;
+}
+
+// `verify` / `verify-flashsale`: re-checks a finished run from its manifest file.
+template <typename Manifest, typename VerifyFn>
+int RunVerifyManifest(const CommonOptions& opt, const std::string& manifest_path, const char* scenario,
+                      VerifyFn verify) {
+  std::ifstream in(manifest_path);
+  if (!in) {
+    std::fprintf(stderr, "lockstep-bench: cannot read manifest %s\n", manifest_path.c_str());
+    return 2;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  auto manifest = Manifest::FromJson(text.str());
+  auto pool = OpenPool(opt.mysql, 2);
+  if (!manifest.ok() || !pool.ok()) {
+    std::fprintf(stderr, "lockstep-bench: %s\n", (!manifest.ok() ? manifest.status() : pool.status()).ToString().c_str());
+    return 2;
+  }
+  auto violations = verify(**pool, *manifest);
+  if (!violations.ok()) {
+    std::fprintf(stderr, "verify: %s\n", violations.status().ToString().c_str());
+    return 2;
+  }
+  return PrintChecked({{"scenario", scenario}}, *violations);
+}
+
 int RunTransfers(const CommonOptions& opt, const TransfersOptions& topt) {
   auto endpoints = Endpoints(opt.urls);
   if (!endpoints.ok()) {
@@ -286,46 +334,8 @@ int RunTransfers(const CommonOptions& opt, const TransfersOptions& topt) {
   j["request_prefix"] = manifest.request_prefix;
   j["replay_mismatches"] = replay_mismatches.load();
   j["duplicate_mismatches"] = duplicate_mismatches.load();
-  j["invariants"] = violations->empty() ? "ok" : "violated";
-  j["violations"] = *violations;
   PrintHuman(j);
-  for (const auto& v : *violations) std::fprintf(stderr, "VIOLATION: %s\n", v.c_str());
-  std::cout << j.dump() << std::endl;
-  if (!violations->empty()) return 1;
-  if (opt.max_5xx >= 0 && Count5xx(summary) > opt.max_5xx) {
-    std::fprintf(stderr, "lockstep-bench: %lld 5xx/transport errors > --max-5xx %lld\n",
-                 static_cast<long long>(Count5xx(summary)), static_cast<long long>(opt.max_5xx));
-    return 1;
-  }
-  return 0;
-}
-
-int RunVerify(const CommonOptions& opt, const std::string& manifest_path) {
-  std::ifstream in(manifest_path);
-  if (!in) {
-    std::fprintf(stderr, "lockstep-bench: cannot read manifest %s\n", manifest_path.c_str());
-    return 2;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  auto manifest = TransfersManifest::FromJson(text.str());
-  auto pool = OpenPool(opt.mysql, 2);
-  if (!manifest.ok() || !pool.ok()) {
-    std::fprintf(stderr, "lockstep-bench: %s\n",
-                 (!manifest.ok() ? manifest.status() : pool.status()).ToString().c_str());
-    return 2;
-  }
-  auto violations = VerifyTransfers(**pool, *manifest);
-  if (!violations.ok()) {
-    std::fprintf(stderr, "verify: %s\n", violations.status().ToString().c_str());
-    return 2;
-  }
-  for (const auto& v : *violations) std::fprintf(stderr, "VIOLATION: %s\n", v.c_str());
-  std::cout << nlohmann::json{{"scenario", "verify"}, {"invariants", violations->empty() ? "ok" : "violated"},
-                              {"violations", *violations}}
-                   .dump()
-            << std::endl;
-  return violations->empty() ? 0 : 1;
+  return FinishRun(opt, std::move(j), *violations, summary);
 }
 
 struct FlashsaleOptions {
@@ -337,15 +347,6 @@ struct FlashsaleOptions {
   std::string manifest_path;
   std::string prefix;
 };
-
-// Prints the violations and the summary line; the exit code of a checked run.
-int FinishFlashsale(nlohmann::json j, std::vector<std::string>& violations) {
-  j["invariants"] = violations.empty() ? "ok" : "violated";
-  j["violations"] = violations;
-  for (const auto& v : violations) std::fprintf(stderr, "VIOLATION: %s\n", v.c_str());
-  std::cout << j.dump() << std::endl;
-  return violations.empty() ? 0 : 1;
-}
 
 int RunFlashsale(const CommonOptions& opt, const FlashsaleOptions& fopt) {
   auto endpoints = Endpoints(opt.urls);
@@ -477,36 +478,7 @@ int RunFlashsale(const CommonOptions& opt, const FlashsaleOptions& fopt) {
   j["replay_mismatches"] = replay_mismatches.load();
   j["duplicate_mismatches"] = duplicate_mismatches.load();
   PrintHuman(j);
-  const int rc = FinishFlashsale(std::move(j), *violations);
-  if (rc != 0) return rc;
-  if (opt.max_5xx >= 0 && Count5xx(summary) > opt.max_5xx) {
-    std::fprintf(stderr, "lockstep-bench: %lld 5xx/transport errors > --max-5xx %lld\n",
-                 static_cast<long long>(Count5xx(summary)), static_cast<long long>(opt.max_5xx));
-    return 1;
-  }
-  return 0;
-}
-
-int RunVerifyFlashsale(const CommonOptions& opt, const std::string& manifest_path) {
-  std::ifstream in(manifest_path);
-  if (!in) {
-    std::fprintf(stderr, "lockstep-bench: cannot read manifest %s\n", manifest_path.c_str());
-    return 2;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  auto manifest = FlashsaleManifest::FromJson(text.str());
-  auto pool = OpenPool(opt.mysql, 2);
-  if (!manifest.ok() || !pool.ok()) {
-    std::fprintf(stderr, "lockstep-bench: %s\n", (!manifest.ok() ? manifest.status() : pool.status()).ToString().c_str());
-    return 2;
-  }
-  auto violations = VerifyFlashsale(**pool, *manifest);
-  if (!violations.ok()) {
-    std::fprintf(stderr, "verify: %s\n", violations.status().ToString().c_str());
-    return 2;
-  }
-  return FinishFlashsale({{"scenario", "verify-flashsale"}}, *violations);
+  return FinishRun(opt, std::move(j), *violations, summary);
 }
 
 int RunHttpNoop(const CommonOptions& opt) {
@@ -641,13 +613,23 @@ int main(int argc, char** argv) {
     }
     return RunTransfers(common, topt);
   }
-  if (*verify) return RunVerify(common, manifest_path);
+  if (*verify) {
+    return RunVerifyManifest<TransfersManifest>(common, manifest_path, "verify",
+                                                [](lockstep::sql::Pool& pool, const TransfersManifest& m) {
+                                                  return VerifyTransfers(pool, m);
+                                                });
+  }
   if (*flashsale) {
     // The transfers default (20,000) is far more than a flash sale needs.
     if (flashsale->count("--requests") == 0 && flashsale->count("-n") == 0) common.requests = 2000;
     return RunFlashsale(common, fopt);
   }
-  if (*verify_flash) return RunVerifyFlashsale(common, flash_manifest_path);
+  if (*verify_flash) {
+    return RunVerifyManifest<FlashsaleManifest>(common, flash_manifest_path, "verify-flashsale",
+                                                [](lockstep::sql::Pool& pool, const FlashsaleManifest& m) {
+                                                  return VerifyFlashsale(pool, m);
+                                                });
+  }
   if (*noop) return RunHttpNoop(common);
   if (*baseline) return RunSqlBaseline(common, baseline_accounts);
   return 2;
