@@ -52,6 +52,7 @@ constexpr KeySpec kKeys[] = {
     {"mysql_ssl_ca", Kind::kString, true},
     {"mysql_ssl_cert", Kind::kString, true},
     {"mysql_ssl_key", Kind::kString, true},
+    {"redis_key_prefix", Kind::kString, true},
 };
 
 const KeySpec* FindKey(std::string_view key) {
@@ -248,6 +249,7 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
   if (const Raw* r = get("mysql_ssl_ca")) c.mysql_ssl_ca = r->value;
   if (const Raw* r = get("mysql_ssl_cert")) c.mysql_ssl_cert = r->value;
   if (const Raw* r = get("mysql_ssl_key")) c.mysql_ssl_key = r->value;
+  if (const Raw* r = get("redis_key_prefix")) c.redis_key_prefix = r->value;
   static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
     return Status::InvalidArgument(source("log_level"), ": '", c.log_level,
@@ -329,8 +331,16 @@ std::string ShopdConfig::Redacted() const {
       << " body_limit_bytes=" << body_limit_bytes << " default_request_timeout_ms=" << default_request_timeout.count()
       << " max_request_timeout_ms=" << max_request_timeout.count() << " header_timeout_ms=" << header_timeout.count()
       << " idle_timeout_ms=" << idle_timeout.count() << " drain_timeout_ms=" << drain_timeout.count()
-      << " log_level=" << log_level << " mysql_ssl_ca=" << (mysql_ssl_ca.empty() ? "<none>" : mysql_ssl_ca);
+      << " log_level=" << log_level << " mysql_ssl_ca=" << (mysql_ssl_ca.empty() ? "<none>" : mysql_ssl_ca)
+      << " redis_key_prefix=" << (redis_key_prefix.empty() ? "<shopd:DATABASE:>" : redis_key_prefix);
   return out.str();
+}
+
+std::string ShopdConfig::EffectiveRedisKeyPrefix() const {
+  if (!redis_key_prefix.empty()) return redis_key_prefix;
+  auto url = ParseServiceUrl(mysql, "mysql");
+  if (!url.ok() || url->path.empty()) return "shopd:";
+  return "shopd:" + url->path + ":";
 }
 
 lockstep::Result<ConfigLoad> LoadConfig(const std::vector<std::string>& args, const EnvLookup& env) {

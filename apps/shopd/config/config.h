@@ -54,6 +54,13 @@ struct ShopdConfig {
   std::string mysql_ssl_ca;
   std::string mysql_ssl_cert;
   std::string mysql_ssl_key;
+  // Prefix of every Redis key shopd writes (reservations, cache, ...). Empty = the default
+  // "shopd:<database of --mysql>:", so instances on one database share keys and instances
+  // on different databases never collide. See EffectiveRedisKeyPrefix().
+  std::string redis_key_prefix;
+
+  // redis_key_prefix, or "shopd:<database>:" when it is empty ("shopd:" without a database).
+  std::string EffectiveRedisKeyPrefix() const;
 
   // One line with every setting, passwords shown as *** (for the startup log).
   std::string Redacted() const;

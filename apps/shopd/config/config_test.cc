@@ -81,6 +81,15 @@ queue_limit = 7
   EXPECT_EQ(c->config.log_level, "info");  // default
 }
 
+TEST_F(ConfigTest, RedisKeyPrefixDefaultsToTheDatabase) {
+  auto d = Load({"--mysql", "mysql://u@127.0.0.1:1/shop_7"}, {});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->config.EffectiveRedisKeyPrefix(), "shopd:shop_7:");
+  auto e = Load({"--mysql", "mysql://u@127.0.0.1:1/shop_7"}, {{"SHOPD_REDIS_KEY_PREFIX", "tenant-a:"}});
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->config.EffectiveRedisKeyPrefix(), "tenant-a:");
+}
+
 TEST_F(ConfigTest, ConfigFileFromEnvironment) {
   const std::string file = Write("a.toml", "queue_limit = 11\n");
   auto c = Load({}, {{"SHOPD_CONFIG", file}});
