@@ -423,6 +423,18 @@ Result<ExecResult> Connection::RunOnce(std::string_view sql, const std::vector<P
   result.affected_rows = static_cast<uint64_t>(mysql_stmt_affected_rows(stmt));
   if (result.affected_rows == static_cast<uint64_t>(-1)) result.affected_rows = 0;
   result.last_insert_id = static_cast<uint64_t>(mysql_stmt_insert_id(stmt));
+  // A CALL answers with its procedure's result sets and a final status: the first result
+  // set is the one returned; later ones are read and dropped so the connection stays in
+  // sync, and an error raised after the first result set fails the call.
+  while (mysql_stmt_more_results(stmt)) {
+    const int rc = mysql_stmt_next_result(stmt);
+    if (rc > 0) return stmt_fail(stmt);
+    if (rc < 0) break;
+    if (mysql_stmt_field_count(stmt) > 0) {
+      if (mysql_stmt_store_result(stmt) != 0) return stmt_fail(stmt);
+      mysql_stmt_free_result(stmt);
+    }
+  }
   if (scope.Finish()) {
     // The watchdog fired just as the call completed: the result is valid, but the socket is
     // shut down; the connection is already marked broken and will be discarded.

@@ -81,6 +81,49 @@ const std::vector<Migration>& Migrations() {
                  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
            R"sql(CREATE SEQUENCE IF NOT EXISTS order_ids START WITH 1 INCREMENT BY 100 ENGINE=InnoDB)sql",
        }},
+      // The happy path of a transfer in one round trip (transfers.cc): lock both rows in
+      // ascending id order, check, and if the transfer applies write its request record,
+      // move the money and insert the transfer row. Returns one row (applied, from_balance,
+      // to_balance): applied = 1 with the new balances, or 0 with the balances as locked
+      // (NULL for a missing account) and nothing written — the caller records that outcome.
+      // The transaction stays open for the caller's COMMIT. The 200 body is assembled from
+      // the caller's pieces around the new balances so the recorded body is byte-equal to
+      // the reply. A new behaviour gets a new name (_v2), never a changed body.
+      {3, "transfer procedure",
+       {
+           R"sql(CREATE PROCEDURE IF NOT EXISTS shopd_transfer_v1(
+                   IN p_request_id VARBINARY(64), IN p_digest VARBINARY(512),
+                   IN p_from BIGINT, IN p_to BIGINT, IN p_amount BIGINT,
+                   IN p_body_head VARCHAR(256), IN p_body_mid VARCHAR(512), IN p_body_tail VARCHAR(256))
+                 MODIFIES SQL DATA
+                 BEGIN
+                   DECLARE v_low_id BIGINT DEFAULT LEAST(p_from, p_to);
+                   DECLARE v_high_id BIGINT DEFAULT GREATEST(p_from, p_to);
+                   DECLARE v_low BIGINT DEFAULT NULL;
+                   DECLARE v_high BIGINT DEFAULT NULL;
+                   DECLARE v_from BIGINT DEFAULT NULL;
+                   DECLARE v_to BIGINT DEFAULT NULL;
+                   DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+                   SELECT balance INTO v_low FROM accounts WHERE id = v_low_id FOR UPDATE;
+                   SELECT balance INTO v_high FROM accounts WHERE id = v_high_id FOR UPDATE;
+                   SET v_from = IF(p_from = v_low_id, v_low, v_high);
+                   SET v_to = IF(p_to = v_low_id, v_low, v_high);
+                   IF v_from IS NULL OR v_to IS NULL OR v_from < p_amount
+                      OR v_to > 9223372036854775807 - p_amount THEN
+                     SELECT 0 AS applied, v_from AS from_balance, v_to AS to_balance;
+                   ELSE
+                     INSERT INTO request_records (scope, request_id, request_digest, http_status, response, created_at)
+                       VALUES ('transfer', p_request_id, p_digest, 200,
+                               CONCAT(p_body_head, v_from - p_amount, p_body_mid, v_to + p_amount, p_body_tail),
+                               UTC_TIMESTAMP(6));
+                     UPDATE accounts SET balance = balance + IF(id = p_from, -p_amount, p_amount), version = version + 1
+                       WHERE id IN (p_from, p_to);
+                     INSERT INTO transfers (request_id, from_id, to_id, amount, created_at)
+                       VALUES (p_request_id, p_from, p_to, p_amount, UTC_TIMESTAMP(6));
+                     SELECT 1 AS applied, v_from - p_amount AS from_balance, v_to + p_amount AS to_balance;
+                   END IF;
+                 END)sql",
+       }},
   };
   return migrations;
 }

@@ -15,8 +15,18 @@ using lockstep::Status;
 using lockstep::StatusCode;
 
 namespace {
-constexpr std::string_view kScope = "transfer";
+constexpr std::string_view kScope = "transfer";  // The procedure shopd_transfer_v1 writes it too.
 }  // namespace
+
+TransferOkBody::TransferOkBody(const TransferRequest& request)
+    : head(R"({"from":{"balance":)"),
+      mid(R"(,"id":)" + std::to_string(request.from) + R"(},"request_id":)" + nlohmann::json(request.request_id).dump() +
+          R"(,"to":{"balance":)"),
+      tail(R"(,"id":)" + std::to_string(request.to) + "}}") {}
+
+std::string TransferOkBody::Assemble(int64_t from_balance, int64_t to_balance) const {
+  return head + std::to_string(from_balance) + mid + std::to_string(to_balance) + tail;
+}
 
 Status TransferRequest::Validate() const {
   LOCKSTEP_RETURN_IF_ERROR(ValidateRequestId(request_id));
@@ -36,8 +46,7 @@ lockstep::Result<Outcome> TransferService::Transfer(const TransferRequest& reque
   const std::string digest = request.Digest();
   LOCKSTEP_ASSIGN_OR_RETURN(InFlight::Ticket ticket, in_flight_.Enter(kScope, request.request_id, deadline));
 
-  const int64_t low = std::min(request.from, request.to);
-  const int64_t high = std::max(request.from, request.to);
+  const TransferOkBody body(request);
   Outcome outcome;
   lockstep::sql::RunStats stats;
   lockstep::sql::RunOptions options;
@@ -45,51 +54,39 @@ lockstep::Result<Outcome> TransferService::Transfer(const TransferRequest& reque
   const Status status = lockstep::sql::RunInTransaction(
       pool_, options, deadline,
       [&](lockstep::sql::Transaction& tx) -> Status {
-        // Locks both rows in ascending id order: every transfer takes its locks in the same
-        // global order, so two transfers cannot wait on each other's rows.
+        // One round trip (procedure shopd_transfer_v1, schema migration 3): locks both rows in
+        // ascending id order — every transfer takes its locks in the same global order, so
+        // two transfers cannot wait on each other's rows — and, when the transfer applies,
+        // records the request, moves the money and inserts the transfer row. A request_id
+        // already recorded (by this or another process, with any outcome or body) fails it
+        // with kAlreadyExists once that record committed, and this transaction rolls back.
         LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows,
-                                  tx.Query("SELECT id, balance FROM accounts WHERE id IN (?, ?) ORDER BY id FOR UPDATE",
-                                           low, high));
-        int64_t from_balance = -1, to_balance = -1;
-        for (const auto& row : rows) {
-          LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, row.GetInt64(0));
-          LOCKSTEP_ASSIGN_OR_RETURN(int64_t balance, row.GetInt64(1));
-          (id == request.from ? from_balance : to_balance) = balance;
+                                  tx.Query("CALL shopd_transfer_v1(?, ?, ?, ?, ?, ?, ?, ?)", request.request_id, digest,
+                                           request.from, request.to, request.amount, body.head, body.mid, body.tail));
+        if (rows.size() != 1) return Status::Internal("shopd_transfer_v1 returned ", rows.size(), " rows");
+        const auto& row = rows[0];
+        LOCKSTEP_ASSIGN_OR_RETURN(int64_t applied, row.GetInt64(0));
+        LOCKSTEP_ASSIGN_OR_RETURN(bool from_null, row.IsNull(1));
+        LOCKSTEP_ASSIGN_OR_RETURN(bool to_null, row.IsNull(2));
+        const bool from_known = !from_null;
+        const bool to_known = !to_null;
+        const int64_t from_balance = from_known ? row.GetInt64(1).value_or(0) : 0;
+        const int64_t to_balance = to_known ? row.GetInt64(2).value_or(0) : 0;
+        if (applied == 1) {
+          outcome = Outcome{200, body.Assemble(from_balance, to_balance), false};
+          return Status::Ok();
         }
-        if (from_balance < 0 || to_balance < 0) {
-          const int64_t missing = from_balance < 0 ? request.from : request.to;
-          outcome = Outcome::Error(Status::NotFound("account ", missing, " not found"));
+        if (!from_known || !to_known) {
+          outcome = Outcome::Error(Status::NotFound("account ", from_known ? request.to : request.from, " not found"));
         } else if (from_balance < request.amount) {
           outcome = Outcome::Error(Status::FailedPrecondition("account ", request.from, " has insufficient funds")
                                        .WithReason("insufficient_funds"));
-        } else if (to_balance > std::numeric_limits<int64_t>::max() - request.amount) {
+        } else {
           outcome = Outcome::Error(Status::FailedPrecondition("account ", request.to, " balance would overflow")
                                        .WithReason("balance_overflow"));
-        } else {
-          outcome = Outcome::Json(200, {{"request_id", request.request_id},
-                                        {"from", {{"id", request.from}, {"balance", from_balance - request.amount}}},
-                                        {"to", {{"id", request.to}, {"balance", to_balance + request.amount}}}});
         }
-        // One record per request_id, whatever the outcome: a request_id already recorded
-        // (by this or another process, with any outcome or body) fails here with
-        // kAlreadyExists once its transaction committed, and this one rolls back. The
-        // record commits together with the effect below.
-        LOCKSTEP_RETURN_IF_ERROR(RequestRecords::Insert(tx, kScope, request.request_id, digest, outcome));
-        if (outcome.http_status != 200) return Status::Ok();
-        // One statement moves the money; the WHERE re-checks the debit condition.
-        LOCKSTEP_ASSIGN_OR_RETURN(
-            lockstep::sql::ExecResult moved,
-            tx.Execute("UPDATE accounts SET balance = balance + IF(id = ?, -?, ?), version = version + 1 "
-                       "WHERE id IN (?, ?) AND (id <> ? OR balance >= ?)",
-                       request.from, request.amount, request.amount, request.from, request.to, request.from,
-                       request.amount));
-        if (moved.affected_rows != 2) {
-          return Status::Internal("transfer updated ", moved.affected_rows, " rows instead of 2");
-        }
-        return tx.Execute("INSERT INTO transfers (request_id, from_id, to_id, amount, created_at) "
-                          "VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6))",
-                          request.request_id, request.from, request.to, request.amount)
-            .status();
+        // A rejection is recorded too (API.md), in the same transaction, under the locks.
+        return RequestRecords::Insert(tx, kScope, request.request_id, digest, outcome);
       },
       &stats);
   DomainMetrics::Add(metrics_.tx_retries, stats.retries);

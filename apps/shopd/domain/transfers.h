@@ -27,6 +27,19 @@ struct TransferRequest {
   std::string Digest() const;
 };
 
+// The 200 body of a transfer, exactly as Outcome::Json would print it
+// ({"from":{"balance":B,"id":F},"request_id":"R","to":{"balance":B,"id":T}}), split around the
+// two new balances so the database (procedure shopd_transfer_v1) can record it byte-equal to
+// the reply. Value type.
+struct TransferOkBody {
+  explicit TransferOkBody(const TransferRequest& request);
+  std::string Assemble(int64_t from_balance, int64_t to_balance) const;
+
+  std::string head;
+  std::string mid;
+  std::string tail;
+};
+
 // Money transfers (API.md POST /v1/transfers). One transaction per transfer: both rows
 // locked in ascending id order (no lock-order deadlocks), a conditional debit, the transfer
 // row and the request record (also for 404/409 outcomes) committed together. Deadlocks and

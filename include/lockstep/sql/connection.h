@@ -41,6 +41,8 @@ class PooledConnection {
     return ExecutePack(sql, internal::ParamPack(args...));
   }
   // As Execute, for statements returning rows; all rows are fetched before it returns.
+  // `CALL proc(...)` returns the procedure's first result set (later ones are read and
+  // dropped; an error raised after the first one fails the call).
   template <typename... Args>
   Result<Rows> Query(std::string_view sql, const Args&... args) {
     return QueryPack(sql, internal::ParamPack(args...));

@@ -173,5 +173,28 @@ TEST_F(ValuesTest, RunTimeParamListBindsEveryRow) {
             StatusCode::kInvalidArgument);
 }
 
+TEST_F(ValuesTest, CallReturnsTheFirstResultSetAndKeepsTheConnectionInSync) {
+  ASSERT_TRUE(lease_.Execute("CREATE PROCEDURE two_sets(IN p BIGINT) BEGIN "
+                             "INSERT INTO x (n) VALUES (p); SELECT p + 1 AS a, 'it''s' AS s; SELECT 99 AS b; END")
+                  .ok());
+  ASSERT_TRUE(lease_.Execute("CREATE PROCEDURE fails_late(IN p BIGINT) BEGIN "
+                             "SELECT p AS a; SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'late failure'; END")
+                  .ok());
+  for (int i = 0; i < 3; ++i) {  // The cached statement is reused: every call must resync.
+    auto rows = lease_.Query("CALL two_sets(?)", 40 + i);
+    ASSERT_TRUE(rows.ok()) << rows.status();
+    ASSERT_EQ(rows->size(), 1u);
+    EXPECT_EQ(*(*rows)[0].GetInt64(0), 41 + i);
+    EXPECT_EQ(*(*rows)[0].GetString(1), "it's");
+  }
+  EXPECT_EQ(*(*lease_.Query("SELECT COUNT(*) FROM x WHERE n BETWEEN 40 AND 42"))[0].GetInt64(0), 3);
+  auto failed = lease_.Query("CALL fails_late(?)", 1);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("late failure"), std::string_view::npos) << failed.status();
+  auto after = lease_.Query("SELECT 7");  // Still in sync after the failed CALL.
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(*(*after)[0].GetInt64(0), 7);
+}
+
 }  // namespace
 }  // namespace lockstep::sql
