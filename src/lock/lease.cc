@@ -31,6 +31,22 @@ Result<ResolvedOptions> ResolveOptions(const LockOptions& options) {
   return r;
 }
 
+Result<AcquireStart> AcquireStart::Begin(std::string_view service, std::string_view key_prefix,
+                                         std::string_view name, const LockOptions& options) {
+  if (name.empty()) return Status::InvalidArgument(service, ": empty lock name");
+  LOCKSTEP_ASSIGN_OR_RETURN(ResolvedOptions resolved, ResolveOptions(options));
+  const std::string owner_token = options.owner != nullptr ? options.owner->token() : NewOwnerToken();
+  return AcquireStart{resolved, Clock::Real().Now(), std::string(key_prefix) + std::string(name),
+                      owner_token + "#" + NewOwnerToken()};
+}
+
+LockGuard AcquireStart::Granted(std::shared_ptr<Lease> lease, std::string_view name, std::atomic<uint64_t>& acquired,
+                                const LockMetrics& metrics) const {
+  acquired.fetch_add(1, std::memory_order_relaxed);
+  if (metrics.on_acquired) metrics.on_acquired(name, Clock::Real().Now() - start);
+  return LockGuard(std::move(lease));
+}
+
 std::string NewOwnerToken() {
   // Atomic: a process-wide sequence; uniqueness needs no ordering with anything else.
   static std::atomic<uint64_t> counter{0};

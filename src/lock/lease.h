@@ -157,6 +157,24 @@ class Renewer {
 // owner holds a valid one; else null. Defined in lock_service.cc.
 std::shared_ptr<Lease> FindReentrant(const LockOptions& options, const std::string& key);
 
+// The start of every Acquire (LockService and RedLock): options resolved, the key built, a
+// grant token minted ("<owner token>#<unique>": unique per grant, so a stale guard of an
+// earlier grant to the same owner can never delete or extend this one), and the clock read
+// for the wait metric. Value type.
+struct AcquireStart {
+  ResolvedOptions resolved;
+  Clock::time_point start;
+  std::string key;
+  std::string token;
+
+  // kInvalidArgument for an empty name ("<service>: empty lock name") or bad options.
+  static Result<AcquireStart> Begin(std::string_view service, std::string_view key_prefix, std::string_view name,
+                                    const LockOptions& options);
+  // Counts the grant, reports it to metrics.on_acquired and wraps `lease` in a guard.
+  LockGuard Granted(std::shared_ptr<Lease> lease, std::string_view name, std::atomic<uint64_t>& acquired,
+                    const LockMetrics& metrics) const;
+};
+
 struct LockOwnerAccess {
   static LockOwner::Registry* Registry(LockOwner& owner) { return owner.registry_.get(); }
 };

@@ -164,20 +164,17 @@ Result<LockGuard> RedLock::TryAcquire(std::string_view name, const LockOptions& 
 }
 
 Result<LockGuard> RedLock::Acquire(std::string_view name, const LockOptions& options, const Deadline& deadline) {
-  if (name.empty()) return Status::InvalidArgument("redlock: empty lock name");
-  LOCKSTEP_ASSIGN_OR_RETURN(const internal::ResolvedOptions resolved, internal::ResolveOptions(options));
-  const Clock::time_point start = Clock::Real().Now();
-  const std::string key = core_->options().key_prefix + std::string(name);
+  LOCKSTEP_ASSIGN_OR_RETURN(const internal::AcquireStart begin,
+                            internal::AcquireStart::Begin("redlock", core_->options().key_prefix, name, options));
+  const internal::ResolvedOptions& resolved = begin.resolved;
+  const std::string& key = begin.key;
+  const std::string& token = begin.token;
   const LockMetrics& metrics = core_->options().metrics;
   auto granted = [&](std::shared_ptr<internal::Lease> lease) {
-    core_->acquired_.fetch_add(1, std::memory_order_relaxed);
-    if (metrics.on_acquired) metrics.on_acquired(name, Clock::Real().Now() - start);
-    return LockGuard(std::move(lease));
+    return begin.Granted(std::move(lease), name, core_->acquired_, metrics);
   };
   if (std::shared_ptr<internal::Lease> lease = internal::FindReentrant(options, key)) return granted(std::move(lease));
 
-  const std::string owner_token = options.owner != nullptr ? options.owner->token() : internal::NewOwnerToken();
-  const std::string token = owner_token + "#" + internal::NewOwnerToken();
   // Retries are spread with full jitter (contenders de-synchronise) and capped at
   // poll_interval; no pub/sub across independent masters.
   Backoff backoff(BackoffOptions{std::chrono::milliseconds(10), std::max<std::chrono::microseconds>(options.poll_interval, std::chrono::milliseconds(10)), 2.0});

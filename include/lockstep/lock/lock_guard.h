@@ -11,6 +11,7 @@ namespace lockstep::lock {
 
 namespace internal {
 class Lease;
+struct AcquireStart;
 struct LeaseTestPeer;
 struct LockOwnerAccess;
 }  // namespace internal
@@ -77,8 +78,7 @@ class LockGuard {
   Status Release();
 
  private:
-  friend class LockService;
-  friend class RedLock;
+  friend struct internal::AcquireStart;
   friend struct internal::LeaseTestPeer;
   explicit LockGuard(std::shared_ptr<internal::Lease> lease) : lease_(std::move(lease)) {}
   std::shared_ptr<internal::Lease> lease_;
