@@ -13,6 +13,7 @@
 
 #include <unistd.h>
 
+#include "bench_env.h"
 #include "lockstep/cache/byte_cache.h"
 #include "lockstep/redis/client.h"
 
@@ -25,23 +26,10 @@ using lockstep::cache::ByteCache;
 using lockstep::cache::CacheOptions;
 using lockstep::cache::Versioned;
 
-int RedisPort() {
-  const char* port = std::getenv("LOCKSTEP_REDIS_PORT");
-  return port != nullptr && *port != '\0' ? std::atoi(port) : 16379;
-}
-
-lockstep::redis::Client* SharedClient() {
-  static lockstep::redis::Client* client = [] {
-    lockstep::redis::RedisOptions options;
-    options.port = RedisPort();
-    auto opened = lockstep::redis::Client::Open(options);
-    return opened.ok() ? std::move(opened).value().release() : nullptr;
-  }();
-  return client;
-}
+using lockstep::bench::SharedRedisClient;
 
 std::unique_ptr<ByteCache> OpenCache(benchmark::State& state, bool l1) {
-  if (SharedClient() == nullptr) {
+  if (SharedRedisClient() == nullptr) {
     state.SkipWithError("cannot open redis client");
     return nullptr;
   }
@@ -49,7 +37,7 @@ std::unique_ptr<ByteCache> OpenCache(benchmark::State& state, bool l1) {
   o.key_prefix = "bench:";
   o.name = l1 ? "l1" : "l2";
   o.l1_enabled = l1;
-  auto cache = ByteCache::Open(*SharedClient(), o);
+  auto cache = ByteCache::Open(*SharedRedisClient(), o);
   if (!cache.ok()) {
     state.SkipWithError("cannot open cache");
     return nullptr;

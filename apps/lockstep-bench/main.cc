@@ -21,6 +21,7 @@
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -69,6 +70,26 @@ Result<std::unique_ptr<sql::Pool>> OpenPool(const std::string& url, int connecti
   po.max_connections = std::max(2, connections);
   po.acquire_timeout = std::chrono::seconds(10);
   return sql::Pool::Open(o, po);
+}
+
+// The shopd endpoints and a small MariaDB pool of a load run; prints what failed (the
+// caller exits 2).
+struct RunTargets {
+  std::vector<Endpoint> endpoints;
+  std::unique_ptr<sql::Pool> pool;
+};
+std::optional<RunTargets> OpenTargets(const CommonOptions& opt) {
+  auto endpoints = Endpoints(opt.urls);
+  if (!endpoints.ok()) {
+    std::fprintf(stderr, "lockstep-bench: %s\n", endpoints.status().ToString().c_str());
+    return std::nullopt;
+  }
+  auto pool = OpenPool(opt.mysql, 2);
+  if (!pool.ok()) {
+    std::fprintf(stderr, "lockstep-bench: cannot open --mysql: %s\n", pool.status().ToString().c_str());
+    return std::nullopt;
+  }
+  return RunTargets{std::move(endpoints).value(), std::move(pool).value()};
 }
 
 // Runs `body(thread_index, request_index, client, shard)` on `connections` threads until the
@@ -210,16 +231,10 @@ int RunVerifyManifest(const CommonOptions& opt, const std::string& manifest_path
 }
 
 int RunTransfers(const CommonOptions& opt, const TransfersOptions& topt) {
-  auto endpoints = Endpoints(opt.urls);
-  if (!endpoints.ok()) {
-    std::fprintf(stderr, "lockstep-bench: %s\n", endpoints.status().ToString().c_str());
-    return 2;
-  }
-  auto pool = OpenPool(opt.mysql, 2);
-  if (!pool.ok()) {
-    std::fprintf(stderr, "lockstep-bench: cannot open --mysql: %s\n", pool.status().ToString().c_str());
-    return 2;
-  }
+  auto targets = OpenTargets(opt);
+  if (!targets) return 2;
+  auto* endpoints = &targets->endpoints;
+  auto* pool = &targets->pool;
   std::mt19937_64 seed_rng(opt.seed != 0 ? opt.seed : std::random_device{}());
   TransfersManifest manifest;
   manifest.request_prefix = !topt.prefix.empty() ? topt.prefix : "b" + std::to_string(seed_rng() % 1'000'000'000) + "-";
@@ -353,16 +368,10 @@ struct FlashsaleOptions {
 };
 
 int RunFlashsale(const CommonOptions& opt, const FlashsaleOptions& fopt) {
-  auto endpoints = Endpoints(opt.urls);
-  if (!endpoints.ok()) {
-    std::fprintf(stderr, "lockstep-bench: %s\n", endpoints.status().ToString().c_str());
-    return 2;
-  }
-  auto pool = OpenPool(opt.mysql, 2);
-  if (!pool.ok()) {
-    std::fprintf(stderr, "lockstep-bench: cannot open --mysql: %s\n", pool.status().ToString().c_str());
-    return 2;
-  }
+  auto targets = OpenTargets(opt);
+  if (!targets) return 2;
+  auto* endpoints = &targets->endpoints;
+  auto* pool = &targets->pool;
   std::mt19937_64 seed_rng(opt.seed != 0 ? opt.seed : std::random_device{}());
   FlashsaleManifest manifest;
   manifest.request_prefix = !fopt.prefix.empty() ? fopt.prefix : "f" + std::to_string(seed_rng() % 1'000'000'000) + "-";
@@ -539,16 +548,10 @@ class Zipf {
 // W/s through the first --url. The staleness checker counts GETs that started more than
 // --bound-ms after a PUT of that product returned and still answered an older version.
 int RunReads(const CommonOptions& opt, const ReadsOptions& ropt) {
-  auto endpoints = Endpoints(opt.urls);
-  if (!endpoints.ok()) {
-    std::fprintf(stderr, "lockstep-bench: %s\n", endpoints.status().ToString().c_str());
-    return 2;
-  }
-  auto pool = OpenPool(opt.mysql, 2);
-  if (!pool.ok()) {
-    std::fprintf(stderr, "lockstep-bench: cannot open --mysql: %s\n", pool.status().ToString().c_str());
-    return 2;
-  }
+  auto targets = OpenTargets(opt);
+  if (!targets) return 2;
+  auto* endpoints = &targets->endpoints;
+  auto* pool = &targets->pool;
   std::mt19937_64 seed_rng(opt.seed != 0 ? opt.seed : std::random_device{}());
   const std::string prefix = "r" + std::to_string(seed_rng() % 1'000'000'000) + "-";
   std::vector<int64_t> ids;

@@ -41,6 +41,15 @@ class CacheE2eTest : public ShopdE2eTest {
     EXPECT_EQ(r.status, 200) << r.body;
     return ParseJson(r.body).value("price", int64_t{-1});
   }
+  // Two shopd processes on this test's database and one product created through the first.
+  void StartPairWithProduct(ShopdProcess** a, ShopdProcess** b, int64_t* id, int64_t price) {
+    *a = StartShopd();
+    ASSERT_NE(*a, nullptr);
+    *b = StartShopd();
+    ASSERT_NE(*b, nullptr);
+    *id = CreateProduct(**a, "p", price);
+    ASSERT_GT(*id, 0);
+  }
   // Polls GET on `shopd` until the price is `price`; the time it took from `since`, or
   // nullopt after kSafetyBound.
   std::optional<Clock::duration> AwaitPrice(const ShopdProcess& shopd, int64_t id, int64_t price,
@@ -53,12 +62,10 @@ class CacheE2eTest : public ShopdE2eTest {
 };
 
 TEST_F(CacheE2eTest, PutOnOneInstanceIsSeenOnTheOtherWithinTheBound) {
-  ShopdProcess* a = StartShopd();
-  ASSERT_NE(a, nullptr);
-  ShopdProcess* b = StartShopd();
-  ASSERT_NE(b, nullptr);
-  const int64_t id = CreateProduct(*a, "pen", 100);
-  ASSERT_GT(id, 0);
+  ShopdProcess* a = nullptr;
+  ShopdProcess* b = nullptr;
+  int64_t id = 0;
+  ASSERT_NO_FATAL_FAILURE(StartPairWithProduct(&a, &b, &id, 100));
   // Visible everywhere as soon as the POST returned (the create tombstones any cached
   // not-found).
   EXPECT_EQ(PriceOn(*b, id), 100);
@@ -82,12 +89,10 @@ TEST_F(CacheE2eTest, PutOnOneInstanceIsSeenOnTheOtherWithinTheBound) {
 }
 
 TEST_F(CacheE2eTest, RedisKilledMidRunReadsAndWritesContinueAndNothingStaleAfter) {
-  ShopdProcess* a = StartShopd();
-  ASSERT_NE(a, nullptr);
-  ShopdProcess* b = StartShopd();
-  ASSERT_NE(b, nullptr);
-  const int64_t id = CreateProduct(*a, "ink", 10);
-  ASSERT_GT(id, 0);
+  ShopdProcess* a = nullptr;
+  ShopdProcess* b = nullptr;
+  int64_t id = 0;
+  ASSERT_NO_FATAL_FAILURE(StartPairWithProduct(&a, &b, &id, 10));
   for (int i = 0; i < 3; ++i) {
     ASSERT_EQ(PriceOn(*a, id), 10);
     ASSERT_EQ(PriceOn(*b, id), 10);
