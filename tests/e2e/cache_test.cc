@@ -146,6 +146,27 @@ TEST_F(CacheE2eTest, RedisKilledMidRunReadsAndWritesContinueAndNothingStaleAfter
   EXPECT_TRUE(AwaitPrice(*a, id, 12, Clock::now()).has_value());
 }
 
+// The staleness checker under load: two instances, 32 readers over zipf keys, a writer at
+// 20 PUT/s; no GET may answer a version older than a PUT that returned more than 50 ms
+// before it started (the bound holds by construction, so this is not a timing assertion).
+TEST_F(CacheE2eTest, ReadsCheckerFindsNoStaleReadBeyondTheBound) {
+  ShopdProcess* a = StartShopd();
+  ASSERT_NE(a, nullptr);
+  ShopdProcess* b = StartShopd();
+  ASSERT_NE(b, nullptr);
+  const ProcessResult r = RunProcess({BenchBinary(), "reads", "--url", a->url(), "--url", b->url(), "--mysql",
+                                      MysqlUrl(), "--products", "1000", "--connections", "32", "--duration", "10",
+                                      "--writes-per-s", "20", "--bound-ms", "50", "--max-5xx", "0"},
+                                     "bench-reads", std::chrono::seconds(300));
+  std::cerr << "lockstep-bench reads exited " << r.exit_code << "; summary: " << r.LastLine() << "\n";
+  EXPECT_EQ(r.exit_code, 0) << "stderr tail:\n" << Tail(r.err, 30);
+  const json summary = ParseJson(r.LastLine());
+  ASSERT_TRUE(summary.is_object()) << r.out;
+  EXPECT_EQ(summary.value("stale_beyond_bound", int64_t{-1}), 0) << summary.dump();
+  EXPECT_GT(summary.value("writes", int64_t{0}), 0) << summary.dump();
+  EXPECT_GT(summary.value("requests", int64_t{0}), 0) << summary.dump();
+}
+
 // Orders change stock; GET shows the new stock (the order invalidates the product).
 TEST_F(CacheE2eTest, ConfirmedOrderIsReflectedInCachedStock) {
   ShopdProcess* a = StartShopd();
