@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "cache/bloom.h"
 #include "cache/l1_store.h"
 #include "cache/l2_scripts.h"
 #include "cache/single_flight.h"
@@ -25,7 +26,7 @@ using internal::FillOutcome;
 struct Counters {
   std::atomic<uint64_t> l1_hits{0}, l1_misses{0}, l2_hits{0}, l2_misses{0}, l2_errors{0}, loads{0},
       load_errors{0}, shared_loads{0}, fills{0}, stale_fills_refused{0}, old_fills_refused{0}, invalidations{0},
-      invalidation_failures{0}, bus_messages{0}, l1_drops{0};
+      invalidation_failures{0}, bus_messages{0}, l1_drops{0}, bloom_rejections{0};
 };
 
 void Inc(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
@@ -60,7 +61,9 @@ class ByteCacheImpl final : public ByteCache {
         clock_(clock),
         breaker_(std::move(breaker)),
         key_prefix_(options.key_prefix + options.name + ":"),
-        channel_(options.key_prefix + options.name + ":~bus") {
+        channel_(options.key_prefix + options.name + ":~bus"),
+        bloom_key_(options.key_prefix + options.name + ":~bloom"),
+        bloom_ready_key_(options.key_prefix + options.name + ":~bloom_ready") {
     if (options_.l1_enabled) {
       l1_ = std::make_unique<internal::L1Store>(options_.l1_max_entries, options_.l1_max_bytes, options_.l1_shards);
     }
@@ -172,6 +175,7 @@ class ByteCacheImpl final : public ByteCache {
     s.invalidation_failures = Load(counters_.invalidation_failures);
     s.bus_messages = Load(counters_.bus_messages);
     s.l1_drops = Load(counters_.l1_drops);
+    s.bloom_rejections = Load(counters_.bloom_rejections);
     if (l1_ != nullptr) {
       s.l1_entries = l1_->entries();
       s.l1_bytes = l1_->bytes();
@@ -210,8 +214,36 @@ class ByteCacheImpl final : public ByteCache {
     return r;
   }
 
+  Status BloomAdd(std::string_view key, const Deadline& deadline) override {
+    if (options_.bloom_bits == 0) return Status::FailedPrecondition("cache has no Bloom filter (bloom_bits = 0)");
+    return RunScript(internal::BloomAddScript(), {bloom_key_}, BloomArgs(key), RedisDeadline(deadline)).status();
+  }
+
+  Status BloomMarkReady(const Deadline& deadline) override {
+    if (options_.bloom_bits == 0) return Status::FailedPrecondition("cache has no Bloom filter (bloom_bits = 0)");
+    LOCKSTEP_RETURN_IF_ERROR(breaker_->Allow());
+    const Status s = client_.Set(bloom_ready_key_, "1", RedisDeadline(deadline));
+    breaker_->Record(s);
+    return s;
+  }
+
+  std::vector<std::string> BloomArgs(std::string_view key) const {
+    std::vector<std::string> args;
+    for (uint64_t p : internal::BloomPositions(key, options_.bloom_bits, options_.bloom_hashes)) {
+      args.push_back(std::to_string(p));
+    }
+    return args;
+  }
+
   Result<L2Entry> ReadL2(std::string_view key) {
-    LOCKSTEP_ASSIGN_OR_RETURN(redis::Reply r, RunScript(internal::ReadScript(), {RedisKey(key)}, {}, RedisDeadline()));
+    std::vector<std::string> keys = {RedisKey(key)};
+    std::vector<std::string> args;
+    if (options_.bloom_bits > 0) {
+      keys.push_back(bloom_key_);
+      keys.push_back(bloom_ready_key_);
+      args = BloomArgs(key);
+    }
+    LOCKSTEP_ASSIGN_OR_RETURN(redis::Reply r, RunScript(internal::ReadScript(), keys, args, RedisDeadline()));
     const auto& a = r.array();
     if (a.size() != 5) return Status::Internal("cache read script: unexpected reply ", r.DebugString());
     L2Entry e;
@@ -254,7 +286,7 @@ class ByteCacheImpl final : public ByteCache {
   }
 
   void FillL1(std::string_view key, const Versioned<std::string>& v, Clock::time_point load_start, uint64_t epoch) {
-    if (l1_ == nullptr) return;
+    if (l1_ == nullptr || (!v.found() && !options_.l1_not_found)) return;
     // A bus reconnect since the load started may have hidden an invalidation from us.
     if (epoch_.load(std::memory_order_acquire) != epoch) return;
     const auto ttl = Jittered(v.found() ? options_.l1_ttl : std::min(options_.l1_ttl, options_.negative_ttl),
@@ -272,6 +304,11 @@ class ByteCacheImpl final : public ByteCache {
     if (options_.l2_enabled) {
       Result<L2Entry> read = ReadL2(key);
       if (read.ok()) {
+        if (read->kind == "a") {
+          // Never created: no load, nothing to fill (a later create adds it before returning).
+          Inc(counters_.bloom_rejections);
+          return Versioned<std::string>::NotFound();
+        }
         if (read->kind == "v" || read->kind == "n") {
           Inc(counters_.l2_hits);
           FillL1(key, read->entry, local_start, epoch);
@@ -396,6 +433,8 @@ class ByteCacheImpl final : public ByteCache {
   std::unique_ptr<resilience::CircuitBreaker> breaker_;
   const std::string key_prefix_;
   const std::string channel_;
+  const std::string bloom_key_;
+  const std::string bloom_ready_key_;
   std::string instance_id_;
   std::unique_ptr<internal::L1Store> l1_;
   internal::SingleFlight flights_;

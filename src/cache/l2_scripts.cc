@@ -9,6 +9,13 @@ const redis::Script& ReadScript() {
   static const redis::Script script(R"lua(
 local e = redis.call('HMGET', KEYS[1], 'k', 'v', 'd')
 local t = redis.call('TIME')
+if not e[1] and #KEYS == 3 and redis.call('EXISTS', KEYS[3]) == 1 then
+  for i = 1, #ARGV do
+    if redis.call('GETBIT', KEYS[2], ARGV[i]) == 0 then
+      return {'a', '0', '', t[1], t[2]}
+    end
+  end
+end
 return {e[1] or '', e[2] or '', e[3] or '', t[1], t[2]}
 )lua");
   return script;
@@ -69,6 +76,14 @@ if ARGV[6] == '1' then
   end
 end
 redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+)lua");
+  return script;
+}
+
+const redis::Script& BloomAddScript() {
+  static const redis::Script script(R"lua(
+for i = 1, #ARGV do redis.call('SETBIT', KEYS[1], ARGV[i], 1) end
 return 1
 )lua");
   return script;

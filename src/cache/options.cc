@@ -30,6 +30,8 @@ Status CacheOptions::Validate() const {
   if (second_delete_delay < std::chrono::milliseconds::zero()) {
     return Status::InvalidArgument("second_delete_delay must be >= 0");
   }
+  if (bloom_bits > (uint64_t{1} << 32)) return Status::InvalidArgument("bloom_bits must be <= 2^32 (a Redis bitmap)");
+  if (bloom_hashes < 1 || bloom_hashes > 32) return Status::InvalidArgument("bloom_hashes must be in 1..32");
   return Status::Ok();
 }
 

@@ -66,9 +66,16 @@ TEST_F(CacheE2eTest, PutOnOneInstanceIsSeenOnTheOtherWithinTheBound) {
   ShopdProcess* b = nullptr;
   int64_t id = 0;
   ASSERT_NO_FATAL_FAILURE(StartPairWithProduct(&a, &b, &id, 100));
-  // Visible everywhere as soon as the POST returned (the create tombstones any cached
-  // not-found).
+  // Visible everywhere as soon as the POST returned, even where its id was just read as
+  // not found (the create tombstones the cached not-found before it returns).
   EXPECT_EQ(PriceOn(*b, id), 100);
+  const std::string next = "/v1/products/" + std::to_string(id + 1);
+  EXPECT_EQ(Call(*b, "GET", next).status, 404);
+  EXPECT_EQ(Call(*b, "GET", next).status, 404);
+  const int64_t created = CreateProduct(*a, "next", 7);
+  if (created == id + 1) {
+    EXPECT_EQ(PriceOn(*b, created), 7);
+  }
 
   std::vector<double> ms;
   for (int round = 1; round <= 20; ++round) {

@@ -65,6 +65,16 @@ class ByteCache {
   // retry it later, see README). Thread-safe.
   virtual Status Invalidate(std::string_view key, int64_t new_version, const Deadline& deadline) = 0;
 
+  // Bloom filter (options.bloom_bits > 0; kFailedPrecondition otherwise). BloomAdd records
+  // that `key` exists: call it after the create committed and before it returns (and
+  // before its Invalidate); on failure the caller must retry it until it succeeds, since
+  // until then the key may read as not-found. BloomMarkReady declares that every existing
+  // key was added (after a full population); before it the filter is not consulted. A Redis
+  // that lost the bitmap lost the marker with it (one key is the bitmap, the other the
+  // marker; both persist or neither). Thread-safe.
+  virtual Status BloomAdd(std::string_view key, const Deadline& deadline) = 0;
+  virtual Status BloomMarkReady(const Deadline& deadline) = 0;
+
   // Whether L1 may be served now (this instance's heartbeat came back within
   // staleness_bound). Thread-safe.
   virtual bool bus_healthy() const = 0;

@@ -34,6 +34,11 @@ struct CacheOptions {
   std::chrono::milliseconds l2_ttl{600'000};
   // Lifetime of a cached not-found (version 0); >= tombstone_ttl. Default 5s.
   std::chrono::milliseconds negative_ttl{5'000};
+  // Whether L1 keeps not-founds too. Off by default: a create's tombstone reaches L2
+  // before the create returns but another instance's L1 only within staleness_bound, so
+  // with this on a new key may read as not-found there for up to that bound. Not-founds
+  // are always cached in L2. Default false.
+  bool l1_not_found = false;
   // Every TTL above is stretched by a uniform random factor in [1, 1 + ttl_jitter]
   // (avalanche protection). In [0, 1]. Default 0.1.
   double ttl_jitter = 0.1;
@@ -59,6 +64,13 @@ struct CacheOptions {
   // When > 0, every Invalidate is repeated after this delay ("delayed double delete"; it
   // rewrites the tombstone). Default 0 = off.
   std::chrono::milliseconds second_delete_delay{0};
+
+  // Optional Bloom filter of existing keys, a Redis bitmap of this many bits (<= 2^32;
+  // 0 = none) probed with bloom_hashes (1..32) hash functions. Consulted by the L2 read,
+  // only once BloomMarkReady() was called: a key it has never seen reads as not-found
+  // without a load. Default 0 (off).
+  uint64_t bloom_bits = 0;
+  int bloom_hashes = 7;
 
   // Breaker around Redis: while open, reads go straight to the loader and invalidations
   // fail fast with kUnavailable.

@@ -23,6 +23,7 @@ struct CacheStats {
   uint64_t invalidation_failures = 0;  // Invalidate() calls that could not reach Redis.
   uint64_t bus_messages = 0;           // Invalidations received on the bus.
   uint64_t l1_drops = 0;               // Whole-L1 drops (bus disconnect / reconnect).
+  uint64_t bloom_rejections = 0;       // L2 misses answered not-found by the Bloom filter.
   uint64_t l1_entries = 0;
   uint64_t l1_bytes = 0;
   bool bus_healthy = false;
