@@ -402,8 +402,9 @@ class ByteCacheImpl final : public ByteCache {
             if (second_deletes_.begin()->first <= now) break;
             wake = std::min(wake, second_deletes_.begin()->first);
           }
-          // Real time waits: the maintenance thread paces with the steady clock.
-          cv_.WaitUntil(&mu_, wake == Clock::time_point::max() ? Deadline::Infinite() : Deadline::At(wake));
+          // Waits in real time for the injected clock's interval (a ManualClock's time
+          // points mean nothing to the condition variable).
+          cv_.WaitUntil(&mu_, wake == Clock::time_point::max() ? Deadline::Infinite() : Deadline::After(wake - now));
         }
         if (stop_) return;
         const Clock::time_point now = clock_.Now();
