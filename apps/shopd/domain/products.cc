@@ -134,7 +134,7 @@ lockstep::Result<Product> ProductService::Create(const std::string& name, int64_
     lockstep::MutexLock lock(&mu_);
     modes_.emplace(p.id, mode);
   }
-  if (cache_ != nullptr) InvalidateAfterCommit(p.id, 1, pending_row, deadline);
+  if (cache_ != nullptr) InvalidateAfterCommit(p.id, 1, pending_row);
   return p;
 }
 
@@ -192,7 +192,7 @@ lockstep::Result<Product> ProductService::Update(int64_t id, std::optional<std::
         }
         return Status::Ok();
       }));
-  if (cache_ != nullptr) InvalidateAfterCommit(id, product.version, pending_row, deadline);
+  if (cache_ != nullptr) InvalidateAfterCommit(id, product.version, pending_row);
   return product;
 }
 
@@ -213,21 +213,22 @@ lockstep::Result<std::optional<StockMode>> ProductService::ModeOf(int64_t id, co
   return std::optional<StockMode>(*mode);
 }
 
-void ProductService::InvalidateAfterCommit(int64_t id, int64_t version, int64_t pending_row,
-                                           const lockstep::Deadline& deadline) {
+void ProductService::InvalidateAfterCommit(int64_t id, int64_t version, int64_t pending_row) {
   // The row is committed: the caller gets its answer whatever happens here. Redis calls
-  // go through the cache's breaker, so a dead Redis costs one fast failure.
-  const Status s = cache_->Invalidate(id, version, deadline.CappedAt(std::chrono::seconds(1)));
+  // go through the cache's breaker, so a dead Redis costs one fast failure. Not bounded by
+  // the request's deadline (an expired one would count as a Redis failure): the cache caps
+  // each Redis call at its redis_timeout.
+  const Status s = cache_->Invalidate(id, version, lockstep::Deadline::Infinite());
   if (!s.ok()) {
     MarkPending(id);
     spdlog::warn("product {} invalidation not delivered ({}); replayed from pending_invalidations", id, s.ToString());
     return;
   }
-  auto conn = pool_.Acquire(deadline.CappedAt(std::chrono::seconds(1)));
+  const lockstep::Deadline cleanup = lockstep::Deadline::After(std::chrono::seconds(1));
+  auto conn = pool_.Acquire(cleanup);
   if (conn.ok()) {
     // Best effort: a row left behind is replayed once more, which is harmless.
-    (void)conn->Execute("DELETE FROM pending_invalidations WHERE id = ?", pending_row,
-                        deadline.CappedAt(std::chrono::seconds(1)));
+    (void)conn->Execute("DELETE FROM pending_invalidations WHERE id = ?", pending_row, cleanup);
   }
 }
 

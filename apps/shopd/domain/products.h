@@ -94,8 +94,8 @@ class ProductService {
  private:
   lockstep::Result<Product> LoadFromDb(int64_t id, const lockstep::Deadline& deadline);
   // After COMMIT: invalidates and deletes the pending row, or leaves it for the replayer.
-  void InvalidateAfterCommit(int64_t id, int64_t version, int64_t pending_row, const lockstep::Deadline& deadline)
-      LOCKSTEP_EXCLUDES(bg_mu_);
+  // Not bounded by the request's deadline: the cache caps each Redis call itself.
+  void InvalidateAfterCommit(int64_t id, int64_t version, int64_t pending_row) LOCKSTEP_EXCLUDES(bg_mu_);
   bool IsPending(int64_t id) const LOCKSTEP_EXCLUDES(bg_mu_);
   void MarkPending(int64_t id) LOCKSTEP_EXCLUDES(bg_mu_);
   void BackgroundLoop() LOCKSTEP_EXCLUDES(bg_mu_);
