@@ -118,6 +118,15 @@ class ByteCacheImpl final : public ByteCache {
     return result;
   }
 
+  std::optional<Versioned<std::string>> PeekL1(std::string_view key) override {
+    if (l1_ == nullptr) return std::nullopt;
+    const Clock::time_point now = clock_.Now();
+    if (!BusHealthyAt(now)) return std::nullopt;
+    auto hit = l1_->Get(key, now);
+    if (hit) Inc(counters_.l1_hits);
+    return hit;
+  }
+
   Status Invalidate(std::string_view key, int64_t new_version, const Deadline& deadline) override {
     if (new_version != kUnknownVersion && (new_version < 0 || new_version > kMaxVersion)) {
       return Status::InvalidArgument("cache version ", new_version, " outside 0..2^53-1");

@@ -154,6 +154,13 @@ lockstep::Result<Product> ProductService::Get(int64_t id, const lockstep::Deadli
   return std::move(*cached.value);
 }
 
+std::optional<Product> ProductService::PeekCached(int64_t id) {
+  if (cache_ == nullptr || IsPending(id)) return std::nullopt;
+  std::optional<lockstep::cache::Versioned<Product>> cached = cache_->PeekL1(id);
+  if (!cached || !cached->found()) return std::nullopt;
+  return std::move(*cached->value);
+}
+
 lockstep::Result<Product> ProductService::LoadFromDb(int64_t id, const lockstep::Deadline& deadline) {
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool_.Acquire(deadline));
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows, conn.Query(kSelectProduct, id, deadline));

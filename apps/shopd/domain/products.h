@@ -74,6 +74,9 @@ class ProductService {
                                    std::optional<std::string> stock_mode, const lockstep::Deadline& deadline);
   // kNotFound for an unknown id.
   lockstep::Result<Product> Get(int64_t id, const lockstep::Deadline& deadline);
+  // The product from this instance's L1 when Get would serve it from there (never blocks;
+  // nullopt: call Get). Thread-safe.
+  std::optional<Product> PeekCached(int64_t id) LOCKSTEP_EXCLUDES(bg_mu_);
   // Changes name and/or price and bumps version in the same UPDATE; returns the new row.
   // kInvalidArgument if neither is given or one is invalid; kNotFound for an unknown id.
   lockstep::Result<Product> Update(int64_t id, std::optional<std::string> name, std::optional<int64_t> price,

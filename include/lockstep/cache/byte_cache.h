@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -56,6 +57,11 @@ class ByteCache {
   // when `deadline` passed while waiting for another caller's load. Redis failures are
   // never returned (the loader answers instead). Thread-safe.
   virtual Result<Versioned<std::string>> Get(std::string_view key, const Loader& loader, const Deadline& deadline) = 0;
+
+  // The L1 entry of `key` if L1 may serve it now (bus healthy, live value), without
+  // blocking and without touching Redis or the loader; nullopt otherwise (then use Get).
+  // Counts as an L1 hit when found. Cheap enough for an I/O thread. Thread-safe.
+  virtual std::optional<Versioned<std::string>> PeekL1(std::string_view key) = 0;
 
   // Call after the source of truth changed `key` to `new_version` (kUnknownVersion if not
   // known; also after a create, with the new row's version, so a cached not-found cannot

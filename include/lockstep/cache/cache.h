@@ -44,6 +44,16 @@ class Cache {
     return Versioned<V>{std::move(decoded).value(), bytes->version};
   }
 
+  // See ByteCache::PeekL1; nullopt also when the cached bytes do not decode. Thread-safe.
+  std::optional<Versioned<V>> PeekL1(const K& key) {
+    std::optional<Versioned<std::string>> bytes = engine_->PeekL1(Codec::EncodeKey(key));
+    if (!bytes) return std::nullopt;
+    if (!bytes->found()) return Versioned<V>{std::nullopt, bytes->version};
+    Result<V> decoded = Codec::Decode(*bytes->value);
+    if (!decoded.ok()) return std::nullopt;
+    return Versioned<V>{std::move(decoded).value(), bytes->version};
+  }
+
   // See ByteCache::Invalidate. Thread-safe.
   Status Invalidate(const K& key, int64_t new_version, const Deadline& deadline) {
     return engine_->Invalidate(Codec::EncodeKey(key), new_version, deadline);
