@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_env.h"
 #include "lockstep/redis/client.h"
 
 namespace {
@@ -20,21 +21,14 @@ using namespace std::chrono_literals;
 
 constexpr const char* kKey = "bench:redis:get";
 
-int RedisPort() {
-  const char* port = std::getenv("LOCKSTEP_REDIS_PORT");
-  return port != nullptr && *port != '\0' ? std::atoi(port) : 16379;
-}
+using lockstep::bench::RedisPort;
 
-// Shared by all benchmarks and threads (Client is thread-safe). Never destroyed.
+// The shared client, with kKey set once. Never destroyed.
 lockstep::redis::Client* SharedClient() {
   static lockstep::redis::Client* client = [] {
-    lockstep::redis::RedisOptions options;
-    options.port = RedisPort();
-    auto opened = lockstep::redis::Client::Open(options);
-    if (!opened.ok()) return static_cast<lockstep::redis::Client*>(nullptr);
-    lockstep::redis::Client* c = std::move(opened).value().release();
+    lockstep::redis::Client* c = lockstep::bench::SharedRedisClient();
     // A failed SET shows up as errors in the benchmarks themselves.
-    (void)c->Set(kKey, std::string(64, 'v'), lockstep::Deadline::After(5s));
+    if (c != nullptr) (void)c->Set(kKey, std::string(64, 'v'), lockstep::Deadline::After(5s));
     return c;
   }();
   return client;

@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # Benchmarks, measured against the raw limit in the same run (BENCHMARKS.md has the figures).
-#   scripts/bench.sh [micro|shopd|all] [--requests N] [--connections C]
+#   scripts/bench.sh [micro|shopd|reads|all] [--requests N] [--connections C] [--duration S]
 # micro: Google Benchmark programs of the sql and redis modules (pool overhead vs bare
 #        libmariadb / hiredis on the same server).
 # shopd: lockstep-bench against a Release shopd: sql-baseline (bare BEGIN; 2x UPDATE;
 #        COMMIT loop: the limit), transfers over 1,000 and 10 accounts, http-noop (GET
 #        /healthz: the HTTP overhead), flashsale on one hot product in row_lock and batched
 #        mode; prints the ratios.
+# reads: the product cache: two shopd instances per setting (L1+L2, L2 only, no cache),
+#        lockstep-bench reads (zipf over 10,000 products, 20 PUT/s, staleness checker, after
+#        a warm-up pass) for --duration seconds, beside http-noop and redis-benchmark GET.
 # Starts its own private servers (build/bench-stack, MariaDB 14306, Redis 17379) and stops
 # them at the end. Durability as scripts/stack.sh: innodb_flush_log_at_trx_commit=1,
 # sync_binlog=1, Redis appendfsync always.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-what=all requests=20000 connections=64
+what=all requests=20000 connections=64 duration=30
 while [ $# -gt 0 ]; do
   case "$1" in
-    micro|shopd|all) what=$1 ;;
+    micro|shopd|reads|all) what=$1 ;;
+    --duration) duration=$2; shift ;;
     --requests) requests=$2; shift ;;
     --connections) connections=$2; shift ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
@@ -28,12 +32,14 @@ scripts/bootstrap.sh
 mkdir -p build
 cmake -S "$ROOT" -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_BUILD_TESTS=OFF \
   >build/bench.configure.log 2>&1 || { cat build/bench.configure.log; exit 1; }
-ninja -C build/bench shopd lockstep-bench lockstep_sql_bench lockstep_redis_bench
+ninja -C build/bench shopd lockstep-bench lockstep_sql_bench lockstep_redis_bench lockstep_cache_bench
 
 STACK=(--dir "$ROOT/build/bench-stack")
 shopd_pid=""
+reads_pids=()
 cleanup() {
   if [ -n "$shopd_pid" ]; then kill -TERM "$shopd_pid" 2>/dev/null || true; wait "$shopd_pid" 2>/dev/null || true; fi
+  for p in "${reads_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   scripts/stack.sh down "${STACK[@]}"
 }
 trap cleanup EXIT
@@ -42,17 +48,19 @@ Q() { mariadb --no-defaults -h127.0.0.1 -P"$LOCKSTEP_MARIADB_PORT" -ulockstep -p
 echo "== machine: $(nproc) cores, $(uname -r); MariaDB $(Q 'SELECT VERSION()'), $(redis-server --version | cut -d' ' -f3)"
 echo "== durability: innodb_flush_log_at_trx_commit=$(Q 'SELECT @@innodb_flush_log_at_trx_commit') sync_binlog=$(Q 'SELECT @@sync_binlog') redis appendfsync=$(redis-cli -p "${LOCKSTEP_REDIS_PORTS%%,*}" config get appendfsync | tail -1)"
 
-if [ "$what" != shopd ]; then
+if [ "$what" = micro ] || [ "$what" = all ]; then
   echo "== micro: sql"
   Q "CREATE DATABASE IF NOT EXISTS lockstep_bench"
   build/bench/bench/lockstep_sql_bench --benchmark_min_time=2
   echo "== micro: redis"
   LOCKSTEP_REDIS_PORT=${LOCKSTEP_REDIS_PORTS%%,*} build/bench/bench/lockstep_redis_bench --benchmark_min_time=2
+  echo "== micro: cache"
+  LOCKSTEP_REDIS_PORT=${LOCKSTEP_REDIS_PORTS%%,*} build/bench/bench/lockstep_cache_bench --benchmark_min_time=2
   echo "== raw limit: redis-benchmark GET, 1 connection"
   redis-benchmark -p "${LOCKSTEP_REDIS_PORTS%%,*}" -t get -n 100000 -c 1 -q
 fi
 
-if [ "$what" != micro ]; then
+if [ "$what" = shopd ] || [ "$what" = all ]; then
   Q "DROP DATABASE IF EXISTS shop_bench; CREATE DATABASE shop_bench"
   M="mysql://lockstep:lockstep@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/shop_bench"
   SHOPD_MYSQL_PASSWORD=lockstep build/bench/apps/shopd/shopd --listen 127.0.0.1:0 \
@@ -94,5 +102,54 @@ print(f"\ntransfers(1,000) / sql-baseline = {t1000['throughput']/base['throughpu
       f"transfers(10 hot) / sql-baseline = {t10['throughput']/base['throughput']:.2f}; "
       f"http-noop / transfers(1,000) = {noop['throughput']/t1000['throughput']:.1f}x; "
       f"hot-product orders batched / row_lock = {fbat['throughput']/frow['throughput']:.1f}x")
+PY
+fi
+
+if [ "$what" = reads ] || [ "$what" = all ]; then
+  B=build/bench/apps/lockstep-bench/lockstep-bench
+  R=${LOCKSTEP_REDIS_PORTS%%,*}
+  # Starts two shopd on a fresh shop_reads database with the given extra flags; sets URLS.
+  start_pair() {
+    Q "DROP DATABASE IF EXISTS shop_reads; CREATE DATABASE shop_reads"
+    URLS=()
+    for i in 1 2; do
+      log=build/bench/shopd-reads-$i.log
+      SHOPD_MYSQL_PASSWORD=lockstep build/bench/apps/shopd/shopd --listen 127.0.0.1:0 \
+        --mysql "mysql://lockstep@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/shop_reads" --redis "redis://127.0.0.1:$R" "$@" >"$log" 2>&1 &
+      reads_pids+=($!)
+      port=""
+      for _ in $(seq 1 300); do
+        port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' || true)
+        [ -n "$port" ] && break
+        sleep 0.1
+      done
+      [ -n "$port" ] || { echo "shopd did not start:"; cat "$log"; exit 1; }
+      URLS+=(--url "http://127.0.0.1:$port")
+    done
+  }
+  stop_pair() {
+    for p in "${reads_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+    reads_pids=()
+  }
+  reads() {
+    "$B" reads "${URLS[@]}" --mysql "mysql://lockstep:lockstep@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/shop_reads" \
+      --connections "$connections" --duration "$duration" --products 10000 --writes-per-s 20 --warmup 2>/dev/null | tail -1
+  }
+  start_pair; l1l2=$(reads); noop=$("$B" http-noop "${URLS[@]}" --connections "$connections" --duration "$duration" 2>/dev/null | tail -1); stop_pair
+  start_pair --cache-l1 0; l2=$(reads); stop_pair
+  start_pair --cache-l1 0 --cache-l2 0; none=$(reads); stop_pair
+  rb=$(redis-benchmark -p "$R" -t get -n 200000 -c "$connections" -q 2>/dev/null | tr '\r' '\n' | grep '^GET' | tail -1)
+  python3 - "$l1l2" "$l2" "$none" "$noop" "$rb" <<'PY'
+import json, sys
+l1l2, l2, none, noop = (json.loads(a) for a in sys.argv[1:5])
+rb = sys.argv[5]
+print("| two shopd, 64 connections, zipf over 10,000 products, 20 PUT/s | reads/s | p50 ms | p99 ms | PUTs | stale beyond 50 ms | stale within |")
+print("| --- | --- | --- | --- | --- | --- | --- |")
+for name, j in (("L1 + L2", l1l2), ("L2 only", l2), ("no cache", none)):
+    print(f"| {name} | {j['throughput']:.0f} | {j['p50_ms']:.2f} | {j['p99_ms']:.1f} | {j['writes']} | {j['stale_beyond_bound']} | {j['stale_within_bound']} |")
+print(f"| http-noop (GET /healthz) | {noop['throughput']:.0f} | {noop['p50_ms']:.2f} | {noop['p99_ms']:.1f} | - | - | - |")
+print(f"\nredis-benchmark: {rb}")
+print(f"L1+L2 / L2 only = {l1l2['throughput']/l2['throughput']:.1f}x; L1+L2 / no cache = {l1l2['throughput']/none['throughput']:.1f}x; "
+      f"L1+L2 / http-noop = {100*l1l2['throughput']/noop['throughput']:.0f}%")
 PY
 fi

@@ -314,8 +314,14 @@ port_in_use() {
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
 }
 require_port_free() {  # PORT LABEL
-  local port=$1 label=$2 who=""
-  port_in_use "$port" || return 0
+  local port=$1 label=$2 who="" i
+  # A server just killed with SIGKILL can leave its listening socket behind for a moment
+  # while the kernel tears the process down (seen with mariadbd: LISTEN with no owner right
+  # after kill-mariadb): wait up to 10 s for it to go before calling the port taken.
+  for i in $(seq 1 100); do
+    port_in_use "$port" || return 0
+    sleep 0.1
+  done
   if command -v ss >/dev/null 2>&1; then
     who=$(ss -Htlnp "sport = :$port" 2>/dev/null | grep -o 'users:.*' | head -n1 || true)
   fi

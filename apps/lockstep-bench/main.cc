@@ -5,6 +5,8 @@
 //   lockstep-bench flashsale --url ... --mysql ... --stock 100 --mode batched  (hot product)
 //   lockstep-bench verify-flashsale --manifest sale.json --mysql mysql://...    (re-check)
 //   lockstep-bench http-noop --url ...                 (GET /healthz: the HTTP overhead)
+//   lockstep-bench reads --url A --url B --mysql ... --products 10000 --writes-per-s 20
+//                                                      (zipf GETs + PUTs; staleness check)
 //   lockstep-bench sql-baseline --mysql ...            (bare two-UPDATE transactions: the limit)
 // Progress goes to stderr once a second; the last stdout line is one JSON object.
 // Exit codes: 0 ok, 1 invariant violated (or --max-5xx exceeded), 2 usage/setup error.
@@ -12,11 +14,14 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -65,6 +70,26 @@ Result<std::unique_ptr<sql::Pool>> OpenPool(const std::string& url, int connecti
   po.max_connections = std::max(2, connections);
   po.acquire_timeout = std::chrono::seconds(10);
   return sql::Pool::Open(o, po);
+}
+
+// The shopd endpoints and a small MariaDB pool of a load run; prints what failed (the
+// caller exits 2).
+struct RunTargets {
+  std::vector<Endpoint> endpoints;
+  std::unique_ptr<sql::Pool> pool;
+};
+std::optional<RunTargets> OpenTargets(const CommonOptions& opt) {
+  auto endpoints = Endpoints(opt.urls);
+  if (!endpoints.ok()) {
+    std::fprintf(stderr, "lockstep-bench: %s\n", endpoints.status().ToString().c_str());
+    return std::nullopt;
+  }
+  auto pool = OpenPool(opt.mysql, 2);
+  if (!pool.ok()) {
+    std::fprintf(stderr, "lockstep-bench: cannot open --mysql: %s\n", pool.status().ToString().c_str());
+    return std::nullopt;
+  }
+  return RunTargets{std::move(endpoints).value(), std::move(pool).value()};
 }
 
 // Runs `body(thread_index, request_index, client, shard)` on `connections` threads until the
@@ -206,16 +231,10 @@ int RunVerifyManifest(const CommonOptions& opt, const std::string& manifest_path
 }
 
 int RunTransfers(const CommonOptions& opt, const TransfersOptions& topt) {
-  auto endpoints = Endpoints(opt.urls);
-  if (!endpoints.ok()) {
-    std::fprintf(stderr, "lockstep-bench: %s\n", endpoints.status().ToString().c_str());
-    return 2;
-  }
-  auto pool = OpenPool(opt.mysql, 2);
-  if (!pool.ok()) {
-    std::fprintf(stderr, "lockstep-bench: cannot open --mysql: %s\n", pool.status().ToString().c_str());
-    return 2;
-  }
+  auto targets = OpenTargets(opt);
+  if (!targets) return 2;
+  auto* endpoints = &targets->endpoints;
+  auto* pool = &targets->pool;
   std::mt19937_64 seed_rng(opt.seed != 0 ? opt.seed : std::random_device{}());
   TransfersManifest manifest;
   manifest.request_prefix = !topt.prefix.empty() ? topt.prefix : "b" + std::to_string(seed_rng() % 1'000'000'000) + "-";
@@ -349,16 +368,10 @@ struct FlashsaleOptions {
 };
 
 int RunFlashsale(const CommonOptions& opt, const FlashsaleOptions& fopt) {
-  auto endpoints = Endpoints(opt.urls);
-  if (!endpoints.ok()) {
-    std::fprintf(stderr, "lockstep-bench: %s\n", endpoints.status().ToString().c_str());
-    return 2;
-  }
-  auto pool = OpenPool(opt.mysql, 2);
-  if (!pool.ok()) {
-    std::fprintf(stderr, "lockstep-bench: cannot open --mysql: %s\n", pool.status().ToString().c_str());
-    return 2;
-  }
+  auto targets = OpenTargets(opt);
+  if (!targets) return 2;
+  auto* endpoints = &targets->endpoints;
+  auto* pool = &targets->pool;
   std::mt19937_64 seed_rng(opt.seed != 0 ? opt.seed : std::random_device{}());
   FlashsaleManifest manifest;
   manifest.request_prefix = !fopt.prefix.empty() ? fopt.prefix : "f" + std::to_string(seed_rng() % 1'000'000'000) + "-";
@@ -499,6 +512,190 @@ int RunHttpNoop(const CommonOptions& opt) {
   return 0;
 }
 
+struct ReadsOptions {
+  int products = 10'000;
+  double zipf_s = 0.99;
+  double writes_per_s = 20;
+  int bound_ms = 50;  // Staleness bound checked (README "Consistent product cache").
+  bool warmup = false;  // GET every product once on every instance before measuring.
+};
+
+// Zipf(s) over 1..n by inverse CDF. Immutable after construction: thread-safe.
+class Zipf {
+ public:
+  Zipf(int n, double s) : cdf_(static_cast<size_t>(n)) {
+    double sum = 0;
+    for (int i = 0; i < n; ++i) sum += 1.0 / std::pow(i + 1, s);
+    double acc = 0;
+    for (int i = 0; i < n; ++i) {
+      acc += 1.0 / std::pow(i + 1, s) / sum;
+      cdf_[static_cast<size_t>(i)] = acc;
+    }
+  }
+  // 0-based rank.
+  size_t Sample(std::mt19937_64& rng) const {
+    const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+    const auto it = std::lower_bound(cdf_.begin(), cdf_.end(), u);
+    return std::min(static_cast<size_t>(it - cdf_.begin()), cdf_.size() - 1);
+  }
+
+ private:
+  std::vector<double> cdf_;
+};
+
+// `reads`: C connections GET products chosen by zipf over N products (created by SQL),
+// spread over every --url, while one writer PUTs a new price to a zipf-chosen product at
+// W/s through the first --url. The staleness checker counts GETs that started more than
+// --bound-ms after a PUT of that product returned and still answered an older version.
+int RunReads(const CommonOptions& opt, const ReadsOptions& ropt) {
+  auto targets = OpenTargets(opt);
+  if (!targets) return 2;
+  auto* endpoints = &targets->endpoints;
+  auto* pool = &targets->pool;
+  std::mt19937_64 seed_rng(opt.seed != 0 ? opt.seed : std::random_device{}());
+  const std::string prefix = "r" + std::to_string(seed_rng() % 1'000'000'000) + "-";
+  std::vector<int64_t> ids;
+  {
+    auto conn = (*pool)->Acquire(Deadline::After(std::chrono::seconds(10)));
+    if (!conn.ok()) return 2;
+    const Deadline d = Deadline::After(std::chrono::minutes(5));
+    for (int start = 0; start < ropt.products; start += 1000) {
+      std::string sql = "INSERT INTO products (name, price, stock, version, stock_mode) VALUES ";
+      for (int i = start; i < std::min(ropt.products, start + 1000); ++i) {
+        sql += (i == start ? "" : ",") + std::string("('") + prefix + std::to_string(i) + "', 100, 1000, 1, 'batched')";
+      }
+      if (!conn->Execute(sql, d).ok()) {
+        std::fprintf(stderr, "setup: cannot insert products\n");
+        return 2;
+      }
+    }
+    auto rows = conn->Query("SELECT id FROM products WHERE name LIKE ? ORDER BY id", prefix + "%", d);
+    if (!rows.ok()) return 2;
+    for (const auto& row : *rows) ids.push_back(*row.GetInt64(0));
+  }
+  if (ids.size() != static_cast<size_t>(ropt.products)) {
+    std::fprintf(stderr, "setup: expected %d products, found %zu\n", ropt.products, ids.size());
+    return 2;
+  }
+  std::fprintf(stderr, "setup: %d products (zipf s=%.2f), writer %.1f PUT/s, bound %d ms\n", ropt.products, ropt.zipf_s,
+               ropt.writes_per_s, ropt.bound_ms);
+  const Zipf zipf(ropt.products, ropt.zipf_s);
+  const std::string headers = RequestHeaders(opt.timeout_ms);
+  if (ropt.warmup) {
+    const auto warm_start = Clock::now();
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> warmers;
+    for (int t = 0; t < opt.connections; ++t) {
+      warmers.emplace_back([&] {
+        std::vector<std::unique_ptr<HttpClient>> clients;
+        for (const Endpoint& ep : *endpoints) clients.push_back(std::make_unique<HttpClient>(ep.host, ep.port));
+        for (size_t k = next.fetch_add(1); k < ids.size(); k = next.fetch_add(1)) {
+          for (auto& c : clients) {
+            (void)c->Send("GET", "/v1/products/" + std::to_string(ids[k]), "",
+                          Deadline::After(std::chrono::milliseconds(opt.timeout_ms)), headers);
+          }
+        }
+      });
+    }
+    for (auto& w : warmers) w.join();
+    std::fprintf(stderr, "warmup: every product read once on every instance in %.1fs\n",
+                 std::chrono::duration<double>(Clock::now() - warm_start).count());
+  }
+  const auto bound = std::chrono::milliseconds(ropt.bound_ms);
+
+  struct Write {
+    int64_t version;
+    Clock::time_point returned;
+  };
+  Mutex mu;
+  std::map<int64_t, std::vector<Write>> writes;  // Guarded by mu.
+  std::atomic<bool> stop_writer{false};
+  std::atomic<int64_t> writes_done{0}, write_errors{0}, stale_beyond{0}, stale_within{0}, checked{0};
+  std::vector<std::string> stale_examples;  // Guarded by mu.
+  std::thread writer([&] {
+    if (ropt.writes_per_s <= 0) return;
+    HttpClient client((*endpoints)[0].host, (*endpoints)[0].port);
+    std::mt19937_64 rng(seed_rng());
+    const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / ropt.writes_per_s));
+    auto next = Clock::now();
+    for (int64_t n = 0; !stop_writer.load(); ++n) {
+      std::this_thread::sleep_until(next);
+      next += period;
+      const int64_t id = ids[zipf.Sample(rng)];
+      const std::string body = nlohmann::json{{"price", 100 + n}}.dump();
+      auto r = client.Send("PUT", "/v1/products/" + std::to_string(id), body,
+                           Deadline::After(std::chrono::milliseconds(opt.timeout_ms)), headers);
+      const Clock::time_point returned = Clock::now();
+      if (!r.ok() || r->status != 200) {
+        write_errors.fetch_add(1);
+        continue;
+      }
+      const int64_t version = nlohmann::json::parse(r->body).value("version", int64_t{0});
+      writes_done.fetch_add(1);
+      MutexLock lock(&mu);
+      writes[id].push_back({version, returned});
+    }
+  });
+  const uint64_t base_seed = seed_rng();
+  auto summary = RunLoad(opt, *endpoints, "reads", [&](int, int64_t i, HttpClient& client, LoadStats::Shard&) {
+    std::mt19937_64 rng(base_seed ^ (static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ull));
+    const int64_t id = ids[zipf.Sample(rng)];
+    const Clock::time_point started = Clock::now();
+    auto r = client.Send("GET", "/v1/products/" + std::to_string(id), "",
+                         Deadline::After(std::chrono::milliseconds(opt.timeout_ms)), headers);
+    if (!r.ok()) return 0;
+    if (r->status != 200) return r->status;
+    const int64_t version = nlohmann::json::parse(r->body).value("version", int64_t{0});
+    int64_t required = 0;  // Newest version whose PUT returned more than `bound` before this GET.
+    int64_t returned_before = 0;  // Newest version whose PUT returned before this GET started.
+    {
+      MutexLock lock(&mu);
+      auto it = writes.find(id);
+      if (it != writes.end()) {
+        for (const Write& w : it->second) {
+          if (w.returned + bound < started) required = std::max(required, w.version);
+          if (w.returned < started) returned_before = std::max(returned_before, w.version);
+        }
+      }
+    }
+    checked.fetch_add(1);
+    if (version < required) {
+      stale_beyond.fetch_add(1);
+      MutexLock lock(&mu);
+      if (stale_examples.size() < 5) {
+        stale_examples.push_back("product " + std::to_string(id) + " answered version " + std::to_string(version) +
+                                 " > " + std::to_string(ropt.bound_ms) + " ms after version " +
+                                 std::to_string(required) + " was written");
+      }
+    } else if (version < returned_before) {
+      stale_within.fetch_add(1);
+    }
+    return r->status;
+  });
+  stop_writer = true;
+  writer.join();
+  nlohmann::json j = SummaryJson("reads", summary);
+  j["connections"] = opt.connections;
+  j["instances"] = endpoints->size();
+  j["products"] = ropt.products;
+  j["writes"] = writes_done.load();
+  j["write_errors"] = write_errors.load();
+  j["bound_ms"] = ropt.bound_ms;
+  j["stale_beyond_bound"] = stale_beyond.load();
+  j["stale_within_bound"] = stale_within.load();
+  PrintHuman(j);
+  std::fprintf(stderr, "reads: %lld PUTs; %lld GETs checked: %lld older than a PUT returned > %d ms before, %lld within the bound\n",
+               static_cast<long long>(writes_done.load()), static_cast<long long>(checked.load()),
+               static_cast<long long>(stale_beyond.load()), ropt.bound_ms, static_cast<long long>(stale_within.load()));
+  std::vector<std::string> violations;
+  {
+    MutexLock lock(&mu);
+    violations = stale_examples;
+  }
+  if (stale_beyond.load() > 0 && violations.empty()) violations.push_back("stale reads beyond the bound");
+  return FinishRun(opt, j, violations, summary);
+}
+
 // The limit a transfer endpoint is measured against: BEGIN; UPDATE a; UPDATE b; COMMIT on
 // the same MariaDB with the same concurrency, no HTTP, no idempotency record.
 int RunSqlBaseline(const CommonOptions& opt, int accounts) {
@@ -597,6 +794,14 @@ int main(int argc, char** argv) {
   verify_flash->add_option("--manifest", flash_manifest_path, "Manifest written by `flashsale --manifest`")->required();
   auto* noop = app.add_subcommand("http-noop", "GET /healthz at the same concurrency (HTTP overhead)");
   AddCommon(noop, common, true, false);
+  ReadsOptions ropt;
+  auto* reads = app.add_subcommand("reads", "Zipf GETs of products + a PUT writer; counts stale reads beyond the bound");
+  AddCommon(reads, common, true, true);
+  reads->add_option("--products", ropt.products, "Products to create (by SQL)")->capture_default_str()->check(CLI::Range(1, 10'000'000));
+  reads->add_option("--zipf-s", ropt.zipf_s, "Zipf exponent of the key choice")->capture_default_str()->check(CLI::NonNegativeNumber);
+  reads->add_option("--writes-per-s", ropt.writes_per_s, "PUTs per second (one writer, first --url)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  reads->add_flag("--warmup", ropt.warmup, "GET every product once on every instance before measuring");
+  reads->add_option("--bound-ms", ropt.bound_ms, "Staleness bound to check")->capture_default_str()->check(CLI::Range(0, 600000));
   int baseline_accounts = 1000;
   auto* baseline = app.add_subcommand("sql-baseline", "Bare BEGIN; 2x UPDATE; COMMIT loop on MariaDB (the limit)");
   AddCommon(baseline, common, false, true);
@@ -631,6 +836,7 @@ int main(int argc, char** argv) {
                                                 });
   }
   if (*noop) return RunHttpNoop(common);
+  if (*reads) return RunReads(common, ropt);
   if (*baseline) return RunSqlBaseline(common, baseline_accounts);
   return 2;
 }

@@ -21,6 +21,7 @@
 #include "http/ops_routes.h"
 #include "http/server.h"
 #include "lockstep/base/backoff.h"
+#include "lockstep/cache/byte_cache.h"
 #include "lockstep/redis/client.h"
 #include "lockstep/redis/url.h"
 #include "lockstep/sql/pool.h"
@@ -55,8 +56,9 @@ lockstep::Result<std::unique_ptr<lockstep::sql::Pool>> OpenMariaDb(const shopd::
   conn.ssl_key = c.mysql_ssl_key;
   lockstep::sql::PoolOptions options;
   // One connection per worker and per order-batch thread: neither ever waits for a
-  // connection another one holds (+4 for id blocks, readiness, migrations).
-  options.max_connections = c.worker_threads + shopd::domain::OrderServiceOptions{}.batch_threads + 4;
+  // connection another one holds (+4 for id blocks, readiness, migrations; +1 for the
+  // product cache's pending-invalidation replayer).
+  options.max_connections = c.worker_threads + shopd::domain::OrderServiceOptions{}.batch_threads + 4 + 1;
   options.acquire_timeout = std::chrono::seconds(2);
   const lockstep::Deadline deadline = lockstep::Deadline::After(budget);
   lockstep::Backoff backoff({.initial = std::chrono::milliseconds(100), .max = std::chrono::seconds(2)});
@@ -66,6 +68,24 @@ lockstep::Result<std::unique_ptr<lockstep::sql::Pool>> OpenMariaDb(const shopd::
     spdlog::warn("MariaDB {} not reachable yet: {}", conn.ToString(), pool.status().ToString());
     if (!backoff.Wait(deadline).ok()) return pool;
   }
+}
+
+lockstep::cache::CacheOptions ProductCacheOptions(const shopd::config::ShopdConfig& c) {
+  lockstep::cache::CacheOptions o;
+  o.key_prefix = c.EffectiveRedisKeyPrefix();
+  o.name = "product";
+  o.l1_enabled = c.cache_l1;
+  o.l2_enabled = c.cache_l2;
+  o.l1_ttl = c.cache_l1_ttl;
+  o.l2_ttl = c.cache_l2_ttl;
+  o.negative_ttl = c.cache_negative_ttl;
+  o.tombstone_ttl = c.cache_tombstone_ttl;
+  o.loader_budget = c.cache_tombstone_ttl / 2;
+  o.staleness_bound = c.cache_staleness_bound;
+  o.heartbeat_interval = std::max(std::chrono::milliseconds(1), c.cache_staleness_bound / 5);
+  o.l1_max_entries = static_cast<size_t>(c.cache_l1_max_entries);
+  o.second_delete_delay = c.cache_second_delete;
+  return o;
 }
 
 std::string PoolMetrics(const lockstep::sql::Pool& pool, const lockstep::redis::Client& redis) {
@@ -139,7 +159,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!config.redis_password.empty()) redis_options->password = config.redis_password;
-  redis_options->pool_size = std::max(redis_options->pool_size, config.worker_threads);
+  // Workers, plus the cache's heartbeat and replayer threads.
+  redis_options->pool_size = std::max(redis_options->pool_size, config.worker_threads + 2);
   auto redis = lockstep::redis::Client::Open(*redis_options);
   if (!redis.ok()) {
     spdlog::critical("shopd: cannot open Redis client: {}", redis.status().ToString());
@@ -150,7 +171,16 @@ int main(int argc, char** argv) {
   shopd::domain::InFlight in_flight;
   shopd::domain::AccountService accounts(**pool);
   shopd::domain::TransferService transfers(**pool, in_flight, domain_metrics);
-  shopd::domain::ProductService products(**pool);
+  std::unique_ptr<shopd::domain::ProductCache> product_cache;
+  if (config.cache_l1 || config.cache_l2) {
+    auto engine = lockstep::cache::ByteCache::Open(**redis, ProductCacheOptions(config));
+    if (!engine.ok()) {
+      spdlog::critical("shopd: bad cache settings: {}", engine.status().ToString());
+      return 2;
+    }
+    product_cache = std::make_unique<shopd::domain::ProductCache>(std::move(engine).value());
+  }
+  shopd::domain::ProductService products(**pool, std::move(product_cache));
   shopd::domain::OrderService orders(**pool, in_flight, domain_metrics, products);
 
   shopd::http::Server server(ServerOptionsFrom(config, *listen));
@@ -164,7 +194,7 @@ int main(int argc, char** argv) {
                          return (*redis)->Ping(d.CappedAt(std::chrono::seconds(2)));
                        }});
   shopd::http::RegisterOpsRoutes(server, std::move(readiness), [&] {
-    return PoolMetrics(**pool, **redis) + domain_metrics.Render();
+    return PoolMetrics(**pool, **redis) + domain_metrics.Render() + products.CacheMetrics();
   });
   const shopd::domain::Services services{&accounts, &transfers, &products, &orders};
   shopd::domain::RegisterAccountRoutes(server.router(), services);

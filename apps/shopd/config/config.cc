@@ -53,6 +53,15 @@ constexpr KeySpec kKeys[] = {
     {"mysql_ssl_cert", Kind::kString, true},
     {"mysql_ssl_key", Kind::kString, true},
     {"redis_key_prefix", Kind::kString, true},
+    {"cache_l1", Kind::kInt, true},
+    {"cache_l2", Kind::kInt, true},
+    {"cache_l1_ttl_ms", Kind::kInt, true},
+    {"cache_l2_ttl_ms", Kind::kInt, true},
+    {"cache_negative_ttl_ms", Kind::kInt, true},
+    {"cache_tombstone_ttl_ms", Kind::kInt, true},
+    {"cache_staleness_bound_ms", Kind::kInt, true},
+    {"cache_l1_max_entries", Kind::kInt, true},
+    {"cache_second_delete_ms", Kind::kInt, true},
 };
 
 const KeySpec* FindKey(std::string_view key) {
@@ -234,11 +243,32 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
       {"header_timeout_ms", 1, [&](int64_t v) { c.header_timeout = std::chrono::milliseconds(v); }},
       {"idle_timeout_ms", 1, [&](int64_t v) { c.idle_timeout = std::chrono::milliseconds(v); }},
       {"drain_timeout_ms", 0, [&](int64_t v) { c.drain_timeout = std::chrono::milliseconds(v); }},
+      {"cache_l1", 0, [&](int64_t v) { c.cache_l1 = v != 0; }},
+      {"cache_l2", 0, [&](int64_t v) { c.cache_l2 = v != 0; }},
+      {"cache_l1_ttl_ms", 1, [&](int64_t v) { c.cache_l1_ttl = std::chrono::milliseconds(v); }},
+      {"cache_l2_ttl_ms", 1, [&](int64_t v) { c.cache_l2_ttl = std::chrono::milliseconds(v); }},
+      {"cache_negative_ttl_ms", 1, [&](int64_t v) { c.cache_negative_ttl = std::chrono::milliseconds(v); }},
+      {"cache_tombstone_ttl_ms", 2, [&](int64_t v) { c.cache_tombstone_ttl = std::chrono::milliseconds(v); }},
+      {"cache_staleness_bound_ms", 5, [&](int64_t v) { c.cache_staleness_bound = std::chrono::milliseconds(v); }},
+      {"cache_l1_max_entries", 1, [&](int64_t v) { c.cache_l1_max_entries = v; }},
+      {"cache_second_delete_ms", 0, [&](int64_t v) { c.cache_second_delete = std::chrono::milliseconds(v); }},
   };
   for (const IntField& f : ints) {
     if (const Raw* r = get(f.key)) {
       LOCKSTEP_ASSIGN_OR_RETURN(int64_t v, ToInt(*r, f.min));
       f.set(v);
+    }
+  }
+  for (const char* flag : {"cache_l1", "cache_l2"}) {
+    if (const Raw* r = get(flag); r != nullptr && r->value != "0" && r->value != "1") {
+      return Status::InvalidArgument(r->source, ": must be 0 or 1");
+    }
+  }
+  for (const auto& [key, ttl] : {std::pair{"cache_l1_ttl_ms", c.cache_l1_ttl}, std::pair{"cache_l2_ttl_ms", c.cache_l2_ttl},
+                                 std::pair{"cache_negative_ttl_ms", c.cache_negative_ttl}}) {
+    if (ttl < c.cache_tombstone_ttl) {
+      return Status::InvalidArgument(source(key), ": must be >= cache_tombstone_ttl_ms (", c.cache_tombstone_ttl.count(),
+                                     ")");
     }
   }
   if (c.default_request_timeout > c.max_request_timeout) {
@@ -332,7 +362,12 @@ std::string ShopdConfig::Redacted() const {
       << " max_request_timeout_ms=" << max_request_timeout.count() << " header_timeout_ms=" << header_timeout.count()
       << " idle_timeout_ms=" << idle_timeout.count() << " drain_timeout_ms=" << drain_timeout.count()
       << " log_level=" << log_level << " mysql_ssl_ca=" << (mysql_ssl_ca.empty() ? "<none>" : mysql_ssl_ca)
-      << " redis_key_prefix=" << (redis_key_prefix.empty() ? "<shopd:DATABASE:>" : redis_key_prefix);
+      << " redis_key_prefix=" << (redis_key_prefix.empty() ? "<shopd:DATABASE:>" : redis_key_prefix)
+      << " cache_l1=" << cache_l1 << " cache_l2=" << cache_l2 << " cache_l1_ttl_ms=" << cache_l1_ttl.count()
+      << " cache_l2_ttl_ms=" << cache_l2_ttl.count() << " cache_negative_ttl_ms=" << cache_negative_ttl.count()
+      << " cache_tombstone_ttl_ms=" << cache_tombstone_ttl.count()
+      << " cache_staleness_bound_ms=" << cache_staleness_bound.count()
+      << " cache_l1_max_entries=" << cache_l1_max_entries << " cache_second_delete_ms=" << cache_second_delete.count();
   return out.str();
 }
 

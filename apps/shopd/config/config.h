@@ -59,6 +59,21 @@ struct ShopdConfig {
   // on different databases never collide. See EffectiveRedisKeyPrefix().
   std::string redis_key_prefix;
 
+  // Product cache (README "Consistent product cache"). cache_l1 / cache_l2: 1 = on, 0 = off
+  // (both off = every GET reads MariaDB). TTLs must be >= cache_tombstone_ttl_ms (T); the
+  // loader budget is T/2; cache_staleness_bound_ms bounds how far another instance's L1
+  // may lag a PUT (heartbeat every bound/5). cache_second_delete_ms > 0 enables the
+  // delayed second delete.
+  bool cache_l1 = true;
+  bool cache_l2 = true;
+  std::chrono::milliseconds cache_l1_ttl{30'000};
+  std::chrono::milliseconds cache_l2_ttl{600'000};
+  std::chrono::milliseconds cache_negative_ttl{5'000};
+  std::chrono::milliseconds cache_tombstone_ttl{2'000};
+  std::chrono::milliseconds cache_staleness_bound{50};
+  int64_t cache_l1_max_entries = 100'000;
+  std::chrono::milliseconds cache_second_delete{0};
+
   // redis_key_prefix, or "shopd:<database>:" when it is empty ("shopd:" without a database).
   std::string EffectiveRedisKeyPrefix() const;
 

@@ -215,5 +215,27 @@ TEST_F(ConfigTest, MysqlTlsFromFlagsEnvAndFile) {
   EXPECT_TRUE(Load({}).value().config.mysql_ssl_ca.empty());
 }
 
+TEST_F(ConfigTest, CacheKeysFromFlagsAndEnvironmentWithTheirChecks) {
+  auto c = LoadConfig({"--cache-l1", "0", "--cache-staleness-bound-ms", "80", "--cache-tombstone-ttl-ms", "3000"},
+                      FromMap({{"SHOPD_CACHE_L2_TTL_MS", "60000"}, {"SHOPD_CACHE_SECOND_DELETE_MS", "500"}}));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->config.cache_l1);
+  EXPECT_TRUE(c->config.cache_l2);
+  EXPECT_EQ(c->config.cache_staleness_bound, std::chrono::milliseconds(80));
+  EXPECT_EQ(c->config.cache_tombstone_ttl, std::chrono::milliseconds(3000));
+  EXPECT_EQ(c->config.cache_l2_ttl, std::chrono::milliseconds(60000));
+  EXPECT_EQ(c->config.cache_second_delete, std::chrono::milliseconds(500));
+  EXPECT_NE(c->config.Redacted().find("cache_l1=0"), std::string::npos);
+
+  auto bad_flag = LoadConfig({"--cache-l1", "2"}, FromMap({}));
+  EXPECT_EQ(bad_flag.status().code(), lockstep::StatusCode::kInvalidArgument);
+  // A TTL shorter than the tombstone TTL would let a stale fill outlive its tombstone.
+  auto short_ttl = LoadConfig({"--cache-negative-ttl-ms", "1000"}, FromMap({}));
+  EXPECT_EQ(short_ttl.status().code(), lockstep::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(short_ttl.status().message()).find("negative-ttl"), std::string::npos)
+      << short_ttl.status();
+}
+
+
 }  // namespace
 }  // namespace shopd::config

@@ -123,6 +123,8 @@ Result<Outcome> OrderService::Place(const OrderRequest& request, const lockstep:
                                ? coalescer_->SubmitAndWait(request.product_id, request, deadline)
                                : PlaceRowLock(request, deadline);
   Count(result);
+  // A confirmed order changed the product's stock and version: drop it from the cache.
+  if (result.ok() && result->http_status == 201 && !result->replayed) products_.StockChanged(request.product_id);
   return result;
 }
 

@@ -1,14 +1,20 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 
+#include "lockstep/base/clock.h"
 #include "lockstep/base/deadline.h"
 #include "lockstep/base/mutex.h"
 #include "lockstep/base/result.h"
+#include "lockstep/cache/cache.h"
 
 namespace lockstep::sql {
 class Pool;
@@ -32,11 +38,34 @@ struct Product {
   StockMode stock_mode = StockMode::kBatched;
 };
 
-// Products (API.md /v1/products), straight from MariaDB (the consistent cache comes with
-// its own issue). Thread-safe.
+// Cache codec of Product: "<id> <version> <price> <stock> <mode> <name>". Thread-safe.
+struct ProductCodec {
+  static std::string EncodeKey(int64_t id);
+  static std::string Encode(const Product& p);
+  static lockstep::Result<Product> Decode(std::string_view bytes);
+};
+using ProductCache = lockstep::cache::Cache<int64_t, Product, ProductCodec>;
+
+// Products (API.md /v1/products). Thread-safe.
+//
+// With a cache, GET reads through it (lockstep::cache: L1 + L2, versioned fills). POST
+// and PUT write a pending_invalidations row in their own transaction, invalidate the
+// cache after COMMIT and then delete the row; when Redis cannot be reached the row stays
+// and a background thread replays it (every instance polls the table every
+// kPendingPollInterval) until delivered. While a product has a pending row that an
+// instance knows of, that instance reads it from MariaDB, never from the cache.
+// Stock changes made by orders are invalidated asynchronously (StockChanged).
 class ProductService {
  public:
-  explicit ProductService(lockstep::sql::Pool& pool) : pool_(pool) {}
+  // How often every instance polls pending_invalidations (README: bound while Redis is down).
+  static constexpr std::chrono::milliseconds kPendingPollInterval{100};
+
+  // `cache` may be null: every read goes to MariaDB. With a cache, a background thread
+  // (one pooled MariaDB connection at a time) replays pending invalidations.
+  explicit ProductService(lockstep::sql::Pool& pool, std::unique_ptr<ProductCache> cache = nullptr);
+  ~ProductService();
+  ProductService(const ProductService&) = delete;
+  ProductService& operator=(const ProductService&) = delete;
 
   // Creates a product with version 1. kInvalidArgument: name outside 1..128 UTF-8
   // characters, negative price or stock, unknown stock_mode, or "reserved" (not supported
@@ -45,6 +74,9 @@ class ProductService {
                                    std::optional<std::string> stock_mode, const lockstep::Deadline& deadline);
   // kNotFound for an unknown id.
   lockstep::Result<Product> Get(int64_t id, const lockstep::Deadline& deadline);
+  // The product from this instance's L1 when Get would serve it from there (never blocks;
+  // nullopt: call Get). Thread-safe.
+  std::optional<Product> PeekCached(int64_t id) LOCKSTEP_EXCLUDES(bg_mu_);
   // Changes name and/or price and bumps version in the same UPDATE; returns the new row.
   // kInvalidArgument if neither is given or one is invalid; kNotFound for an unknown id.
   lockstep::Result<Product> Update(int64_t id, std::optional<std::string> name, std::optional<int64_t> price,
@@ -54,10 +86,39 @@ class ProductService {
   lockstep::Result<std::optional<StockMode>> ModeOf(int64_t id, const lockstep::Deadline& deadline)
       LOCKSTEP_EXCLUDES(mu_);
 
+  // Call after a committed order changed `id`'s stock (and version). Returns at once; the
+  // background thread invalidates the cache entry (coalescing bursts per product). No-op
+  // without a cache. Thread-safe.
+  void StockChanged(int64_t id) LOCKSTEP_EXCLUDES(bg_mu_);
+
+  // Prometheus text of the cache counters ("" without a cache). Thread-safe.
+  std::string CacheMetrics() const LOCKSTEP_EXCLUDES(bg_mu_);
+
  private:
+  lockstep::Result<Product> LoadFromDb(int64_t id, const lockstep::Deadline& deadline);
+  // After COMMIT: invalidates and deletes the pending row, or leaves it for the replayer.
+  // Not bounded by the request's deadline: the cache caps each Redis call itself.
+  void InvalidateAfterCommit(int64_t id, int64_t version, int64_t pending_row) LOCKSTEP_EXCLUDES(bg_mu_);
+  bool IsPending(int64_t id) const LOCKSTEP_EXCLUDES(bg_mu_);
+  void MarkPending(int64_t id) LOCKSTEP_EXCLUDES(bg_mu_);
+  void BackgroundLoop() LOCKSTEP_EXCLUDES(bg_mu_);
+  void FlushStockChanges() LOCKSTEP_EXCLUDES(bg_mu_);
+  void ReplayPending() LOCKSTEP_EXCLUDES(bg_mu_);
+
   lockstep::sql::Pool& pool_;
   lockstep::Mutex mu_;
   std::map<int64_t, StockMode> modes_ LOCKSTEP_GUARDED_BY(mu_);
+
+  std::unique_ptr<ProductCache> cache_;
+  mutable lockstep::Mutex bg_mu_;
+  lockstep::CondVar bg_cv_;
+  bool stop_ LOCKSTEP_GUARDED_BY(bg_mu_) = false;
+  std::set<int64_t> dirty_stock_ LOCKSTEP_GUARDED_BY(bg_mu_);
+  // Products not read through the cache: their invalidation is not delivered yet. Value:
+  // when this instance added it (a poll that started earlier must not drop it).
+  std::map<int64_t, lockstep::Clock::time_point> pending_ LOCKSTEP_GUARDED_BY(bg_mu_);
+  uint64_t pending_replayed_ LOCKSTEP_GUARDED_BY(bg_mu_) = 0;
+  std::thread background_;
 };
 
 }  // namespace shopd::domain

@@ -87,11 +87,21 @@ void RegisterCommerceRoutes(http::Router& router, const Services& services) {
                return Response::Json(201, ProductJson(p));
              }));
 
+  // An L1 hit is answered on the I/O thread (no hand-off to the worker pool).
+  http::RouteOptions product_get;
+  product_get.fast_path = [&products](Request& req) -> std::optional<Response> {
+    auto id = http::PathInt64(req, "id");
+    if (!id.ok()) return std::nullopt;
+    std::optional<Product> p = products.PeekCached(*id);
+    if (!p) return std::nullopt;
+    return Response::Json(200, ProductJson(*p));
+  };
   router.Add(Method::kGet, "/v1/products/{id}", http::ResultHandler([&products](Request& req) -> Result<Response> {
                LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, http::PathInt64(req, "id"));
                LOCKSTEP_ASSIGN_OR_RETURN(Product p, products.Get(id, req.deadline));
                return Response::Json(200, ProductJson(p));
-             }));
+             }),
+             std::move(product_get));
 
   router.Add(Method::kPut, "/v1/products/{id}", http::ResultHandler([&products](Request& req) -> Result<Response> {
                LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, http::PathInt64(req, "id"));

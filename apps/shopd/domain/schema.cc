@@ -124,6 +124,19 @@ const std::vector<Migration>& Migrations() {
                    END IF;
                  END)sql",
        }},
+      // Cache invalidations owed after a COMMIT: written in the writer's transaction,
+      // deleted once delivered to Redis, replayed by every instance until then (products.h).
+      // version -1 = unknown (stock changed by orders).
+      {4, "pending cache invalidations",
+       {
+           R"sql(CREATE TABLE IF NOT EXISTS pending_invalidations (
+                   id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                   product_id BIGINT NOT NULL,
+                   version BIGINT NOT NULL,
+                   created_at DATETIME(6) NOT NULL,
+                   KEY pending_invalidations_product (product_id)
+                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
+       }},
   };
   return migrations;
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,10 +18,17 @@ namespace shopd::http {
 // running handler short, so a 504 never races a commit. Exceptions escaping it become 500.
 using Handler = std::function<Response(Request&)>;
 
+// A non-blocking first try of a pool route on the I/O thread (e.g. an in-process cache
+// hit): a response, or nullopt to run the route's handler on the worker pool as usual.
+using FastPath = std::function<std::optional<Response>(Request&)>;
+
 struct RouteOptions {
   // Run on the I/O thread instead of the worker pool. Only for cheap, never-blocking
   // handlers (/healthz, /metrics). Default false.
   bool run_inline = false;
+  // Optional, for pool routes: tried on the I/O thread first; must never block. An
+  // exception from it counts as nullopt. Default none.
+  FastPath fast_path = nullptr;
 };
 
 // A registered route.

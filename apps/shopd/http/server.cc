@@ -81,6 +81,16 @@ bool ValidRequestId(std::string_view id) {
 
 // Runs a handler, turning exceptions into 500 and an already-passed deadline into 504
 // without running it (the request waited too long in the queue).
+// RouteOptions::fast_path on the I/O thread; nullopt (run the handler on the pool) also
+// when it throws.
+std::optional<Response> TryFastPath(const FastPath& fast_path, Request& request) {
+  try {
+    return fast_path(request);
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
 Response InvokeHandler(const Handler& handler, Request& request) {
   if (request.deadline.expired()) {
     return Response::Error(Status::DeadlineExceeded("deadline passed before the request could run"));
@@ -381,7 +391,13 @@ class Server::Impl {
           request.route = route;
           request.path_params = std::move(match.path_params);
           const Handler* handler = &match.route->handler;
-          if (match.route->options.run_inline) {
+          std::optional<Response> fast;
+          if (!match.route->options.run_inline && match.route->options.fast_path) {
+            fast = TryFastPath(match.route->options.fast_path, request);
+          }
+          if (fast) {
+            response = std::move(*fast);
+          } else if (match.route->options.run_inline) {
             response = InvokeHandler(*handler, request);
           } else {
             // A named job, not a temporary inside the co_await expression: g++ 12

@@ -50,6 +50,17 @@ class ServerTest : public ::testing::Test {
       return Response::Json(200, {{"counted", true}});
     });
     r.Add(Method::kGet, "/throw", [](Request&) -> Response { throw std::runtime_error("boom"); });
+    // Even ids are answered by the fast path on the I/O thread, odd ones by the handler;
+    // id 13 makes the fast path throw (the handler then answers).
+    RouteOptions fast;
+    fast.fast_path = [](Request& req) -> std::optional<Response> {
+      const std::string id(req.path_params.Get("id").value_or("1"));
+      if (id == "13") throw std::runtime_error("fast path boom");
+      if ((id.back() - '0') % 2 != 0) return std::nullopt;
+      return Response::Json(200, {{"by", "fast_path"}});
+    };
+    r.Add(Method::kGet, "/fast/{id}", [](Request&) { return Response::Json(200, {{"by", "handler"}}); },
+          std::move(fast));
     ASSERT_TRUE(server_->Start().ok());
     port_ = server_->port();
     ASSERT_NE(port_, 0);
@@ -88,6 +99,17 @@ TEST_F(ServerTest, HealthzAndHeaders) {
   auto ready = Fetch(port_, "GET", "/readyz");
   ASSERT_TRUE(ready);
   EXPECT_EQ(ready->status, 200);
+}
+
+TEST_F(ServerTest, FastPathAnswersOnTheIoThreadOrFallsBackToTheHandler) {
+  StartServer();
+  for (const auto& [path, by] : {std::pair{"/fast/2", "fast_path"}, std::pair{"/fast/3", "handler"},
+                                 std::pair{"/fast/13", "handler"}}) {
+    auto r = Fetch(port_, "GET", path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 200) << path;
+    EXPECT_EQ(r->body, std::string(R"({"by":")") + by + R"("})") << path;
+  }
 }
 
 TEST_F(ServerTest, RoutesParamsAndErrors) {
