@@ -53,6 +53,11 @@ constexpr KeySpec kKeys[] = {
     {"mysql_ssl_cert", Kind::kString, true},
     {"mysql_ssl_key", Kind::kString, true},
     {"redis_key_prefix", Kind::kString, true},
+    {"reserved_max_pending", Kind::kInt, true},
+    {"reserved_persist_batch", Kind::kInt, true},
+    {"reserved_persister", Kind::kInt, true},
+    {"reserved_claim_idle_ms", Kind::kInt, true},
+    {"reserved_min_fsync", Kind::kString, true},
 };
 
 const KeySpec* FindKey(std::string_view key) {
@@ -234,6 +239,10 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
       {"header_timeout_ms", 1, [&](int64_t v) { c.header_timeout = std::chrono::milliseconds(v); }},
       {"idle_timeout_ms", 1, [&](int64_t v) { c.idle_timeout = std::chrono::milliseconds(v); }},
       {"drain_timeout_ms", 0, [&](int64_t v) { c.drain_timeout = std::chrono::milliseconds(v); }},
+      {"reserved_max_pending", 1, [&](int64_t v) { c.reserved_max_pending = v; }},
+      {"reserved_persist_batch", 1, [&](int64_t v) { c.reserved_persist_batch = std::min<int64_t>(v, 10'000); }},
+      {"reserved_persister", 0, [&](int64_t v) { c.reserved_persister = v == 0 ? 0 : 1; }},
+      {"reserved_claim_idle_ms", 1, [&](int64_t v) { c.reserved_claim_idle = std::chrono::milliseconds(v); }},
   };
   for (const IntField& f : ints) {
     if (const Raw* r = get(f.key)) {
@@ -250,6 +259,12 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
   if (const Raw* r = get("mysql_ssl_cert")) c.mysql_ssl_cert = r->value;
   if (const Raw* r = get("mysql_ssl_key")) c.mysql_ssl_key = r->value;
   if (const Raw* r = get("redis_key_prefix")) c.redis_key_prefix = r->value;
+  if (const Raw* r = get("reserved_min_fsync")) {
+    if (r->value != "always" && r->value != "everysec") {
+      return Status::InvalidArgument(r->source, ": '", r->value, "' is not one of always|everysec");
+    }
+    c.reserved_min_fsync = r->value;
+  }
   static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
     return Status::InvalidArgument(source("log_level"), ": '", c.log_level,
@@ -332,7 +347,10 @@ std::string ShopdConfig::Redacted() const {
       << " max_request_timeout_ms=" << max_request_timeout.count() << " header_timeout_ms=" << header_timeout.count()
       << " idle_timeout_ms=" << idle_timeout.count() << " drain_timeout_ms=" << drain_timeout.count()
       << " log_level=" << log_level << " mysql_ssl_ca=" << (mysql_ssl_ca.empty() ? "<none>" : mysql_ssl_ca)
-      << " redis_key_prefix=" << (redis_key_prefix.empty() ? "<shopd:DATABASE:>" : redis_key_prefix);
+      << " redis_key_prefix=" << (redis_key_prefix.empty() ? "<shopd:DATABASE:>" : redis_key_prefix)
+      << " reserved_max_pending=" << reserved_max_pending << " reserved_persist_batch=" << reserved_persist_batch
+      << " reserved_persister=" << reserved_persister << " reserved_claim_idle_ms=" << reserved_claim_idle.count()
+      << " reserved_min_fsync=" << reserved_min_fsync;
   return out.str();
 }
 
@@ -352,6 +370,8 @@ lockstep::Result<ConfigLoad> LoadConfig(const std::vector<std::string>& args, co
   for (const KeySpec& k : kKeys) {
     if (k.flag) app.add_option(FlagName(k.key), flag_values[k.key], "see " + EnvName(k.key));
   }
+  bool reconcile = false;
+  app.add_flag("--reconcile", reconcile, "Reconcile the reserved mode's Redis state with MariaDB, print a report, exit");
   app.add_option("--mysql-replica", replicas, "MariaDB replica URL (repeatable)")->allow_extra_args(false);
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 wants them reversed.
   try {
@@ -382,6 +402,7 @@ lockstep::Result<ConfigLoad> LoadConfig(const std::vector<std::string>& args, co
   Merge(merged, flags);
 
   ConfigLoad load;
+  load.reconcile = reconcile;
   LOCKSTEP_RETURN_IF_ERROR(Build(merged, load.config));
   return load;
 }

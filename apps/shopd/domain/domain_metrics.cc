@@ -25,6 +25,17 @@ std::string DomainMetrics::Render() const {
   counter("shopd_order_batch_errors_total", "Order batches that failed as a whole.", order_batch_errors);
   counter("shopd_order_batch_fallbacks_total", "Order batches redone member by member after a duplicate request_id.",
           order_batch_fallbacks);
+  counter("shopd_orders_reserved_total", "Reserved-mode orders answered 201 pending.", orders_reserved);
+  counter("shopd_reserved_backpressure_total", "Reservations refused with 503 because the persister backlog passed "
+          "reserved_max_pending.", reserved_backpressure);
+  counter("shopd_reserved_stock_inits_total", "Redis stocks initialised from MariaDB.", reserved_stock_inits);
+  counter("shopd_reserved_persist_batches_total", "Persister batches committed to MariaDB.", reserved_persist_batches);
+  counter("shopd_reserved_persisted_total", "Reservations written to MariaDB as confirmed orders.", reserved_persisted);
+  counter("shopd_reserved_failed_total", "Reservations that ended failed (units returned to the Redis stock).",
+          reserved_failed);
+  counter("shopd_reserved_persist_failures_total",
+          "Persister failures (MariaDB write or Redis call), each retried; alert when it keeps rising.",
+          reserved_persist_failures);
   return out.str();
 }
 

@@ -8,6 +8,7 @@
 
 #include "domain/multi_row.h"
 #include "domain/request_records.h"
+#include "domain/reservations.h"
 #include "domain/validation.h"
 #include "lockstep/base/check.h"
 #include "lockstep/sql/pool.h"
@@ -78,8 +79,13 @@ std::string OrderRequest::Digest() const {
 }
 
 OrderService::OrderService(lockstep::sql::Pool& pool, InFlight& in_flight, DomainMetrics& metrics,
-                           ProductService& products, OrderServiceOptions options)
-    : pool_(pool), in_flight_(in_flight), metrics_(metrics), products_(products), options_(options) {
+                           ProductService& products, OrderServiceOptions options, Reservations* reservations)
+    : pool_(pool),
+      in_flight_(in_flight),
+      metrics_(metrics),
+      products_(products),
+      options_(options),
+      reservations_(reservations) {
   if (!options_.batching) return;
   lockstep::batch::CoalescerOptions c;
   c.threads = options_.batch_threads;
@@ -118,6 +124,17 @@ Result<Outcome> OrderService::Place(const OrderRequest& request, const lockstep:
   LOCKSTEP_RETURN_IF_ERROR(request.Validate());
   LOCKSTEP_ASSIGN_OR_RETURN(InFlight::Ticket ticket, in_flight_.Enter(kScope, request.request_id, deadline));
   LOCKSTEP_ASSIGN_OR_RETURN(std::optional<StockMode> mode, products_.ModeOf(request.product_id, deadline));
+  if (mode == StockMode::kReserved) {
+    if (reservations_ == nullptr) return Status::Unavailable("stock_mode 'reserved' is not enabled in this process");
+    LOCKSTEP_ASSIGN_OR_RETURN(int64_t order_id, NextOrderId(deadline));
+    Result<Outcome> reserved = reservations_->Reserve(request, order_id, deadline);
+    if (reserved.ok()) {
+      DomainMetrics::Add(reserved->replayed ? metrics_.replays
+                         : reserved->http_status == 201 ? metrics_.orders_reserved
+                                                        : metrics_.orders_rejected);
+    }
+    return reserved;
+  }
   // Unknown products take the row_lock path, which records the 404.
   Result<Outcome> result = (mode == StockMode::kBatched && coalescer_)
                                ? coalescer_->SubmitAndWait(request.product_id, request, deadline)
@@ -347,7 +364,15 @@ Result<Order> OrderService::Get(int64_t id, const lockstep::Deadline& deadline) 
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool_.Acquire(deadline));
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows,
                             conn.Query(std::string(kSelectOrder) + "WHERE id = ?", id, deadline));
-  if (rows.empty()) return Status::NotFound("order ", id, " not found");
+  if (rows.empty()) {
+    if (reservations_ != nullptr) {
+      LOCKSTEP_ASSIGN_OR_RETURN(std::optional<Order> pending, reservations_->FindById(id, deadline));
+      if (pending) return *pending;
+      // Confirmed between the two reads: MariaDB has it now.
+      LOCKSTEP_ASSIGN_OR_RETURN(rows, conn.Query(std::string(kSelectOrder) + "WHERE id = ?", id, deadline));
+    }
+    if (rows.empty()) return Status::NotFound("order ", id, " not found");
+  }
   return OrderFromRow(rows[0]);
 }
 
@@ -356,7 +381,15 @@ Result<Order> OrderService::GetByRequestId(const std::string& request_id, const 
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool_.Acquire(deadline));
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows,
                             conn.Query(std::string(kSelectOrder) + "WHERE request_id = ?", request_id, deadline));
-  if (rows.empty()) return Status::NotFound("no order with request_id '", request_id, "'");
+  if (rows.empty()) {
+    if (reservations_ != nullptr) {
+      LOCKSTEP_ASSIGN_OR_RETURN(std::optional<Order> pending, reservations_->FindByRequestId(request_id, deadline));
+      if (pending) return *pending;
+      LOCKSTEP_ASSIGN_OR_RETURN(rows,
+                                conn.Query(std::string(kSelectOrder) + "WHERE request_id = ?", request_id, deadline));
+    }
+    if (rows.empty()) return Status::NotFound("no order with request_id '", request_id, "'");
+  }
   return OrderFromRow(rows[0]);
 }
 

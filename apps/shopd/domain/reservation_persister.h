@@ -1,0 +1,86 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "domain/domain_metrics.h"
+#include "domain/reserved_keys.h"
+#include "lockstep/base/result.h"
+#include "lockstep/base/status.h"
+#include "lockstep/batch/stream_consumer.h"
+
+namespace lockstep::sql {
+class Pool;
+}
+namespace lockstep::redis {
+class Client;
+}
+
+namespace shopd::domain {
+
+struct ReservationPersisterOptions {
+  ReservedKeys keys;
+  // Consumer name in the group; unique per live process (main uses host:pid:start time).
+  std::string consumer;
+  // Stream entries per MariaDB transaction. > 0. Default 256.
+  int64_t batch_size = 256;
+  // Entries unacked this long are taken over from their (presumed dead) consumer. Default 10s.
+  std::chrono::milliseconds claim_idle{10'000};
+  // Log hook: every failed write or Redis error (retried), and every reservation that ends
+  // `failed`. Called on the persister's thread. Default unset.
+  std::function<void(const lockstep::Status&)> on_error = nullptr;
+};
+
+// One reservation as the stream carries it.
+struct ReservationEntry {
+  std::string request_id;
+  int64_t user_id = 0, product_id = 0, quantity = 0, order_id = 0;
+  std::string digest, body, incarnation;
+
+  // kInvalidArgument for a malformed entry.
+  static lockstep::Result<ReservationEntry> FromFields(const std::vector<std::pair<std::string, std::string>>& fields);
+  std::vector<std::pair<std::string, std::string>> ToFields() const;
+};
+
+// Writes reservations from the stream to MariaDB (lockstep::batch::StreamConsumer, group
+// "persister"; any number of processes). Per batch ONE transaction: lock the products'
+// rows, INSERT the orders that are not there yet (status confirmed), decrement the stock by
+// exactly what was inserted, and write their request_records; then, in Redis, mark the
+// reservations confirmed, and only then XACK. Idempotent per entry (a redelivered entry
+// whose order row exists with its id changes nothing). A reservation whose request_id is
+// already used in MariaDB by another order (another mode or product), or whose product
+// vanished or lacks the stock, ends `failed` and its units go back to the Redis stock —
+// never silently dropped. A failing write is retried with backoff forever (never
+// dead-lettered), counted in shopd_reserved_persist_failures_total and logged. Thread-safe.
+class ReservationPersister {
+ public:
+  static lockstep::Result<std::unique_ptr<ReservationPersister>> Start(lockstep::sql::Pool& pool,
+                                                                       lockstep::redis::Client& redis,
+                                                                       DomainMetrics& metrics,
+                                                                       ReservationPersisterOptions options);
+  ~ReservationPersister();  // Stops the consumer (unacked entries stay pending).
+
+  // Marks the given reservations (request_id -> quantity, product) `confirmed` or `failed`
+  // (failed returns the units to the Redis stock) if still pending; idempotent. Used by the
+  // persister after its commit and by reconcile.
+  static lockstep::Status Settle(lockstep::redis::Client& redis, const ReservedKeys& keys,
+                                 const std::vector<ReservationEntry>& confirmed,
+                                 const std::vector<ReservationEntry>& failed, const lockstep::Deadline& deadline);
+
+ private:
+  ReservationPersister(lockstep::sql::Pool& pool, lockstep::redis::Client& redis, DomainMetrics& metrics,
+                       ReservationPersisterOptions options);
+  lockstep::Status Handle(std::vector<lockstep::redis::StreamEntry>& entries, std::vector<lockstep::Status>& per_entry);
+
+  lockstep::sql::Pool& pool_;
+  lockstep::redis::Client& redis_;
+  DomainMetrics& metrics_;
+  const ReservationPersisterOptions options_;
+  std::unique_ptr<lockstep::batch::StreamConsumer> consumer_;
+};
+
+}  // namespace shopd::domain
