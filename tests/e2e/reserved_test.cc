@@ -1,0 +1,384 @@
+// End-to-end: stock_mode `reserved` (Redis Lua reservation + stream + persister) on real
+// shopd processes: pending then confirmed, replays, bad input, a request_id owned by
+// another order ends `failed`, the durability check, reconcile, and crashes of shopd,
+// Redis and MariaDB in the middle of a flash sale (checked by lockstep-bench).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <functional>
+#include <iostream>
+#include <optional>
+#include <thread>
+
+#include "e2e/e2e_fixture.h"
+#include "lockstep/redis/client.h"
+
+namespace lockstep::e2e {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kBenchTimeout = std::chrono::seconds(400);
+
+class ReservedTest : public ShopdE2eTest {
+ protected:
+  void SetUp() override {
+    ShopdE2eTest::SetUp();
+    if (HasFatalFailure()) return;
+    redis::RedisOptions o;
+    o.port = env().redis_ports.front();
+    o.command_timeout = std::chrono::seconds(5);
+    auto c = redis::Client::Open(o);
+    ASSERT_TRUE(c.ok()) << c.status();
+    redis_ = std::move(*c);
+  }
+
+  // shopd's Redis keys for this test's database (ShopdConfig::EffectiveRedisKeyPrefix).
+  std::string Key(const std::string& suffix) const { return "shopd:" + database() + ":" + suffix; }
+  std::optional<std::string> RedisGet(const std::string& key) {
+    auto r = redis_->Get(key, Deadline::After(std::chrono::seconds(5)));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : std::nullopt;
+  }
+  std::string HGet(const std::string& key, const std::string& field) {
+    auto r = redis_->Command({"HGET", key, field}, Deadline::After(std::chrono::seconds(5)));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->str() : "";
+  }
+
+  int64_t CreateReserved(const ShopdProcess& shopd, int64_t stock, const std::string& mode = "reserved") {
+    const HttpResponse r = Call(shopd, "POST", "/v1/products",
+                                json{{"name", "flash"}, {"price", 100}, {"stock", stock}, {"stock_mode", mode}}.dump());
+    if (r.status != 201) {
+      ADD_FAILURE() << "POST /v1/products: " << r.status << " " << r.body;
+      return 0;
+    }
+    return ParseJson(r.body).value("id", int64_t{0});
+  }
+  HttpResponse Order(const ShopdProcess& shopd, const std::string& rid, int64_t product, int64_t quantity,
+                     int64_t user = 7) {
+    return Call(shopd, "POST", "/v1/orders",
+                json{{"request_id", rid}, {"user_id", user}, {"product_id", product}, {"quantity", quantity}}.dump());
+  }
+  // Polls one integer query until `pred` holds or `timeout`; the last value (-1 if none).
+  template <typename Pred>
+  int64_t Await(const std::string& sql, Pred pred, std::chrono::seconds timeout = std::chrono::seconds(120)) {
+    const auto deadline = Clock::now() + timeout;
+    int64_t v = -1;
+    while (Clock::now() < deadline) {
+      auto conn = pool().Acquire(Deadline::After(std::chrono::seconds(5)));
+      if (conn.ok()) {
+        auto r = conn->Query(sql, Deadline::After(std::chrono::seconds(5)));
+        if (r.ok() && !r->empty() && r->begin()->GetInt64(0).ok()) v = *r->begin()->GetInt64(0);
+      }
+      if (pred(v)) return v;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return v;
+  }
+  // Polls GET `path` until its JSON "status" is `status`; the last status seen.
+  std::string AwaitOrderStatus(const ShopdProcess& shopd, const std::string& path, const std::string& status) {
+    const auto deadline = Clock::now() + std::chrono::seconds(120);
+    std::string seen;
+    while (Clock::now() < deadline) {
+      const HttpResponse r = Call(shopd, "GET", path);
+      seen = r.status == 200 ? ParseJson(r.body).value("status", "") : std::to_string(r.status);
+      if (seen == status) return seen;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return seen;
+  }
+  // shopd --reconcile on this test's database; its result.
+  ProcessResult Reconcile(const std::string& name) {
+    return RunProcess({ShopdBinary(), "--reconcile", "--mysql",
+                       "mysql://lockstep:lockstep@127.0.0.1:" + std::to_string(env().mariadb_port) + "/" + database(),
+                       "--redis", "redis://127.0.0.1:" + std::to_string(env().redis_ports.front())},
+                      name, std::chrono::seconds(120));
+  }
+  ProcessResult RunFlashsale(const std::vector<const ShopdProcess*>& shopds, const std::vector<std::string>& extra,
+                             const std::string& name) {
+    std::vector<std::string> argv = {BenchBinary(), "flashsale"};
+    for (const ShopdProcess* s : shopds) argv.insert(argv.end(), {"--url", s->url()});
+    argv.insert(argv.end(), {"--mysql", MysqlUrl(), "--mode", "reserved"});
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ProcessResult r = RunProcess(argv, name, kBenchTimeout);
+    std::cerr << "lockstep-bench " << name << " exited " << r.exit_code << "; summary: " << r.LastLine() << "\n";
+    return r;
+  }
+  ProcessResult RunVerify(const std::string& manifest, const std::vector<const ShopdProcess*>& shopds,
+                          const std::string& name) {
+    std::vector<std::string> argv = {BenchBinary(), "verify-flashsale", "--manifest", manifest, "--mysql", MysqlUrl()};
+    for (const ShopdProcess* s : shopds) argv.insert(argv.end(), {"--settle-url", s->url()});
+    ProcessResult r = RunProcess(argv, name, kBenchTimeout);
+    std::cerr << "lockstep-bench verify-flashsale (" << name << ") exited " << r.exit_code << "; " << r.LastLine()
+              << "\n";
+    return r;
+  }
+  static int64_t StatusCount(const json& summary, const std::string& status) {
+    if (!summary.contains("statuses") || !summary["statuses"].contains(status)) return 0;
+    return summary["statuses"][status].get<int64_t>();
+  }
+
+  std::unique_ptr<redis::Client> redis_;
+};
+
+TEST_F(ReservedTest, PendingUntilPersistedThenConfirmed) {
+  // This process only reserves; the persister runs in the second one, started later.
+  ShopdProcess* front = StartShopd({"--reserved-persister", "0"});
+  ASSERT_NE(front, nullptr);
+  const int64_t product = CreateReserved(*front, 5);
+  ASSERT_GT(product, 0);
+
+  const HttpResponse placed = Order(*front, "r-1", product, 2);
+  ASSERT_EQ(placed.status, 201) << placed.body;
+  const json order = ParseJson(placed.body);
+  const int64_t id = order.value("id", int64_t{0});
+  ASSERT_GT(id, 0);
+  EXPECT_EQ(order, (json{{"id", id}, {"request_id", "r-1"}, {"user_id", 7}, {"product_id", product},
+                         {"quantity", 2}, {"status", "pending"}}));
+  EXPECT_EQ(ParseJson(Call(*front, "GET", "/v1/orders/" + std::to_string(id)).body), order);
+  EXPECT_EQ(ParseJson(Call(*front, "GET", "/v1/orders?request_id=r-1").body), order);
+
+  // Replays: same answer, marked; another body: conflict; out of stock recorded and replayed.
+  const HttpResponse again = Order(*front, "r-1", product, 2);
+  EXPECT_EQ(again.status, 201);
+  EXPECT_EQ(again.body, placed.body);
+  EXPECT_EQ(again.Header("idempotent-replay"), "true");
+  EXPECT_TRUE(IsApiError(Order(*front, "r-1", product, 3), 409, "request_id_conflict"));
+  const HttpResponse refused = Order(*front, "r-2", product, 4);
+  EXPECT_TRUE(IsApiError(refused, 409, "out_of_stock"));
+  const HttpResponse refused_again = Order(*front, "r-2", product, 4);
+  EXPECT_EQ(refused_again.status, 409);
+  EXPECT_EQ(refused_again.body, refused.body);
+  EXPECT_EQ(refused_again.Header("idempotent-replay"), "true");
+  // A later, smaller order still fits.
+  EXPECT_EQ(Order(*front, "r-3", product, 3).status, 201);
+  EXPECT_TRUE(IsApiError(Order(*front, "r-4", product, 1), 409, "out_of_stock"));
+
+  // Nothing is in MariaDB yet; Redis holds the reservations.
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM orders"), 0);
+  EXPECT_EQ(QueryInt("SELECT stock FROM products WHERE id = " + std::to_string(product)), 5);
+  EXPECT_EQ(RedisGet(Key("stock:" + std::to_string(product))).value_or(""), "0");
+
+  ShopdProcess* back = StartShopd();
+  ASSERT_NE(back, nullptr);
+  EXPECT_EQ(AwaitOrderStatus(*front, "/v1/orders/" + std::to_string(id), "confirmed"), "confirmed");
+  EXPECT_EQ(AwaitOrderStatus(*front, "/v1/orders?request_id=r-3", "confirmed"), "confirmed");
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM orders"), 2);
+  EXPECT_EQ(QueryInt("SELECT stock FROM products WHERE id = " + std::to_string(product)), 0);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM request_records WHERE request_id IN ('r-1', 'r-3') AND http_status = 201"),
+            2);
+  // The replay after persisting still answers the recorded outcome.
+  const HttpResponse late = Order(*back, "r-1", product, 2);
+  EXPECT_EQ(late.body, placed.body);
+  EXPECT_EQ(late.Header("idempotent-replay"), "true");
+  const std::string metrics = Call(*back, "GET", "/metrics").body;
+  EXPECT_NE(metrics.find("\nshopd_reserved_persisted_total 2\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\nshopd_reserved_pending "), std::string::npos);
+  EXPECT_NE(metrics.find("\nshopd_reserved_persister_lag "), std::string::npos);
+}
+
+TEST_F(ReservedTest, BadInputChangesNothing) {
+  ShopdProcess* shopd = StartShopd();
+  ASSERT_NE(shopd, nullptr);
+  const int64_t product = CreateReserved(*shopd, 10);
+  ASSERT_GT(product, 0);
+  ASSERT_EQ(Order(*shopd, "ok-1", product, 1).status, 201);
+  ASSERT_EQ(AwaitOrderStatus(*shopd, "/v1/orders?request_id=ok-1", "confirmed"), "confirmed");
+  const std::string stock_key = Key("stock:" + std::to_string(product));
+  const auto redis_before = RedisGet(stock_key);
+  const int64_t rows_before = QueryInt("SELECT COUNT(*) FROM orders");
+  for (const int64_t q : {int64_t{0}, int64_t{-1}, int64_t{1'000'001}}) {
+    SCOPED_TRACE(q);
+    EXPECT_TRUE(IsApiError(Order(*shopd, "bad-" + std::to_string(q), product, q), 400, "invalid_argument"));
+  }
+  EXPECT_TRUE(IsApiError(Call(*shopd, "POST", "/v1/orders",
+                              R"({"request_id":"bad-t","user_id":1,"product_id":)" + std::to_string(product) +
+                                  R"(,"quantity":"1"})"),
+                         400, "invalid_argument"));
+  EXPECT_TRUE(IsApiError(Order(*shopd, "bad-unknown", product + 1000, 1), 404, "not_found"));
+  EXPECT_EQ(RedisGet(stock_key), redis_before);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM orders"), rows_before);
+  EXPECT_EQ(QueryInt("SELECT stock FROM products WHERE id = " + std::to_string(product)), 9);
+  EXPECT_EQ(*redis_->Command({"EXISTS", Key("res:bad-0"), Key("res:bad-unknown")}, Deadline::After(std::chrono::seconds(5))),
+            redis::Reply::Integer(0));
+}
+
+TEST_F(ReservedTest, RequestIdOwnedByAnotherOrderEndsFailedAndReturnsStock) {
+  ShopdProcess* front = StartShopd({"--reserved-persister", "0"});
+  ASSERT_NE(front, nullptr);
+  const int64_t batched = CreateReserved(*front, 10, "batched");
+  const int64_t reserved = CreateReserved(*front, 10);
+  ASSERT_GT(batched, 0);
+  ASSERT_GT(reserved, 0);
+  ASSERT_EQ(Order(*front, "shared", batched, 1).status, 201);
+  // Redis does not know the batched order: the reservation is accepted...
+  const HttpResponse pending = Order(*front, "shared", reserved, 3);
+  ASSERT_EQ(pending.status, 201) << pending.body;
+  const std::string path = "/v1/orders/" + std::to_string(ParseJson(pending.body).value("id", int64_t{0}));
+  EXPECT_EQ(ParseJson(Call(*front, "GET", path).body).value("status", ""), "pending");
+  EXPECT_EQ(RedisGet(Key("stock:" + std::to_string(reserved))).value_or(""), "7");
+  // ...and the persister refuses to apply it twice: failed, units back, nothing written.
+  ShopdProcess* back = StartShopd();
+  ASSERT_NE(back, nullptr);
+  EXPECT_EQ(AwaitOrderStatus(*front, path, "failed"), "failed");
+  EXPECT_EQ(RedisGet(Key("stock:" + std::to_string(reserved))).value_or(""), "10");
+  EXPECT_EQ(QueryInt("SELECT stock FROM products WHERE id = " + std::to_string(reserved)), 10);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM orders WHERE request_id = 'shared'"), 1);
+  EXPECT_EQ(QueryInt("SELECT product_id FROM orders WHERE request_id = 'shared'"), batched);
+  EXPECT_NE(Call(*back, "GET", "/metrics").body.find("\nshopd_reserved_failed_total 1\n"), std::string::npos);
+  EXPECT_NE(back->Log().find("marked failed"), std::string::npos);
+}
+
+TEST_F(ReservedTest, RefusedUnlessRedisIsDurable) {
+  const auto config_set = [&](const std::string& value) {
+    return redis_->Command({"CONFIG", "SET", "appendfsync", value}, Deadline::After(std::chrono::seconds(5))).status();
+  };
+  ASSERT_TRUE(config_set("everysec").ok());
+  struct Restore {  // Always put the stack's setting back.
+    std::function<void()> f;
+    ~Restore() { f(); }
+  } restore{[&] { EXPECT_TRUE(config_set("always").ok()); }};
+
+  ShopdProcess* strict = StartShopd();
+  ASSERT_NE(strict, nullptr);
+  const HttpResponse refused =
+      Call(*strict, "POST", "/v1/products", R"({"name":"p","price":1,"stock":1,"stock_mode":"reserved"})");
+  EXPECT_TRUE(IsApiError(refused, 400, "invalid_argument"));
+  EXPECT_NE(refused.body.find("appendfsync is 'everysec'"), std::string::npos) << refused.body;
+  EXPECT_NE(strict->Log().find("stock_mode reserved: REFUSED"), std::string::npos);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM products"), 0);
+
+  // The operator may accept everysec explicitly.
+  ShopdProcess* relaxed = StartShopd({"--reserved-min-fsync", "everysec"});
+  ASSERT_NE(relaxed, nullptr);
+  const int64_t product = CreateReserved(*relaxed, 3);
+  ASSERT_GT(product, 0);
+  EXPECT_EQ(Order(*relaxed, "o-1", product, 1).status, 201);
+  // The strict process refuses orders of that product (503), and records nothing.
+  const HttpResponse strict_order = Order(*strict, "o-2", product, 1);
+  EXPECT_TRUE(IsApiError(strict_order, 503, "unavailable")) << strict_order.body;
+}
+
+TEST_F(ReservedTest, ReconcileRepairsLostStreamEntryAndRedisStock) {
+  ShopdProcess* front = StartShopd({"--reserved-persister", "0"});
+  ASSERT_NE(front, nullptr);
+  const int64_t product = CreateReserved(*front, 100);
+  ASSERT_GT(product, 0);
+  for (int i = 1; i <= 3; ++i) ASSERT_EQ(Order(*front, "q-" + std::to_string(i), product, i).status, 201);
+  const std::string stock_key = Key("stock:" + std::to_string(product));
+  ASSERT_EQ(RedisGet(stock_key).value_or(""), "94");
+  // Divergence: the stream entry of q-2 is gone before anyone persisted it, and the Redis
+  // stock is corrupted.
+  const std::string entry = HGet(Key("res:q-2"), "entry");
+  ASSERT_FALSE(entry.empty());
+  ASSERT_EQ(*redis_->Command({"XDEL", Key("orders"), entry}, Deadline::After(std::chrono::seconds(5))),
+            redis::Reply::Integer(1));
+  ASSERT_TRUE(redis_->Set(stock_key, "999", Deadline::After(std::chrono::seconds(5))).ok());
+
+  const ProcessResult r = Reconcile("reconcile");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json report = ParseJson(r.LastLine());
+  EXPECT_EQ(report.value("readded", int64_t{-1}), 1) << report.dump();
+  EXPECT_EQ(report.value("stocks_fixed", int64_t{-1}), 1) << report.dump();
+  EXPECT_EQ(RedisGet(stock_key).value_or(""), "94");
+  EXPECT_NE(HGet(Key("res:q-2"), "entry"), entry);
+
+  // Persisting now yields every reservation once, and a second reconcile finds nothing.
+  ShopdProcess* back = StartShopd();
+  ASSERT_NE(back, nullptr);
+  EXPECT_EQ(Await("SELECT COUNT(*) FROM orders", [](int64_t v) { return v >= 3; }), 3);
+  EXPECT_EQ(AwaitOrderStatus(*front, "/v1/orders?request_id=q-2", "confirmed"), "confirmed");
+  EXPECT_EQ(QueryInt("SELECT stock FROM products WHERE id = " + std::to_string(product)), 94);
+  EXPECT_EQ(QueryInt("SELECT CAST(COALESCE(SUM(quantity), 0) AS SIGNED) FROM orders"), 6);
+  EXPECT_EQ(Await("SELECT 0", [&](int64_t) { return HGet(Key("res:q-3"), "state") == "confirmed"; }), 0);
+  const ProcessResult again = Reconcile("reconcile-again");
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(ParseJson(again.LastLine()).value("repairs", json::array()), json::array()) << again.LastLine();
+  EXPECT_EQ(RedisGet(stock_key).value_or(""), "94");
+}
+
+// Crash tests: a flash sale over two shopd processes; something is killed once orders are
+// demonstrably being persisted; afterwards every 201 (pending) order is confirmed exactly
+// once and the stock is conserved (lockstep-bench's checker, after settling).
+class ReservedCrashTest : public ReservedTest {
+ protected:
+  static std::vector<std::string> SaleArgs(const std::string& manifest) {
+    return {"--stock", "20000", "--requests", "40000", "--connections", "32", "--timeout-ms", "3000", "--manifest",
+            manifest, "--settle-timeout", "300"};
+  }
+  void ExpectClean(const ProcessResult& run, const std::string& manifest,
+                   const std::vector<const ShopdProcess*>& live) {
+    const json summary = ParseJson(run.LastLine());
+    ASSERT_TRUE(summary.is_object()) << run.err;
+    EXPECT_EQ(run.exit_code, 0) << Tail(run.err, 20);
+    EXPECT_EQ(summary.value("invariants", ""), "ok") << summary.dump();
+    EXPECT_GT(StatusCount(summary, "201"), 300) << summary.dump();
+    const ProcessResult verify = RunVerify(manifest, live, "verify-after");
+    EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+    EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM orders WHERE status <> 'confirmed'"), 0);
+  }
+};
+
+TEST_F(ReservedCrashTest, ShopdKilledMidSaleLosesNoPendingOrder) {
+  const std::vector<std::string> fast_claim = {"--reserved-claim-idle-ms", "2000"};
+  ShopdProcess* one = StartShopd(fast_claim);
+  ASSERT_NE(one, nullptr);
+  ShopdProcess* two = StartShopd(fast_claim);
+  ASSERT_NE(two, nullptr);
+  const std::string manifest = TestTempDir() + "/sale.json";
+  ProcessResult run;
+  std::thread bench([&] { run = RunFlashsale({one, two}, SaleArgs(manifest), "bench-kill-shopd"); });
+  EXPECT_GE(Await("SELECT COUNT(*) FROM orders", [](int64_t v) { return v >= 300; }), 300);
+  ASSERT_EQ(::kill(two->pid(), SIGKILL), 0);
+  // Its unacknowledged entries are claimed by the survivor; a restarted process joins.
+  ShopdProcess* again = StartShopd(fast_claim);
+  bench.join();
+  ASSERT_NE(again, nullptr);
+  EXPECT_GT(StatusCount(ParseJson(run.LastLine()), "0"), 0) << "the kill did not interrupt the sale";
+  ExpectClean(run, manifest, {one, again});
+}
+
+TEST_F(ReservedCrashTest, RedisRestartMidSaleLosesNoPendingOrder) {
+  ShopdProcess* one = StartShopd();
+  ASSERT_NE(one, nullptr);
+  ShopdProcess* two = StartShopd();
+  ASSERT_NE(two, nullptr);
+  const std::string manifest = TestTempDir() + "/sale.json";
+  ProcessResult run;
+  std::thread bench([&] { run = RunFlashsale({one, two}, SaleArgs(manifest), "bench-restart-redis"); });
+  EXPECT_GE(Await("SELECT COUNT(*) FROM orders", [](int64_t v) { return v >= 300; }), 300);
+  {
+    struct Restart {  // Always bring Redis back, whatever the test does.
+      ~Restart() { testing::RunStackCommand("start-redis 0"); }
+    } restart;
+    ASSERT_EQ(testing::RunStackCommand("stop-redis 0"), 0);
+  }
+  bench.join();
+  ExpectClean(run, manifest, {one, two});
+  EXPECT_EQ(::kill(one->pid(), 0), 0) << "shopd died with Redis";
+}
+
+TEST_F(ReservedCrashTest, MariaDbCrashMidSaleLosesNoPendingOrder) {
+  ShopdProcess* one = StartShopd();
+  ASSERT_NE(one, nullptr);
+  ShopdProcess* two = StartShopd();
+  ASSERT_NE(two, nullptr);
+  const std::string manifest = TestTempDir() + "/sale.json";
+  ProcessResult run;
+  std::thread bench([&] { run = RunFlashsale({one, two}, SaleArgs(manifest), "bench-kill-mariadb"); });
+  EXPECT_GE(Await("SELECT COUNT(*) FROM orders", [](int64_t v) { return v >= 300; }), 300);
+  {
+    struct Restart {
+      ~Restart() { testing::RunStackCommand("start-mariadb"); }
+    } restart;
+    ASSERT_EQ(testing::RunStackCommand("kill-mariadb"), 0);
+  }
+  bench.join();
+  ExpectClean(run, manifest, {one, two});
+  EXPECT_EQ(::kill(one->pid(), 0), 0) << "shopd died with MariaDB";
+}
+
+}  // namespace
+}  // namespace lockstep::e2e
