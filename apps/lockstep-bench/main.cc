@@ -365,15 +365,27 @@ std::optional<int64_t> ReservedPending(const std::string& url) {
   return std::stoll(r->body.substr(at + key.size()));
 }
 
-// Pending (`reserved` mode) orders become confirmed shortly after their 201: waits until
-// every 201 of the manifest has its order row and, when shopd URLs are given, a reachable
-// shopd reports no pending reservation on two polls more than two metric refreshes apart
-// (so no unanswered reservation is still on its way to MariaDB). False on timeout.
+// Pending (`reserved` mode) orders become confirmed shortly after their 201. Waits until
+// a reachable shopd of `urls` reports no pending reservation on two polls more than two
+// metric refreshes apart (then everything that will ever be persisted is: a reservation
+// leaves the pending set only after its MariaDB commit); with no reachable shopd, until
+// every 201 of the manifest has its order row. timeout_s 0 = do not wait. False on timeout.
 bool AwaitSettled(sql::Pool& pool, const FlashsaleManifest& manifest, const std::vector<std::string>& urls,
                   double timeout_s) {
+  if (timeout_s <= 0) return true;
   const auto give_up = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
   int zero_polls = 0;
   while (Clock::now() < give_up) {
+    std::optional<int64_t> pending;
+    for (const auto& u : urls) {
+      if ((pending = ReservedPending(u))) break;
+    }
+    if (pending) {
+      zero_polls = *pending == 0 ? zero_polls + 1 : 0;
+      if (zero_polls >= 2) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      continue;
+    }
     bool rows_ok = false;
     if (auto conn = pool.Acquire(Deadline::After(std::chrono::seconds(10))); conn.ok()) {
       auto rows = conn->Query("SELECT request_id FROM orders WHERE LEFT(request_id, ?) = ?",
@@ -393,17 +405,8 @@ bool AwaitSettled(sql::Pool& pool, const FlashsaleManifest& manifest, const std:
         }
       }
     }
-    bool pending_ok = true;
-    if (rows_ok && !urls.empty()) {
-      std::optional<int64_t> pending;
-      for (const auto& u : urls) {
-        if ((pending = ReservedPending(u))) break;
-      }
-      zero_polls = pending && *pending == 0 ? zero_polls + 1 : 0;
-      pending_ok = !pending || zero_polls >= 2;
-    }
-    if (rows_ok && pending_ok) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(rows_ok ? 500 : 100));
+    if (rows_ok) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   std::fprintf(stderr, "lockstep-bench: orders did not settle within %.0f s\n", timeout_s);
   return false;
@@ -663,9 +666,9 @@ int main(int argc, char** argv) {
   AddCommon(verify_flash, common, false, true);
   verify_flash->add_option("--manifest", flash_manifest_path, "Manifest written by `flashsale --manifest`")->required();
   std::vector<std::string> settle_urls;
-  double verify_settle_timeout_s = 120;
+  double verify_settle_timeout_s = -1;  // Default: 120 with --settle-url, else 0.
   verify_flash->add_option("--settle-url", settle_urls, "shopd URL(s) whose /metrics must show no pending reservation first");
-  verify_flash->add_option("--settle-timeout", verify_settle_timeout_s, "Seconds to wait for pending orders to settle")->capture_default_str()->check(CLI::NonNegativeNumber);
+  verify_flash->add_option("--settle-timeout", verify_settle_timeout_s, "Seconds to wait for pending orders to settle (default: 120 with --settle-url, else 0 = none)")->check(CLI::NonNegativeNumber);
   auto* noop = app.add_subcommand("http-noop", "GET /healthz at the same concurrency (HTTP overhead)");
   AddCommon(noop, common, true, false);
   int baseline_accounts = 1000;
@@ -699,7 +702,8 @@ int main(int argc, char** argv) {
     return RunVerifyManifest<FlashsaleManifest>(
         common, flash_manifest_path, "verify-flashsale",
         [&](lockstep::sql::Pool& pool, const FlashsaleManifest& m) -> lockstep::Result<std::vector<std::string>> {
-          const bool settled = AwaitSettled(pool, m, settle_urls, verify_settle_timeout_s);
+          const double timeout_s = verify_settle_timeout_s >= 0 ? verify_settle_timeout_s : settle_urls.empty() ? 0 : 120;
+          const bool settled = AwaitSettled(pool, m, settle_urls, timeout_s);
           LOCKSTEP_ASSIGN_OR_RETURN(std::vector<std::string> violations, VerifyFlashsale(pool, m));
           if (!settled) violations.push_back("orders did not settle within the settle timeout");
           return violations;
