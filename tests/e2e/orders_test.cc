@@ -16,21 +16,6 @@ using nlohmann::json;
 
 class ProductsOrdersTest : public ShopdE2eTest {
  protected:
-  // POST /v1/products; the new id (0 and a failure unless 201).
-  int64_t CreateProduct(const ShopdProcess& shopd, int64_t stock, const std::string& mode) {
-    const HttpResponse r = Call(shopd, "POST", "/v1/products",
-                                json{{"name", "pen"}, {"price", 150}, {"stock", stock}, {"stock_mode", mode}}.dump());
-    if (r.status != 201) {
-      ADD_FAILURE() << "POST /v1/products: " << r.status << " " << r.body;
-      return 0;
-    }
-    return ParseJson(r.body).value("id", int64_t{0});
-  }
-  HttpResponse Order(const ShopdProcess& shopd, const std::string& rid, int64_t product, int64_t quantity,
-                     int64_t user = 7) {
-    return Call(shopd, "POST", "/v1/orders",
-                json{{"request_id", rid}, {"user_id", user}, {"product_id", product}, {"quantity", quantity}}.dump());
-  }
   int64_t Stock(int64_t product) { return QueryInt("SELECT stock FROM products WHERE id = " + std::to_string(product)); }
   // Products, orders and order records as one text: equal snapshots mean nothing changed.
   std::string Snapshot() {

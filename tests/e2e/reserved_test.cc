@@ -47,20 +47,6 @@ class ReservedTest : public ShopdE2eTest {
     return r.ok() ? r->str() : "";
   }
 
-  int64_t CreateReserved(const ShopdProcess& shopd, int64_t stock, const std::string& mode = "reserved") {
-    const HttpResponse r = Call(shopd, "POST", "/v1/products",
-                                json{{"name", "flash"}, {"price", 100}, {"stock", stock}, {"stock_mode", mode}}.dump());
-    if (r.status != 201) {
-      ADD_FAILURE() << "POST /v1/products: " << r.status << " " << r.body;
-      return 0;
-    }
-    return ParseJson(r.body).value("id", int64_t{0});
-  }
-  HttpResponse Order(const ShopdProcess& shopd, const std::string& rid, int64_t product, int64_t quantity,
-                     int64_t user = 7) {
-    return Call(shopd, "POST", "/v1/orders",
-                json{{"request_id", rid}, {"user_id", user}, {"product_id", product}, {"quantity", quantity}}.dump());
-  }
   // Polls one integer query until `pred` holds or `timeout`; the last value (-1 if none).
   template <typename Pred>
   int64_t Await(const std::string& sql, Pred pred, std::chrono::seconds timeout = std::chrono::seconds(120)) {
@@ -127,7 +113,7 @@ TEST_F(ReservedTest, PendingUntilPersistedThenConfirmed) {
   // This process only reserves; the persister runs in the second one, started later.
   ShopdProcess* front = StartShopd({"--reserved-persister", "0"});
   ASSERT_NE(front, nullptr);
-  const int64_t product = CreateReserved(*front, 5);
+  const int64_t product = CreateProduct(*front, 5, "reserved");
   ASSERT_GT(product, 0);
 
   const HttpResponse placed = Order(*front, "r-1", product, 2);
@@ -182,7 +168,7 @@ TEST_F(ReservedTest, PendingUntilPersistedThenConfirmed) {
 TEST_F(ReservedTest, BadInputChangesNothing) {
   ShopdProcess* shopd = StartShopd();
   ASSERT_NE(shopd, nullptr);
-  const int64_t product = CreateReserved(*shopd, 10);
+  const int64_t product = CreateProduct(*shopd, 10, "reserved");
   ASSERT_GT(product, 0);
   ASSERT_EQ(Order(*shopd, "ok-1", product, 1).status, 201);
   ASSERT_EQ(AwaitOrderStatus(*shopd, "/v1/orders?request_id=ok-1", "confirmed"), "confirmed");
@@ -208,8 +194,8 @@ TEST_F(ReservedTest, BadInputChangesNothing) {
 TEST_F(ReservedTest, RequestIdOwnedByAnotherOrderEndsFailedAndReturnsStock) {
   ShopdProcess* front = StartShopd({"--reserved-persister", "0"});
   ASSERT_NE(front, nullptr);
-  const int64_t batched = CreateReserved(*front, 10, "batched");
-  const int64_t reserved = CreateReserved(*front, 10);
+  const int64_t batched = CreateProduct(*front, 10, "batched");
+  const int64_t reserved = CreateProduct(*front, 10, "reserved");
   ASSERT_GT(batched, 0);
   ASSERT_GT(reserved, 0);
   ASSERT_EQ(Order(*front, "shared", batched, 1).status, 201);
@@ -253,7 +239,7 @@ TEST_F(ReservedTest, RefusedUnlessRedisIsDurable) {
   // The operator may accept everysec explicitly.
   ShopdProcess* relaxed = StartShopd({"--reserved-min-fsync", "everysec"});
   ASSERT_NE(relaxed, nullptr);
-  const int64_t product = CreateReserved(*relaxed, 3);
+  const int64_t product = CreateProduct(*relaxed, 3, "reserved");
   ASSERT_GT(product, 0);
   EXPECT_EQ(Order(*relaxed, "o-1", product, 1).status, 201);
   // The strict process refuses orders of that product (503), and records nothing.
@@ -264,7 +250,7 @@ TEST_F(ReservedTest, RefusedUnlessRedisIsDurable) {
 TEST_F(ReservedTest, ReconcileRepairsLostStreamEntryAndRedisStock) {
   ShopdProcess* front = StartShopd({"--reserved-persister", "0"});
   ASSERT_NE(front, nullptr);
-  const int64_t product = CreateReserved(*front, 100);
+  const int64_t product = CreateProduct(*front, 100, "reserved");
   ASSERT_GT(product, 0);
   for (int i = 1; i <= 3; ++i) ASSERT_EQ(Order(*front, "q-" + std::to_string(i), product, i).status, 201);
   const std::string stock_key = Key("stock:" + std::to_string(product));
@@ -304,12 +290,25 @@ TEST_F(ReservedTest, ReconcileRepairsLostStreamEntryAndRedisStock) {
 // once and the stock is conserved (lockstep-bench's checker, after settling).
 class ReservedCrashTest : public ReservedTest {
  protected:
-  static std::vector<std::string> SaleArgs(const std::string& manifest) {
-    return {"--stock", "20000", "--requests", "40000", "--connections", "32", "--timeout-ms", "3000", "--manifest",
-            manifest, "--settle-timeout", "300"};
+  // Runs a flash sale over `shopds` and calls `fault` (EXPECTs only: the bench thread is
+  // joined whatever happens) once orders are demonstrably being persisted.
+  ProcessResult SaleWithFault(const std::vector<const ShopdProcess*>& shopds, const std::string& name,
+                              const std::function<void()>& fault) {
+    ProcessResult run;
+    std::thread bench([&] {
+      run = RunFlashsale(shopds,
+                         {"--stock", "20000", "--requests", "40000", "--connections", "32", "--timeout-ms", "3000",
+                          "--manifest", Manifest(), "--settle-timeout", "300"},
+                         name);
+    });
+    EXPECT_GE(Await("SELECT COUNT(*) FROM orders", [](int64_t v) { return v >= 300; }), 300);
+    fault();
+    bench.join();
+    return run;
   }
-  void ExpectClean(const ProcessResult& run, const std::string& manifest,
-                   const std::vector<const ShopdProcess*>& live) {
+  static std::string Manifest() { return TestTempDir() + "/sale.json"; }
+  void ExpectClean(const ProcessResult& run, const std::vector<const ShopdProcess*>& live) {
+    const std::string manifest = Manifest();
     const json summary = ParseJson(run.LastLine());
     ASSERT_TRUE(summary.is_object()) << run.err;
     EXPECT_EQ(run.exit_code, 0) << Tail(run.err, 20);
@@ -327,17 +326,15 @@ TEST_F(ReservedCrashTest, ShopdKilledMidSaleLosesNoPendingOrder) {
   ASSERT_NE(one, nullptr);
   ShopdProcess* two = StartShopd(fast_claim);
   ASSERT_NE(two, nullptr);
-  const std::string manifest = TestTempDir() + "/sale.json";
-  ProcessResult run;
-  std::thread bench([&] { run = RunFlashsale({one, two}, SaleArgs(manifest), "bench-kill-shopd"); });
-  EXPECT_GE(Await("SELECT COUNT(*) FROM orders", [](int64_t v) { return v >= 300; }), 300);
-  ASSERT_EQ(::kill(two->pid(), SIGKILL), 0);
-  // Its unacknowledged entries are claimed by the survivor; a restarted process joins.
-  ShopdProcess* again = StartShopd(fast_claim);
-  bench.join();
+  ShopdProcess* again = nullptr;
+  const ProcessResult run = SaleWithFault({one, two}, "bench-kill-shopd", [&] {
+    EXPECT_EQ(::kill(two->pid(), SIGKILL), 0);
+    // Its unacknowledged entries are claimed by the survivor; a restarted process joins.
+    again = StartShopd(fast_claim);
+  });
   ASSERT_NE(again, nullptr);
   EXPECT_GT(StatusCount(ParseJson(run.LastLine()), "0"), 0) << "the kill did not interrupt the sale";
-  ExpectClean(run, manifest, {one, again});
+  ExpectClean(run, {one, again});
 }
 
 TEST_F(ReservedCrashTest, RedisRestartMidSaleLosesNoPendingOrder) {
@@ -345,18 +342,11 @@ TEST_F(ReservedCrashTest, RedisRestartMidSaleLosesNoPendingOrder) {
   ASSERT_NE(one, nullptr);
   ShopdProcess* two = StartShopd();
   ASSERT_NE(two, nullptr);
-  const std::string manifest = TestTempDir() + "/sale.json";
-  ProcessResult run;
-  std::thread bench([&] { run = RunFlashsale({one, two}, SaleArgs(manifest), "bench-restart-redis"); });
-  EXPECT_GE(Await("SELECT COUNT(*) FROM orders", [](int64_t v) { return v >= 300; }), 300);
-  {
-    struct Restart {  // Always bring Redis back, whatever the test does.
-      ~Restart() { testing::RunStackCommand("start-redis 0"); }
-    } restart;
-    ASSERT_EQ(testing::RunStackCommand("stop-redis 0"), 0);
-  }
-  bench.join();
-  ExpectClean(run, manifest, {one, two});
+  const ProcessResult run = SaleWithFault({one, two}, "bench-restart-redis", [] {
+    EXPECT_EQ(testing::RunStackCommand("stop-redis 0"), 0);
+    EXPECT_EQ(testing::RunStackCommand("start-redis 0"), 0);
+  });
+  ExpectClean(run, {one, two});
   EXPECT_EQ(::kill(one->pid(), 0), 0) << "shopd died with Redis";
 }
 
@@ -365,18 +355,11 @@ TEST_F(ReservedCrashTest, MariaDbCrashMidSaleLosesNoPendingOrder) {
   ASSERT_NE(one, nullptr);
   ShopdProcess* two = StartShopd();
   ASSERT_NE(two, nullptr);
-  const std::string manifest = TestTempDir() + "/sale.json";
-  ProcessResult run;
-  std::thread bench([&] { run = RunFlashsale({one, two}, SaleArgs(manifest), "bench-kill-mariadb"); });
-  EXPECT_GE(Await("SELECT COUNT(*) FROM orders", [](int64_t v) { return v >= 300; }), 300);
-  {
-    struct Restart {
-      ~Restart() { testing::RunStackCommand("start-mariadb"); }
-    } restart;
-    ASSERT_EQ(testing::RunStackCommand("kill-mariadb"), 0);
-  }
-  bench.join();
-  ExpectClean(run, manifest, {one, two});
+  const ProcessResult run = SaleWithFault({one, two}, "bench-kill-mariadb", [] {
+    EXPECT_EQ(testing::RunStackCommand("kill-mariadb"), 0);
+    EXPECT_EQ(testing::RunStackCommand("start-mariadb"), 0);
+  });
+  ExpectClean(run, {one, two});
   EXPECT_EQ(::kill(one->pid(), 0), 0) << "shopd died with MariaDB";
 }
 

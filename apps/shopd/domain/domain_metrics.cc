@@ -1,14 +1,18 @@
 #include "domain/domain_metrics.h"
 
-#include <sstream>
 
 namespace shopd::domain {
 
+void AppendMetric(std::string& out, std::string_view name, std::string_view help, std::string_view type,
+                  int64_t value) {
+  out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ").append(name).append(" ");
+  out.append(type).append("\n").append(name).append(" ").append(std::to_string(value)).append("\n");
+}
+
 std::string DomainMetrics::Render() const {
-  std::ostringstream out;
+  std::string out;
   auto counter = [&](const char* name, const char* help, const std::atomic<int64_t>& v) {
-    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n"
-        << name << ' ' << v.load(std::memory_order_relaxed) << '\n';
+    AppendMetric(out, name, help, "counter", v.load(std::memory_order_relaxed));
   };
   counter("shopd_transfers_ok_total", "Transfers committed.", transfers_ok);
   counter("shopd_transfers_rejected_total", "Transfer outcomes recorded as 404 or 409.", transfers_rejected);
@@ -36,7 +40,7 @@ std::string DomainMetrics::Render() const {
   counter("shopd_reserved_persist_failures_total",
           "Persister failures (MariaDB write or Redis call), each retried; alert when it keeps rising.",
           reserved_persist_failures);
-  return out.str();
+  return out;
 }
 
 }  // namespace shopd::domain

@@ -3,8 +3,14 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace shopd::domain {
+
+// Appends one unlabelled metric in Prometheus text: # HELP, # TYPE (`type` is "counter" or
+// "gauge") and the value line.
+void AppendMetric(std::string& out, std::string_view name, std::string_view help, std::string_view type,
+                  int64_t value);
 
 // Counters of the domain layer, rendered into /metrics. Thread-safe: every field is an
 // independent monotonic counter (relaxed atomics: no ordering with other memory needed).

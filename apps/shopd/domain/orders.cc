@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "domain/multi_row.h"
+#include "domain/order_rows.h"
 #include "domain/request_records.h"
 #include "domain/reservations.h"
 #include "domain/validation.h"
@@ -173,16 +174,9 @@ Result<Outcome> OrderService::PlaceRowLock(const OrderRequest& request, const lo
         // kAlreadyExists once another transaction recorded this request_id: roll back, replay.
         LOCKSTEP_RETURN_IF_ERROR(RequestRecords::Insert(tx, kScope, request.request_id, digest, outcome));
         if (!confirmed) return Status::Ok();
-        LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::ExecResult taken,
-                                  tx.Execute("UPDATE products SET stock = stock - ?, version = version + 1 "
-                                             "WHERE id = ? AND stock >= ?",
-                                             request.quantity, request.product_id, request.quantity));
-        if (taken.affected_rows != 1) return Status::Internal("order stock update changed ", taken.affected_rows, " rows");
-        return tx.Execute("INSERT INTO orders (id, request_id, user_id, product_id, quantity, status, created_at) "
-                          "VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))",
-                          *order_id, request.request_id, request.user_id, request.product_id, request.quantity,
-                          kConfirmed)
-            .status();
+        LOCKSTEP_RETURN_IF_ERROR(TakeStock(tx, request.product_id, request.quantity));
+        return InsertConfirmedOrders(
+            tx, {OrderRow{*order_id, request.request_id, request.user_id, request.product_id, request.quantity}});
       },
       &stats);
   DomainMetrics::Add(metrics_.tx_retries, stats.retries);
@@ -245,10 +239,8 @@ Result<std::vector<Result<Outcome>>> OrderService::PlaceBatch(int64_t product_id
 
         // 3. FIFO fill in submission order: an order that does not fit gets 409, a later
         //    smaller one may still fit.
-        using OrderRow = std::tuple<int64_t, std::string_view, int64_t, int64_t, int64_t>;
-        using RecordRow = std::tuple<std::string_view, std::string_view, int64_t, std::string_view>;
         std::vector<OrderRow> order_rows;
-        std::vector<RecordRow> record_rows;
+        std::vector<OrderRecordRow> record_rows;
         int64_t taken = 0;
         for (size_t i = 0; i < n; ++i) {
           const OrderRequest& r = *batch[i];
@@ -297,30 +289,11 @@ Result<std::vector<Result<Outcome>>> OrderService::PlaceBatch(int64_t product_id
         }
 
         // 4. One conditional UPDATE for the total; the WHERE re-checks what the lock holds.
-        if (taken > 0) {
-          LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::ExecResult upd,
-                                    tx.Execute("UPDATE products SET stock = stock - ?, version = version + 1 "
-                                               "WHERE id = ? AND stock >= ?",
-                                               taken, product_id, taken));
-          if (upd.affected_rows != 1) return Status::Internal("batch stock update changed ", upd.affected_rows, " rows");
-        }
+        if (taken > 0) LOCKSTEP_RETURN_IF_ERROR(TakeStock(tx, product_id, taken));
         // 5. Multi-row INSERTs (kAlreadyExists if another process recorded a request_id
         //    meanwhile: handled below).
-        if (!order_rows.empty()) {
-          LOCKSTEP_RETURN_IF_ERROR(
-              ExecuteMultiRow(tx,
-                              "INSERT INTO orders (id, request_id, user_id, product_id, quantity, status, created_at) "
-                              "VALUES ",
-                              "(?, ?, ?, ?, ?, 'confirmed', UTC_TIMESTAMP(6))", "", order_rows)
-                  .status());
-        }
-        if (!record_rows.empty()) {
-          LOCKSTEP_RETURN_IF_ERROR(ExecuteMultiRow(tx,
-                                                   "INSERT INTO request_records (scope, request_id, request_digest, "
-                                                   "http_status, response, created_at) VALUES ",
-                                                   "('order', ?, ?, ?, ?, UTC_TIMESTAMP(6))", "", record_rows)
-                                       .status());
-        }
+        LOCKSTEP_RETURN_IF_ERROR(InsertConfirmedOrders(tx, order_rows));
+        LOCKSTEP_RETURN_IF_ERROR(InsertOrderRecords(tx, record_rows));
         return Status::Ok();
       },
       &stats);

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "domain/multi_row.h"
+#include "domain/order_rows.h"
 #include "lockstep/redis/client.h"
 #include "lockstep/redis/script.h"
 #include "lockstep/redis/streams.h"
@@ -204,10 +205,8 @@ Status ReservationPersister::Handle(std::vector<lockstep::redis::StreamEntry>& e
               return Status::Ok();
             }));
         // 4. Decide per entry, in stream order.
-        using OrderRow = std::tuple<int64_t, std::string_view, int64_t, int64_t, int64_t>;
-        using RecordRow = std::tuple<std::string_view, std::string_view, std::string_view>;
         std::vector<OrderRow> order_rows;
-        std::vector<RecordRow> record_rows;
+        std::vector<OrderRecordRow> record_rows;
         std::map<int64_t, int64_t> taken;
         std::map<std::string_view, size_t> first;
         for (size_t i = 0; i < n; ++i) {
@@ -237,29 +236,12 @@ Status ReservationPersister::Handle(std::vector<lockstep::redis::StreamEntry>& e
           taken[e.product_id] += e.quantity;
           decision[i] = Decision::kInsert;
           order_rows.emplace_back(e.order_id, e.request_id, e.user_id, e.product_id, e.quantity);
-          record_rows.emplace_back(e.request_id, e.digest, e.body);
+          record_rows.emplace_back(e.request_id, e.digest, int64_t{201}, e.body);
         }
         // 5. Stock decremented by exactly the rows inserted, in the same transaction.
-        for (const auto& [pid, qty] : taken) {
-          LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::ExecResult upd,
-                                    tx.Execute("UPDATE products SET stock = stock - ?, version = version + 1 "
-                                               "WHERE id = ? AND stock >= ?",
-                                               qty, pid, qty));
-          if (upd.affected_rows != 1) return Status::Internal("persister stock update changed ", upd.affected_rows, " rows");
-        }
-        if (!order_rows.empty()) {
-          LOCKSTEP_RETURN_IF_ERROR(
-              ExecuteMultiRow(tx,
-                              "INSERT INTO orders (id, request_id, user_id, product_id, quantity, status, created_at) "
-                              "VALUES ",
-                              "(?, ?, ?, ?, ?, 'confirmed', UTC_TIMESTAMP(6))", "", order_rows)
-                  .status());
-          LOCKSTEP_RETURN_IF_ERROR(ExecuteMultiRow(tx,
-                                                   "INSERT INTO request_records (scope, request_id, request_digest, "
-                                                   "http_status, response, created_at) VALUES ",
-                                                   "('order', ?, ?, 201, ?, UTC_TIMESTAMP(6))", "", record_rows)
-                                       .status());
-        }
+        for (const auto& [pid, qty] : taken) LOCKSTEP_RETURN_IF_ERROR(TakeStock(tx, pid, qty));
+        LOCKSTEP_RETURN_IF_ERROR(InsertConfirmedOrders(tx, order_rows));
+        LOCKSTEP_RETURN_IF_ERROR(InsertOrderRecords(tx, record_rows));
         return Status::Ok();
       },
       &stats);

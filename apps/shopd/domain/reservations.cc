@@ -278,19 +278,18 @@ void Reservations::Refresh() {
 }
 
 std::string Reservations::RenderMetrics() const {
-  std::ostringstream out;
-  auto gauge = [&](const char* name, const char* help, const std::atomic<int64_t>& v) {
-    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n"
-        << name << ' ' << v.load(std::memory_order_relaxed) << '\n';
-  };
-  gauge("shopd_reserved_pending", "Reservations (reserved mode) not yet confirmed or failed in MariaDB.", pending_);
-  gauge("shopd_reserved_persister_lag", "Stream entries no persister has read yet (XINFO GROUPS lag).", stream_lag_);
-  gauge("shopd_reserved_persister_unacked", "Stream entries read by a persister and not yet acknowledged.", unacked_);
+  std::string out;
+  auto gauge = [&](const char* name, const char* help, int64_t v) { AppendMetric(out, name, help, "gauge", v); };
+  gauge("shopd_reserved_pending", "Reservations (reserved mode) not yet confirmed or failed in MariaDB.",
+        pending_.load(std::memory_order_relaxed));
+  gauge("shopd_reserved_persister_lag", "Stream entries no persister has read yet (XINFO GROUPS lag).",
+        stream_lag_.load(std::memory_order_relaxed));
+  gauge("shopd_reserved_persister_unacked", "Stream entries read by a persister and not yet acknowledged.",
+        unacked_.load(std::memory_order_relaxed));
   gauge("shopd_reserved_persister_oldest_unacked_ms", "Age of the oldest unacknowledged stream entry.",
-        oldest_unacked_ms_);
-  out << "# HELP shopd_reserved_max_pending Back-pressure bound (reserved_max_pending).\n"
-      << "# TYPE shopd_reserved_max_pending gauge\nshopd_reserved_max_pending " << options_.max_pending << '\n';
-  return out.str();
+        oldest_unacked_ms_.load(std::memory_order_relaxed));
+  gauge("shopd_reserved_max_pending", "Back-pressure bound (reserved_max_pending).", options_.max_pending);
+  return out;
 }
 
 }  // namespace shopd::domain
