@@ -58,6 +58,9 @@ fi
 
 if [ "$what" != micro ]; then
   Q "DROP DATABASE IF EXISTS shop_bench; CREATE DATABASE shop_bench"
+  # The bench Redis keeps its AOF between runs: reserved-mode keys of an earlier shop_bench
+  # (same product ids) must not survive the recreated database.
+  redis-cli -p "$RP" flushall >/dev/null
   M="mysql://lockstep:lockstep@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/shop_bench"
   SHOPD_MYSQL_PASSWORD=lockstep build/bench/apps/shopd/shopd --listen 127.0.0.1:0 \
     --mysql "mysql://lockstep@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/shop_bench" \

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string_view>
 #include <tuple>
 #include <vector>
@@ -47,6 +48,17 @@ inline lockstep::Status InsertOrderRecords(lockstep::sql::Transaction& tx, const
                          "created_at) VALUES ",
                          "('order', ?, ?, ?, ?, UTC_TIMESTAMP(6))", "", rows)
       .status();
+}
+
+// Applies orders decided under the products' row locks: TakeStock per product (units > 0),
+// then the order rows and their records.
+inline lockstep::Status ApplyOrders(lockstep::sql::Transaction& tx, const std::map<int64_t, int64_t>& units_by_product,
+                                    const std::vector<OrderRow>& orders, const std::vector<OrderRecordRow>& records) {
+  for (const auto& [product_id, units] : units_by_product) {
+    if (units > 0) LOCKSTEP_RETURN_IF_ERROR(TakeStock(tx, product_id, units));
+  }
+  LOCKSTEP_RETURN_IF_ERROR(InsertConfirmedOrders(tx, orders));
+  return InsertOrderRecords(tx, records);
 }
 
 }  // namespace shopd::domain

@@ -288,12 +288,10 @@ Result<std::vector<Result<Outcome>>> OrderService::PlaceBatch(int64_t product_id
           record_rows.emplace_back(batch[i]->request_id, digests[i], o.http_status, o.body);
         }
 
-        // 4. One conditional UPDATE for the total; the WHERE re-checks what the lock holds.
-        if (taken > 0) LOCKSTEP_RETURN_IF_ERROR(TakeStock(tx, product_id, taken));
-        // 5. Multi-row INSERTs (kAlreadyExists if another process recorded a request_id
+        // 4. One conditional UPDATE for the total (the WHERE re-checks what the lock holds),
+        //    then multi-row INSERTs (kAlreadyExists if another process recorded a request_id
         //    meanwhile: handled below).
-        LOCKSTEP_RETURN_IF_ERROR(InsertConfirmedOrders(tx, order_rows));
-        LOCKSTEP_RETURN_IF_ERROR(InsertOrderRecords(tx, record_rows));
+        LOCKSTEP_RETURN_IF_ERROR(ApplyOrders(tx, {{product_id, taken}}, order_rows, record_rows));
         return Status::Ok();
       },
       &stats);

@@ -239,9 +239,7 @@ Status ReservationPersister::Handle(std::vector<lockstep::redis::StreamEntry>& e
           record_rows.emplace_back(e.request_id, e.digest, int64_t{201}, e.body);
         }
         // 5. Stock decremented by exactly the rows inserted, in the same transaction.
-        for (const auto& [pid, qty] : taken) LOCKSTEP_RETURN_IF_ERROR(TakeStock(tx, pid, qty));
-        LOCKSTEP_RETURN_IF_ERROR(InsertConfirmedOrders(tx, order_rows));
-        LOCKSTEP_RETURN_IF_ERROR(InsertOrderRecords(tx, record_rows));
+        LOCKSTEP_RETURN_IF_ERROR(ApplyOrders(tx, taken, order_rows, record_rows));
         return Status::Ok();
       },
       &stats);
