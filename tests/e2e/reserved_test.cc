@@ -247,6 +247,41 @@ TEST_F(ReservedTest, RefusedUnlessRedisIsDurable) {
   EXPECT_TRUE(IsApiError(strict_order, 503, "unavailable")) << strict_order.body;
 }
 
+TEST_F(ReservedTest, BackPressureWhilePersisterLags) {
+  // No persister anywhere: every reservation stays pending; the bound is 2.
+  ShopdProcess* front = StartShopd({"--reserved-persister", "0", "--reserved-max-pending", "2"});
+  ASSERT_NE(front, nullptr);
+  const int64_t product = CreateProduct(*front, 100, "reserved");
+  ASSERT_GT(product, 0);
+  for (int i = 1; i <= 3; ++i) ASSERT_EQ(Order(*front, "bp-" + std::to_string(i), product, 1).status, 201);
+  const auto pending = [&] {
+    const std::string m = Call(*front, "GET", "/metrics").body;
+    const size_t at = m.find("\nshopd_reserved_pending ");
+    return at == std::string::npos ? -1 : std::stoll(m.substr(at + 24));
+  };
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (pending() < 3 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(pending(), 3);
+  const HttpResponse shed = Order(*front, "bp-4", product, 1);
+  EXPECT_TRUE(IsApiError(shed, 503, "unavailable")) << shed.body;
+  EXPECT_EQ(shed.Header("retry-after"), "1");
+  EXPECT_EQ(*redis_->Command({"EXISTS", Key("res:bp-4")}, Deadline::After(std::chrono::seconds(5))),
+            redis::Reply::Integer(0));
+  EXPECT_EQ(RedisGet(Key("stock:" + std::to_string(product))).value_or(""), "97");
+  EXPECT_NE(Call(*front, "GET", "/metrics").body.find("\nshopd_reserved_backpressure_total 1\n"), std::string::npos);
+  // Once a persister catches up, reservations are accepted again (the client retries).
+  ShopdProcess* back = StartShopd();
+  ASSERT_NE(back, nullptr);
+  HttpResponse retried;
+  while (Clock::now() < deadline + std::chrono::seconds(60)) {
+    retried = Order(*front, "bp-4", product, 1);
+    if (retried.status != 503) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(retried.status, 201) << retried.body;
+  EXPECT_EQ(Await("SELECT COUNT(*) FROM orders", [](int64_t v) { return v >= 4; }), 4);
+}
+
 TEST_F(ReservedTest, ReconcileRepairsLostStreamEntryAndRedisStock) {
   ShopdProcess* front = StartShopd({"--reserved-persister", "0"});
   ASSERT_NE(front, nullptr);

@@ -41,7 +41,7 @@ struct ReservationEntry {
   int64_t user_id = 0, product_id = 0, quantity = 0, order_id = 0;
   std::string digest, body, incarnation;
 
-  // kInvalidArgument for a malformed entry.
+  // kInvalidArgument for a malformed entry. Thread-safe (pure).
   static lockstep::Result<ReservationEntry> FromFields(const std::vector<std::pair<std::string, std::string>>& fields);
   std::vector<std::pair<std::string, std::string>> ToFields() const;
 };
@@ -58,15 +58,20 @@ struct ReservationEntry {
 // dead-lettered), counted in shopd_reserved_persist_failures_total and logged. Thread-safe.
 class ReservationPersister {
  public:
+  // Creates the consumer group if needed and starts the consumer thread. `pool`, `redis`
+  // and `metrics` must outlive the persister. kInvalidArgument for bad options; Redis
+  // errors if the group cannot be created. Thread-safe.
   static lockstep::Result<std::unique_ptr<ReservationPersister>> Start(lockstep::sql::Pool& pool,
                                                                        lockstep::redis::Client& redis,
                                                                        DomainMetrics& metrics,
                                                                        ReservationPersisterOptions options);
-  ~ReservationPersister();  // Stops the consumer (unacked entries stay pending).
+  // Stops and joins the consumer (unacked entries stay pending for a restart or XAUTOCLAIM).
+  ~ReservationPersister();
 
   // Marks the given reservations (request_id -> quantity, product) `confirmed` or `failed`
   // (failed returns the units to the Redis stock) if still pending; idempotent. Used by the
-  // persister after its commit and by reconcile.
+  // persister after its commit and by reconcile. Returns the Redis error, if any.
+  // Thread-safe.
   static lockstep::Status Settle(lockstep::redis::Client& redis, const ReservedKeys& keys,
                                  const std::vector<ReservationEntry>& confirmed,
                                  const std::vector<ReservationEntry>& failed, const lockstep::Deadline& deadline);

@@ -47,6 +47,7 @@ struct ReservationsOptions {
 class Reservations {
  public:
   // Starts the refresh thread. `pool`, `redis` and `metrics` must outlive the object.
+  // The destructor stops and joins it (REQUIRES: no call in flight).
   Reservations(lockstep::sql::Pool& pool, lockstep::redis::Client& redis, DomainMetrics& metrics,
                ReservationsOptions options);
   ~Reservations();
@@ -63,6 +64,7 @@ class Reservations {
   // 201 pending (new or replayed), 409 out_of_stock (recorded, replayable); errors:
   // kFailedPrecondition request_id_conflict, kUnavailable when Redis is not durable, is
   // down, or the back-pressure bound is passed; kNotFound if the product vanished.
+  // Thread-safe.
   lockstep::Result<Outcome> Reserve(const OrderRequest& request, int64_t order_id,
                                     const lockstep::Deadline& deadline);
 
@@ -78,13 +80,14 @@ class Reservations {
   // exists in reserved mode. Thread-safe.
   lockstep::Status InitStock(int64_t product_id, const lockstep::Deadline& deadline);
 
-  // Reservations not yet persisted as of the last refresh.
+  // Reservations not yet persisted as of the last refresh. Thread-safe.
   int64_t pending() const { return pending_.load(std::memory_order_relaxed); }
   // Gauges in Prometheus text: pending reservations, stream entries not yet read by the
   // persisters (lag), entries read but not acked, age of the oldest unacked entry.
+  // Thread-safe.
   std::string RenderMetrics() const;
 
-  const ReservedKeys& keys() const { return options_.keys; }
+  const ReservedKeys& keys() const { return options_.keys; }  // Immutable; thread-safe.
 
  private:
   lockstep::Result<std::optional<Order>> FindReservation(const std::string& request_id,
