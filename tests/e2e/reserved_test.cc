@@ -282,6 +282,30 @@ TEST_F(ReservedTest, BackPressureWhilePersisterLags) {
   EXPECT_EQ(Await("SELECT COUNT(*) FROM orders", [](int64_t v) { return v >= 4; }), 4);
 }
 
+TEST_F(ReservedTest, StartsWhileRedisIsDownAndPersistsOnceItIsBack) {
+  ASSERT_EQ(testing::RunStackCommand("stop-redis 0"), 0);
+  struct Restart {  // Always bring Redis back, whatever the test does.
+    ~Restart() { testing::RunStackCommand("start-redis 0"); }
+  } restart;
+  ShopdProcess* shopd = StartShopd();
+  ASSERT_NE(shopd, nullptr);
+  EXPECT_NE(shopd->Log().find("stock_mode reserved: REFUSED"), std::string::npos);
+  ASSERT_EQ(testing::RunStackCommand("start-redis 0"), 0);
+  // The durability check is re-run (at most every 2 s) and the persister's start retried.
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  HttpResponse created;
+  while (Clock::now() < deadline) {
+    created = Call(*shopd, "POST", "/v1/products", R"({"name":"p","price":1,"stock":5,"stock_mode":"reserved"})");
+    if (created.status == 201) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(created.status, 201) << created.body;
+  const int64_t product = ParseJson(created.body).value("id", int64_t{0});
+  ASSERT_EQ(Order(*shopd, "up-1", product, 2).status, 201);
+  EXPECT_EQ(AwaitOrderStatus(*shopd, "/v1/orders?request_id=up-1", "confirmed"), "confirmed");
+  EXPECT_EQ(QueryInt("SELECT stock FROM products WHERE id = " + std::to_string(product)), 3);
+}
+
 TEST_F(ReservedTest, ReconcileRepairsLostStreamEntryAndRedisStock) {
   ShopdProcess* front = StartShopd({"--reserved-persister", "0"});
   ASSERT_NE(front, nullptr);

@@ -8,6 +8,7 @@
 
 #include "domain/multi_row.h"
 #include "domain/order_rows.h"
+#include "lockstep/base/backoff.h"
 #include "lockstep/redis/client.h"
 #include "lockstep/redis/script.h"
 #include "lockstep/redis/streams.h"
@@ -105,7 +106,7 @@ Result<std::unique_ptr<ReservationPersister>> ReservationPersister::Start(lockst
                                                                          DomainMetrics& metrics,
                                                                          ReservationPersisterOptions options) {
   std::unique_ptr<ReservationPersister> p(new ReservationPersister(pool, redis, metrics, std::move(options)));
-  lockstep::batch::StreamConsumerOptions c;
+  lockstep::batch::StreamConsumerOptions& c = p->consumer_options_;
   c.stream = p->options_.keys.Stream();
   c.group = std::string(ReservedKeys::kGroup);
   c.consumer = p->options_.consumer;
@@ -124,14 +125,41 @@ Result<std::unique_ptr<ReservationPersister>> ReservationPersister::Start(lockst
                                           /*mkstream=*/true, lockstep::Deadline::After(std::chrono::seconds(2)));
     }
   };
-  LOCKSTEP_ASSIGN_OR_RETURN(
-      p->consumer_,
-      lockstep::batch::StreamConsumer::Start(
-          redis, std::move(c),
-          [self](std::vector<lockstep::redis::StreamEntry>& entries, std::vector<Status>& per_entry) {
-            return self->Handle(entries, per_entry);
-          }));
+  LOCKSTEP_RETURN_IF_ERROR(c.Validate());
+  if (Status s = p->TryStart(); !s.ok()) {
+    if (s.code() == lockstep::StatusCode::kInvalidArgument) return s;
+    c.on_error(Status(s).Annotate("starting the persister (retrying)"));
+    p->starter_ = std::thread([self] { self->StartLoop(); });
+  }
   return p;
+}
+
+Status ReservationPersister::TryStart() {
+  LOCKSTEP_ASSIGN_OR_RETURN(
+      std::unique_ptr<lockstep::batch::StreamConsumer> consumer,
+      lockstep::batch::StreamConsumer::Start(
+          redis_, consumer_options_,
+          [this](std::vector<lockstep::redis::StreamEntry>& entries, std::vector<Status>& per_entry) {
+            return Handle(entries, per_entry);
+          }));
+  lockstep::MutexLock lock(&mu_);
+  consumer_ = std::move(consumer);
+  return Status::Ok();
+}
+
+void ReservationPersister::StartLoop() {
+  lockstep::Backoff backoff(consumer_options_.retry_backoff);
+  for (;;) {
+    {
+      lockstep::MutexLock lock(&mu_);
+      const lockstep::Deadline until = lockstep::Deadline::After(backoff.NextDelay());
+      while (!stop_ && !until.expired()) stop_cv_.WaitUntil(&mu_, until);
+      if (stop_) return;
+    }
+    const Status s = TryStart();
+    if (s.ok()) return;
+    consumer_options_.on_error(Status(s).Annotate("starting the persister (retrying)"));
+  }
 }
 
 ReservationPersister::ReservationPersister(lockstep::sql::Pool& pool, lockstep::redis::Client& redis,
@@ -139,7 +167,18 @@ ReservationPersister::ReservationPersister(lockstep::sql::Pool& pool, lockstep::
     : pool_(pool), redis_(redis), metrics_(metrics), options_(std::move(options)) {}
 
 ReservationPersister::~ReservationPersister() {
-  if (consumer_) consumer_->Stop();
+  {
+    lockstep::MutexLock lock(&mu_);
+    stop_ = true;
+    stop_cv_.SignalAll();
+  }
+  if (starter_.joinable()) starter_.join();
+  std::unique_ptr<lockstep::batch::StreamConsumer> consumer;
+  {
+    lockstep::MutexLock lock(&mu_);
+    consumer = std::move(consumer_);
+  }
+  if (consumer) consumer->Stop();
 }
 
 Status ReservationPersister::Handle(std::vector<lockstep::redis::StreamEntry>& entries,

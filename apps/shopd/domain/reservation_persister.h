@@ -5,10 +5,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "domain/domain_metrics.h"
 #include "domain/reserved_keys.h"
+#include "lockstep/base/mutex.h"
 #include "lockstep/base/result.h"
 #include "lockstep/base/status.h"
 #include "lockstep/batch/stream_consumer.h"
@@ -58,9 +60,11 @@ struct ReservationEntry {
 // dead-lettered), counted in shopd_reserved_persist_failures_total and logged. Thread-safe.
 class ReservationPersister {
  public:
-  // Creates the consumer group if needed and starts the consumer thread. `pool`, `redis`
-  // and `metrics` must outlive the persister. kInvalidArgument for bad options; Redis
-  // errors if the group cannot be created. Thread-safe.
+  // Starts the consumer (creating the group if needed). If Redis cannot be reached yet, a
+  // starter thread retries with backoff (each failure reported to on_error) until it
+  // succeeds or the persister is destroyed, so shopd starts while Redis is down. `pool`,
+  // `redis` and `metrics` must outlive the persister. kInvalidArgument for bad options.
+  // Thread-safe.
   static lockstep::Result<std::unique_ptr<ReservationPersister>> Start(lockstep::sql::Pool& pool,
                                                                        lockstep::redis::Client& redis,
                                                                        DomainMetrics& metrics,
@@ -80,12 +84,20 @@ class ReservationPersister {
   ReservationPersister(lockstep::sql::Pool& pool, lockstep::redis::Client& redis, DomainMetrics& metrics,
                        ReservationPersisterOptions options);
   lockstep::Status Handle(std::vector<lockstep::redis::StreamEntry>& entries, std::vector<lockstep::Status>& per_entry);
+  // One attempt at StreamConsumer::Start.
+  lockstep::Status TryStart() LOCKSTEP_EXCLUDES(mu_);
+  void StartLoop() LOCKSTEP_EXCLUDES(mu_);
 
   lockstep::sql::Pool& pool_;
   lockstep::redis::Client& redis_;
   DomainMetrics& metrics_;
   const ReservationPersisterOptions options_;
-  std::unique_ptr<lockstep::batch::StreamConsumer> consumer_;
+  lockstep::batch::StreamConsumerOptions consumer_options_;
+  lockstep::Mutex mu_;
+  lockstep::CondVar stop_cv_;
+  bool stop_ LOCKSTEP_GUARDED_BY(mu_) = false;
+  std::unique_ptr<lockstep::batch::StreamConsumer> consumer_ LOCKSTEP_GUARDED_BY(mu_);
+  std::thread starter_;  // Retries TryStart while Redis is unreachable.
 };
 
 }  // namespace shopd::domain

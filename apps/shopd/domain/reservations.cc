@@ -1,5 +1,6 @@
 #include "domain/reservations.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <sstream>
@@ -286,8 +287,13 @@ std::string Reservations::RenderMetrics() const {
         stream_lag_.load(std::memory_order_relaxed));
   gauge("shopd_reserved_persister_unacked", "Stream entries read by a persister and not yet acknowledged.",
         unacked_.load(std::memory_order_relaxed));
-  gauge("shopd_reserved_persister_oldest_unacked_ms", "Age of the oldest unacknowledged stream entry.",
-        oldest_unacked_ms_.load(std::memory_order_relaxed));
+  char age[64];
+  std::snprintf(age, sizeof(age), "%.3f", static_cast<double>(oldest_unacked_ms_.load(std::memory_order_relaxed)) / 1000);
+  out += "# HELP shopd_reserved_persister_oldest_unacked_seconds Age of the oldest unacknowledged stream entry.\n"
+         "# TYPE shopd_reserved_persister_oldest_unacked_seconds gauge\n"
+         "shopd_reserved_persister_oldest_unacked_seconds ";
+  out += age;
+  out += '\n';
   gauge("shopd_reserved_max_pending", "Back-pressure bound (reserved_max_pending).", options_.max_pending);
   return out;
 }

@@ -83,7 +83,7 @@ class Reservations {
   // Reservations not yet persisted as of the last refresh. Thread-safe.
   int64_t pending() const { return pending_.load(std::memory_order_relaxed); }
   // Gauges in Prometheus text: pending reservations, stream entries not yet read by the
-  // persisters (lag), entries read but not acked, age of the oldest unacked entry.
+  // persisters (lag), entries read but not acked, age of the oldest unacked entry (seconds).
   // Thread-safe.
   std::string RenderMetrics() const;
 
