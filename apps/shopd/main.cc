@@ -154,7 +154,13 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  const shopd::domain::ReservedKeys reserved_keys{config.EffectiveRedisKeyPrefix()};
+  auto loaded_keys = shopd::domain::LoadReservedKeys(**pool, config.EffectiveRedisKeyPrefix(),
+                                                     lockstep::Deadline::After(std::chrono::seconds(30)));
+  if (!loaded_keys.ok()) {
+    spdlog::critical("shopd: cannot read the reserved-mode keyspace: {}", loaded_keys.status().ToString());
+    return 1;
+  }
+  const shopd::domain::ReservedKeys reserved_keys = *loaded_keys;
   if (load->reconcile) {
     auto report = shopd::domain::Reconcile(**pool, **redis, reserved_keys,
                                            lockstep::Deadline::After(std::chrono::minutes(10)));

@@ -34,8 +34,21 @@ class ReservedTest : public ShopdE2eTest {
     redis_ = std::move(*c);
   }
 
-  // shopd's Redis keys for this test's database (ShopdConfig::EffectiveRedisKeyPrefix).
-  std::string Key(const std::string& suffix) const { return "shopd:" + database() + ":" + suffix; }
+  // shopd's reserved-mode Redis keys for this test's database
+  // ("shopd:<database>:rsv:<reserved_keyspace>:", LoadReservedKeys). REQUIRES: a shopd has
+  // migrated the schema.
+  std::string Key(const std::string& suffix) {
+    if (keyspace_.empty()) {
+      auto conn = pool().Acquire(Deadline::After(std::chrono::seconds(5)));
+      EXPECT_TRUE(conn.ok());
+      if (!conn.ok()) return suffix;
+      auto rows = conn->Query("SELECT value FROM shopd_meta WHERE name = 'reserved_keyspace'",
+                              Deadline::After(std::chrono::seconds(5)));
+      EXPECT_TRUE(rows.ok() && !rows->empty());
+      if (rows.ok() && !rows->empty()) keyspace_ = rows->begin()->GetString(0).value();
+    }
+    return "shopd:" + database() + ":rsv:" + keyspace_ + ":" + suffix;
+  }
   std::optional<std::string> RedisGet(const std::string& key) {
     auto r = redis_->Get(key, Deadline::After(std::chrono::seconds(5)));
     EXPECT_TRUE(r.ok()) << r.status();
@@ -107,6 +120,7 @@ class ReservedTest : public ShopdE2eTest {
   }
 
   std::unique_ptr<redis::Client> redis_;
+  std::string keyspace_;
 };
 
 TEST_F(ReservedTest, PendingUntilPersistedThenConfirmed) {
@@ -396,31 +410,28 @@ TEST_F(ReservedCrashTest, ShopdKilledMidSaleLosesNoPendingOrder) {
   ExpectClean(run, {one, again});
 }
 
-TEST_F(ReservedCrashTest, RedisRestartMidSaleLosesNoPendingOrder) {
+// A server restarted by the stack script mid-sale: {stop command, start command}.
+class ReservedServerRestartTest : public ReservedCrashTest,
+                                  public ::testing::WithParamInterface<std::pair<std::string, std::string>> {};
+
+TEST_P(ReservedServerRestartTest, MidSaleLosesNoPendingOrder) {
   ShopdProcess* one = StartShopd();
   ASSERT_NE(one, nullptr);
   ShopdProcess* two = StartShopd();
   ASSERT_NE(two, nullptr);
-  const ProcessResult run = SaleWithFault({one, two}, "bench-restart-redis", [] {
-    EXPECT_EQ(testing::RunStackCommand("stop-redis 0"), 0);
-    EXPECT_EQ(testing::RunStackCommand("start-redis 0"), 0);
+  const auto& [stop, start] = GetParam();
+  const ProcessResult run = SaleWithFault({one, two}, "bench-" + stop, [&] {
+    EXPECT_EQ(testing::RunStackCommand(stop), 0);
+    EXPECT_EQ(testing::RunStackCommand(start), 0);
   });
   ExpectClean(run, {one, two});
-  EXPECT_EQ(::kill(one->pid(), 0), 0) << "shopd died with Redis";
+  EXPECT_EQ(::kill(one->pid(), 0), 0) << "shopd died with the server (" << stop << ")";
 }
 
-TEST_F(ReservedCrashTest, MariaDbCrashMidSaleLosesNoPendingOrder) {
-  ShopdProcess* one = StartShopd();
-  ASSERT_NE(one, nullptr);
-  ShopdProcess* two = StartShopd();
-  ASSERT_NE(two, nullptr);
-  const ProcessResult run = SaleWithFault({one, two}, "bench-kill-mariadb", [] {
-    EXPECT_EQ(testing::RunStackCommand("kill-mariadb"), 0);
-    EXPECT_EQ(testing::RunStackCommand("start-mariadb"), 0);
-  });
-  ExpectClean(run, {one, two});
-  EXPECT_EQ(::kill(one->pid(), 0), 0) << "shopd died with MariaDB";
-}
+// Redis: SIGTERM + restart (AOF with appendfsync always). MariaDB: SIGKILL + crash recovery.
+INSTANTIATE_TEST_SUITE_P(Servers, ReservedServerRestartTest,
+                         ::testing::Values(std::make_pair(std::string("stop-redis 0"), std::string("start-redis 0")),
+                                           std::make_pair(std::string("kill-mariadb"), std::string("start-mariadb"))));
 
 }  // namespace
 }  // namespace lockstep::e2e

@@ -5,15 +5,10 @@
 #include <vector>
 
 #include "domain/reserved_keys.h"
+#include "domain/store_fwd.h"
 #include "lockstep/base/deadline.h"
 #include "lockstep/base/result.h"
 
-namespace lockstep::sql {
-class Pool;
-}
-namespace lockstep::redis {
-class Client;
-}
 
 namespace shopd::domain {
 

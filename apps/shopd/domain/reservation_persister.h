@@ -10,17 +10,12 @@
 
 #include "domain/domain_metrics.h"
 #include "domain/reserved_keys.h"
+#include "domain/store_fwd.h"
 #include "lockstep/base/mutex.h"
 #include "lockstep/base/result.h"
 #include "lockstep/base/status.h"
 #include "lockstep/batch/stream_consumer.h"
 
-namespace lockstep::sql {
-class Pool;
-}
-namespace lockstep::redis {
-class Client;
-}
 
 namespace shopd::domain {
 

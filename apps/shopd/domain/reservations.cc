@@ -75,6 +75,16 @@ int64_t StreamIdMillis(const std::string& id) { return std::strtoll(id.c_str(), 
 
 }  // namespace
 
+Result<ReservedKeys> LoadReservedKeys(lockstep::sql::Pool& pool, const std::string& redis_prefix,
+                                      const lockstep::Deadline& deadline) {
+  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool.Acquire(deadline));
+  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows,
+                            conn.Query("SELECT value FROM shopd_meta WHERE name = 'reserved_keyspace'", deadline));
+  if (rows.empty()) return Status::NotFound("shopd_meta has no reserved_keyspace (schema migration 3)");
+  LOCKSTEP_ASSIGN_OR_RETURN(std::string token, rows[0].GetString(0));
+  return ReservedKeys{redis_prefix + "rsv:" + token + ":"};
+}
+
 Reservations::Reservations(lockstep::sql::Pool& pool, lockstep::redis::Client& redis, DomainMetrics& metrics,
                            ReservationsOptions options)
     : pool_(pool), redis_(redis), metrics_(metrics), options_(std::move(options)) {

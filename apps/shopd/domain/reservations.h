@@ -12,21 +12,22 @@
 #include "domain/domain_metrics.h"
 #include "domain/outcome.h"
 #include "domain/reserved_keys.h"
+#include "domain/store_fwd.h"
 #include "lockstep/base/deadline.h"
 #include "lockstep/base/mutex.h"
 #include "lockstep/base/result.h"
 
-namespace lockstep::sql {
-class Pool;
-}
-namespace lockstep::redis {
-class Client;
-}
 
 namespace shopd::domain {
 
 struct OrderRequest;
 struct Order;
+
+// The reserved mode's keys for this database: "<redis_prefix>rsv:<token>:" where the token
+// is the database's `reserved_keyspace` (schema migration 3), so a recreated database never
+// sees its predecessor's Redis state. kNotFound if the schema lacks the token. Thread-safe.
+lockstep::Result<ReservedKeys> LoadReservedKeys(lockstep::sql::Pool& pool, const std::string& redis_prefix,
+                                                const lockstep::Deadline& deadline);
 
 struct ReservationsOptions {
   ReservedKeys keys;

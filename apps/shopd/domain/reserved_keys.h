@@ -6,9 +6,10 @@
 
 namespace shopd::domain {
 
-// The Redis keys of the `reserved` stock mode, all under the per-database prefix
-// (ShopdConfig::EffectiveRedisKeyPrefix), so instances on one database share them and
-// instances on different databases never meet. Value type, thread-compatible.
+// The Redis keys of the `reserved` stock mode, all under `prefix` = the per-database prefix
+// (ShopdConfig::EffectiveRedisKeyPrefix) + "rsv:<token>:" (LoadReservedKeys), so instances
+// on one database share them, instances on different databases never meet, and neither do
+// a dropped database and its same-named successor. Value type, thread-compatible.
 //   <p>stock:<product>   string  units left to reserve (initialised once from MariaDB)
 //   <p>res:<request_id>  hash    the reservation and its recorded outcome: digest, status,
 //                                body, state (pending|confirmed|failed|rejected), pid, uid,
