@@ -152,6 +152,10 @@ TEST_F(ReservedTest, PendingUntilPersistedThenConfirmed) {
   EXPECT_EQ(refused_again.status, 409);
   EXPECT_EQ(refused_again.body, refused.body);
   EXPECT_EQ(refused_again.Header("idempotent-replay"), "true");
+  // Refused or unknown orders are not found (MariaDB, then Redis).
+  EXPECT_TRUE(IsApiError(Call(*front, "GET", "/v1/orders?request_id=r-2"), 404, "not_found"));
+  EXPECT_TRUE(IsApiError(Call(*front, "GET", "/v1/orders?request_id=never"), 404, "not_found"));
+  EXPECT_TRUE(IsApiError(Call(*front, "GET", "/v1/orders/99999999"), 404, "not_found"));
   // A later, smaller order still fits.
   EXPECT_EQ(Order(*front, "r-3", product, 3).status, 201);
   EXPECT_TRUE(IsApiError(Order(*front, "r-4", product, 1), 409, "out_of_stock"));
