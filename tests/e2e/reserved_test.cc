@@ -324,6 +324,43 @@ TEST_F(ReservedTest, StartsWhileRedisIsDownAndPersistsOnceItIsBack) {
   EXPECT_EQ(QueryInt("SELECT stock FROM products WHERE id = " + std::to_string(product)), 3);
 }
 
+TEST_F(ReservedTest, RedisDataLossReinitialisesStockAndNeverAppliesTwice) {
+  ShopdProcess* shopd = StartShopd();
+  ASSERT_NE(shopd, nullptr);
+  const int64_t product = CreateProduct(*shopd, 10, "reserved");
+  ASSERT_GT(product, 0);
+  const HttpResponse first = Order(*shopd, "loss-1", product, 2);
+  ASSERT_EQ(first.status, 201);
+  ASSERT_EQ(AwaitOrderStatus(*shopd, "/v1/orders?request_id=loss-1", "confirmed"), "confirmed");
+  // Redis loses everything of this database (as after a restart without AOF).
+  const std::string stock_key = Key("stock:" + std::to_string(product));
+  const std::string incarnation = RedisGet(Key("incarnation")).value_or("");
+  ASSERT_FALSE(incarnation.empty());
+  auto keys = redis_->Command({"KEYS", "shopd:" + database() + ":*"}, Deadline::After(std::chrono::seconds(5)));
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  for (const redis::Reply& k : keys->array()) ASSERT_TRUE(redis_->Del({k.str()}, Deadline::After(std::chrono::seconds(5))).ok());
+
+  // The stock is initialised again from MariaDB (8, the persisted order counted once) under
+  // a new incarnation, and the persister recreates its group and goes on.
+  ASSERT_EQ(Order(*shopd, "loss-2", product, 3).status, 201);
+  EXPECT_NE(RedisGet(Key("incarnation")).value_or(""), incarnation);
+  EXPECT_EQ(AwaitOrderStatus(*shopd, "/v1/orders?request_id=loss-2", "confirmed"), "confirmed");
+  EXPECT_EQ(QueryInt("SELECT stock FROM products WHERE id = " + std::to_string(product)), 5);
+  EXPECT_EQ(RedisGet(stock_key).value_or(""), "5");
+  // A replay of the lost reservation is not recognised by Redis any more, but it is never
+  // applied twice: the persister finds the request_id in MariaDB, marks it failed and
+  // returns its units.
+  const HttpResponse replay = Order(*shopd, "loss-1", product, 2);
+  ASSERT_EQ(replay.status, 201);
+  const std::string path = "/v1/orders/" + std::to_string(ParseJson(replay.body).value("id", int64_t{0}));
+  EXPECT_EQ(AwaitOrderStatus(*shopd, path, "failed"), "failed");
+  EXPECT_EQ(RedisGet(stock_key).value_or(""), "5");
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM orders"), 2);
+  EXPECT_EQ(QueryInt("SELECT stock + (SELECT CAST(SUM(quantity) AS SIGNED) FROM orders) FROM products WHERE id = " +
+                     std::to_string(product)),
+            10);
+}
+
 TEST_F(ReservedTest, ReconcileRepairsLostStreamEntryAndRedisStock) {
   ShopdProcess* front = StartShopd({"--reserved-persister", "0"});
   ASSERT_NE(front, nullptr);
