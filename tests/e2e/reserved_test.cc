@@ -469,7 +469,14 @@ TEST_P(ReservedServerRestartTest, MidSaleLosesNoPendingOrder) {
   const auto& [stop, start] = GetParam();
   const ProcessResult run = SaleWithFault({one, two}, "bench-" + stop, [&] {
     EXPECT_EQ(testing::RunStackCommand(stop), 0);
-    EXPECT_EQ(testing::RunStackCommand(start), 0);
+    // Right after SIGKILL the port can still show as taken (the stack script refuses to
+    // start then): retry until the server is up, bounded.
+    int rc = -1;
+    for (const auto give_up = Clock::now() + std::chrono::seconds(120); Clock::now() < give_up;) {
+      if ((rc = testing::RunStackCommand(start)) == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    EXPECT_EQ(rc, 0) << start;
   });
   ExpectClean(run, {one, two});
   EXPECT_EQ(::kill(one->pid(), 0), 0) << "shopd died with the server (" << stop << ")";
