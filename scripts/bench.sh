@@ -5,14 +5,17 @@
 #        libmariadb / hiredis on the same server).
 # shopd: lockstep-bench against a Release shopd: sql-baseline (bare BEGIN; 2x UPDATE;
 #        COMMIT loop: the limit), transfers over 1,000 and 10 accounts, http-noop (GET
-#        /healthz: the HTTP overhead), flashsale on one hot product in row_lock and batched
-#        mode; prints the ratios.
+#        /healthz: the HTTP overhead), flashsale on one hot product in row_lock, batched and
+#        reserved mode (reserved and row_lock also at 256 connections), and the Lua limit:
+#        redis-benchmark running shopd's reservation script (EVALSHA, __rand_int__
+#        request ids) at the same concurrencies; prints the ratios.
 # reads: the product cache: two shopd instances per setting (L1+L2, L2 only, no cache),
 #        lockstep-bench reads (zipf over 10,000 products, 20 PUT/s, staleness checker, after
 #        a warm-up pass) for --duration seconds, beside http-noop and redis-benchmark GET.
-# Starts its own private servers (build/bench-stack, MariaDB 14306, Redis 17379) and stops
-# them at the end. Durability as scripts/stack.sh: innodb_flush_log_at_trx_commit=1,
-# sync_binlog=1, Redis appendfsync always.
+# Starts its own private servers (build/bench-stack, MariaDB 14306, Redis 17379; override
+# with LOCKSTEP_BENCH_MARIADB_PORT / LOCKSTEP_BENCH_REDIS_PORT) and stops them at the end.
+# Durability as scripts/stack.sh: innodb_flush_log_at_trx_commit=1, sync_binlog=1, Redis
+# appendonly yes, appendfsync always, maxmemory-policy noeviction.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -43,10 +46,11 @@ cleanup() {
   scripts/stack.sh down "${STACK[@]}"
 }
 trap cleanup EXIT
-eval "$(scripts/stack.sh up "${STACK[@]}" --mariadb-port 14306 --redis-port 17379)"
+eval "$(scripts/stack.sh up "${STACK[@]}" --mariadb-port "${LOCKSTEP_BENCH_MARIADB_PORT:-14306}" --redis-port "${LOCKSTEP_BENCH_REDIS_PORT:-17379}")"
 Q() { mariadb --no-defaults -h127.0.0.1 -P"$LOCKSTEP_MARIADB_PORT" -ulockstep -plockstep -N -e "$1"; }
 echo "== machine: $(nproc) cores, $(uname -r); MariaDB $(Q 'SELECT VERSION()'), $(redis-server --version | cut -d' ' -f3)"
-echo "== durability: innodb_flush_log_at_trx_commit=$(Q 'SELECT @@innodb_flush_log_at_trx_commit') sync_binlog=$(Q 'SELECT @@sync_binlog') redis appendfsync=$(redis-cli -p "${LOCKSTEP_REDIS_PORTS%%,*}" config get appendfsync | tail -1)"
+RP=${LOCKSTEP_REDIS_PORTS%%,*}
+echo "== durability: innodb_flush_log_at_trx_commit=$(Q 'SELECT @@innodb_flush_log_at_trx_commit') sync_binlog=$(Q 'SELECT @@sync_binlog') redis appendonly=$(redis-cli -p "$RP" config get appendonly | tail -1) appendfsync=$(redis-cli -p "$RP" config get appendfsync | tail -1) maxmemory-policy=$(redis-cli -p "$RP" config get maxmemory-policy | tail -1)"
 
 if [ "$what" = micro ] || [ "$what" = all ]; then
   echo "== micro: sql"
@@ -62,6 +66,9 @@ fi
 
 if [ "$what" = shopd ] || [ "$what" = all ]; then
   Q "DROP DATABASE IF EXISTS shop_bench; CREATE DATABASE shop_bench"
+  # The bench Redis keeps its AOF between runs: reserved-mode keys of an earlier shop_bench
+  # (same product ids) must not survive the recreated database.
+  redis-cli -p "$RP" flushall >/dev/null
   M="mysql://lockstep:lockstep@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/shop_bench"
   SHOPD_MYSQL_PASSWORD=lockstep build/bench/apps/shopd/shopd --listen 127.0.0.1:0 \
     --mysql "mysql://lockstep@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/shop_bench" \
@@ -77,6 +84,7 @@ if [ "$what" = shopd ] || [ "$what" = all ]; then
   U="http://127.0.0.1:$port"
   B=build/bench/apps/lockstep-bench/lockstep-bench
   run() { "$B" "$@" --connections "$connections" 2>/dev/null | tail -1; }
+  run_c() { local c=$1; shift; "$B" "$@" --connections "$c" 2>/dev/null | tail -1; }
   base=$(run sql-baseline --mysql "$M" --accounts 1000 --requests "$requests")
   t1000=$(run transfers --url "$U" --mysql "$M" --accounts 1000 --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
   t10=$(run transfers --url "$U" --mysql "$M" --accounts 10 --hot 10 --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
@@ -84,9 +92,25 @@ if [ "$what" = shopd ] || [ "$what" = all ]; then
   # One hot product, stock for every order (so every order commits): orders/s per mode.
   frow=$(run flashsale --url "$U" --mysql "$M" --mode row_lock --stock "$requests" --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
   fbat=$(run flashsale --url "$U" --mysql "$M" --mode batched --stock "$requests" --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
-  python3 - "$base" "$t1000" "$t10" "$noop" "$frow" "$fbat" <<'PY'
+  fres=$(run flashsale --url "$U" --mysql "$M" --mode reserved --stock "$requests" --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
+  frow256=$(run_c 256 flashsale --url "$U" --mysql "$M" --mode row_lock --stock "$requests" --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
+  fres256=$(run_c 256 flashsale --url "$U" --mysql "$M" --mode reserved --stock "$requests" --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
+  # The Lua limit: shopd's reservation script (extracted from its source, the same text
+  # shopd loads) straight into Redis, stock never running out, request ids random.
+  SRC=$(sed -n '/kReserve(R"lua(/,/)lua");/p' apps/shopd/domain/reservations.cc | sed '1d;$d')
+  SHA=$(redis-cli -p "$RP" script load "$SRC")
+  redis-cli -p "$RP" set rb:stock:1 1000000000000 >/dev/null
+  redis-cli -p "$RP" set rb:incarnation bench >/dev/null
+  lua() {
+    redis-benchmark -p "$RP" -c "$1" -n $((requests * 5)) -r 1000000000 --csv evalsha "$SHA" 6 'rb:res:__rand_int__' rb:stock:1 rb:orders rb:pending rb:order_ids rb:incarnation \
+      'r__rand_int__' '7@1x1' 1 1 __rand_int__ 7 '{"id":1,"product_id":1,"quantity":1,"request_id":"r","status":"pending","user_id":7}' '{"error":{"code":"out_of_stock","message":"' '"}}' |
+      tail -1 | awk -F'","' '{print $(NF-6)}'
+  }
+  lua64=$(lua "$connections"); lua256=$(lua 256)
+  python3 - "$base" "$t1000" "$t10" "$noop" "$frow" "$fbat" "$fres" "$frow256" "$fres256" "$lua64" "$lua256" "$connections" <<'PY'
 import json, sys
-base, t1000, t10, noop, frow, fbat = (json.loads(a) for a in sys.argv[1:])
+base, t1000, t10, noop, frow, fbat, fres, frow256, fres256 = (json.loads(a) for a in sys.argv[1:10])
+lua64, lua256, conns = float(sys.argv[10]), float(sys.argv[11]), sys.argv[12]
 def row(name, j):
     fivexx = sum(v for k, v in j["statuses"].items() if int(k) >= 500 or int(k) == 0)
     print(f"| {name} | {j['throughput']:.0f}/s | {j['p50_ms']:.1f} | {j['p99_ms']:.1f} | {fivexx} | {j.get('invariants','-')} |")
@@ -98,6 +122,15 @@ row("transfers, 10 hot accounts", t10)
 row("http-noop: GET /healthz", noop)
 row("orders on one hot product, row_lock", frow)
 row("orders on one hot product, batched", fbat)
+row("orders on one hot product, reserved (201 pending)", fres)
+print(f"| Lua limit: redis-benchmark EVALSHA reservation script, {conns} connections | {lua64:.0f}/s | - | - | - | - |")
+row("orders on one hot product, row_lock, 256 connections", frow256)
+row("orders on one hot product, reserved, 256 connections", fres256)
+print(f"| Lua limit: redis-benchmark EVALSHA reservation script, 256 connections | {lua256:.0f}/s | - | - | - | - |")
+print(f"\nreserved / row_lock = {fres['throughput']/frow['throughput']:.1f}x ({conns} connections), "
+      f"{fres256['throughput']/frow256['throughput']:.1f}x (256); reserved / Lua limit = "
+      f"{fres['throughput']/lua64:.2f} ({conns}), {fres256['throughput']/lua256:.2f} (256); "
+      f"settle after the run: {fres['settle_seconds']:.1f} s / {fres256['settle_seconds']:.1f} s")
 print(f"\ntransfers(1,000) / sql-baseline = {t1000['throughput']/base['throughput']:.2f}; "
       f"transfers(10 hot) / sql-baseline = {t10['throughput']/base['throughput']:.2f}; "
       f"http-noop / transfers(1,000) = {noop['throughput']/t1000['throughput']:.1f}x; "

@@ -4,6 +4,7 @@
 //   lockstep-bench verify --manifest run.json --mysql mysql://...               (re-check)
 //   lockstep-bench flashsale --url ... --mysql ... --stock 100 --mode batched  (hot product)
 //   lockstep-bench verify-flashsale --manifest sale.json --mysql mysql://...    (re-check)
+//   (flashsale and verify-flashsale first wait until pending `reserved` orders settle)
 //   lockstep-bench http-noop --url ...                 (GET /healthz: the HTTP overhead)
 //   lockstep-bench reads --url A --url B --mysql ... --products 10000 --writes-per-s 20
 //                                                      (zipf GETs + PUTs; staleness check)
@@ -23,6 +24,7 @@
 #include <iostream>
 #include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -359,13 +361,74 @@ int RunTransfers(const CommonOptions& opt, const TransfersOptions& topt) {
 
 struct FlashsaleOptions {
   int64_t stock = 100;
-  std::string mode = "batched";  // row_lock | batched.
+  std::string mode = "batched";  // row_lock | batched | reserved.
+  double settle_timeout_s = 120;  // Wait at most this long for pending orders to settle.
   int64_t max_quantity = 1;      // Quantities are uniform in [1, N].
   int replay_every = 10;
   int duplicate_every = 50;
   std::string manifest_path;
   std::string prefix;
 };
+
+// The value of shopd_reserved_pending in `url`'s /metrics; nullopt if unreachable.
+std::optional<int64_t> ReservedPending(const std::string& url) {
+  auto hp = ParseHttpUrl(url);
+  if (!hp.ok()) return std::nullopt;
+  HttpClient client(hp->first, hp->second);
+  auto r = client.Send("GET", "/metrics", "", Deadline::After(std::chrono::seconds(5)), "");
+  if (!r.ok() || r->status != 200) return std::nullopt;
+  const std::string key = "\nshopd_reserved_pending ";
+  const size_t at = r->body.find(key);
+  if (at == std::string::npos) return std::nullopt;
+  return std::stoll(r->body.substr(at + key.size()));
+}
+
+// Pending (`reserved` mode) orders become confirmed shortly after their 201. Waits until
+// a reachable shopd of `urls` reports no pending reservation on two polls more than two
+// metric refreshes apart (then everything that will ever be persisted is: a reservation
+// leaves the pending set only after its MariaDB commit); with no reachable shopd, until
+// every 201 of the manifest has its order row. timeout_s 0 = do not wait. False on timeout.
+bool AwaitSettled(sql::Pool& pool, const FlashsaleManifest& manifest, const std::vector<std::string>& urls,
+                  double timeout_s) {
+  if (timeout_s <= 0) return true;
+  const auto give_up = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
+  int zero_polls = 0;
+  while (Clock::now() < give_up) {
+    std::optional<int64_t> pending;
+    for (const auto& u : urls) {
+      if ((pending = ReservedPending(u))) break;
+    }
+    if (pending) {
+      zero_polls = *pending == 0 ? zero_polls + 1 : 0;
+      if (zero_polls >= 2) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      continue;
+    }
+    bool rows_ok = false;
+    if (auto conn = pool.Acquire(Deadline::After(std::chrono::seconds(10))); conn.ok()) {
+      auto rows = conn->Query("SELECT request_id FROM orders WHERE LEFT(request_id, ?) = ?",
+                              static_cast<int64_t>(manifest.request_prefix.size()), manifest.request_prefix,
+                              Deadline::After(std::chrono::seconds(30)));
+      if (rows.ok()) {
+        std::set<std::string> present;
+        for (const auto& row : *rows) {
+          if (auto rid = row.GetString(0); rid.ok()) present.insert(*rid);
+        }
+        rows_ok = true;
+        for (const auto& [rid, ack] : manifest.answers) {
+          if (ack.status == 201 && present.count(rid) == 0) {
+            rows_ok = false;
+            break;
+          }
+        }
+      }
+    }
+    if (rows_ok) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::fprintf(stderr, "lockstep-bench: orders did not settle within %.0f s\n", timeout_s);
+  return false;
+}
 
 int RunFlashsale(const CommonOptions& opt, const FlashsaleOptions& fopt) {
   auto targets = OpenTargets(opt);
@@ -461,6 +524,9 @@ int RunFlashsale(const CommonOptions& opt, const FlashsaleOptions& fopt) {
     manifest.answers = answers;
   }
   if (!fopt.manifest_path.empty()) std::ofstream(fopt.manifest_path) << manifest.ToJson();
+  const auto settle_start = Clock::now();
+  const bool settled = AwaitSettled(**pool, manifest, opt.urls, fopt.settle_timeout_s);
+  const double settle_s = std::chrono::duration<double>(Clock::now() - settle_start).count();
   auto violations = VerifyFlashsale(**pool, manifest);
   if (!violations.ok()) {
     std::fprintf(stderr, "verify: cannot read the database: %s\n", violations.status().ToString().c_str());
@@ -482,6 +548,8 @@ int RunFlashsale(const CommonOptions& opt, const FlashsaleOptions& fopt) {
     }
   }
   j["mode"] = fopt.mode;
+  j["settle_seconds"] = settle_s;
+  if (!settled) violations->push_back("orders did not settle within the settle timeout");
   j["stock"] = fopt.stock;
   j["product_id"] = manifest.product_id;
   j["confirmed"] = confirmed;
@@ -782,7 +850,8 @@ int main(int argc, char** argv) {
   auto* flashsale = app.add_subcommand("flashsale", "Many buyers, one product with little stock; verifies no oversell");
   AddCommon(flashsale, common, true, true);
   flashsale->add_option("--stock", fopt.stock, "Initial stock of the product")->capture_default_str()->check(CLI::NonNegativeNumber);
-  flashsale->add_option("--mode", fopt.mode, "stock_mode of the product")->capture_default_str()->check(CLI::IsMember({"row_lock", "batched"}));
+  flashsale->add_option("--mode", fopt.mode, "stock_mode of the product")->capture_default_str()->check(CLI::IsMember({"row_lock", "batched", "reserved"}));
+  flashsale->add_option("--settle-timeout", fopt.settle_timeout_s, "Seconds to wait for pending orders to settle before verifying")->capture_default_str()->check(CLI::NonNegativeNumber);
   flashsale->add_option("--max-quantity", fopt.max_quantity, "Quantities are uniform in [1, N]")->capture_default_str()->check(CLI::Range(1, 1'000'000));
   flashsale->add_option("--replay-every", fopt.replay_every, "Resend every Nth request (0 = never)")->capture_default_str();
   flashsale->add_option("--duplicate-every", fopt.duplicate_every, "Send every Nth request twice concurrently (0 = never)")->capture_default_str();
@@ -792,6 +861,10 @@ int main(int argc, char** argv) {
   auto* verify_flash = app.add_subcommand("verify-flashsale", "Re-check the invariants of a finished flashsale run");
   AddCommon(verify_flash, common, false, true);
   verify_flash->add_option("--manifest", flash_manifest_path, "Manifest written by `flashsale --manifest`")->required();
+  std::vector<std::string> settle_urls;
+  double verify_settle_timeout_s = -1;  // Default: 120 with --settle-url, else 0.
+  verify_flash->add_option("--settle-url", settle_urls, "shopd URL(s) whose /metrics must show no pending reservation first");
+  verify_flash->add_option("--settle-timeout", verify_settle_timeout_s, "Seconds to wait for pending orders to settle (default: 120 with --settle-url, else 0 = none)")->check(CLI::NonNegativeNumber);
   auto* noop = app.add_subcommand("http-noop", "GET /healthz at the same concurrency (HTTP overhead)");
   AddCommon(noop, common, true, false);
   ReadsOptions ropt;
@@ -830,10 +903,15 @@ int main(int argc, char** argv) {
     return RunFlashsale(common, fopt);
   }
   if (*verify_flash) {
-    return RunVerifyManifest<FlashsaleManifest>(common, flash_manifest_path, "verify-flashsale",
-                                                [](lockstep::sql::Pool& pool, const FlashsaleManifest& m) {
-                                                  return VerifyFlashsale(pool, m);
-                                                });
+    return RunVerifyManifest<FlashsaleManifest>(
+        common, flash_manifest_path, "verify-flashsale",
+        [&](lockstep::sql::Pool& pool, const FlashsaleManifest& m) -> lockstep::Result<std::vector<std::string>> {
+          const double timeout_s = verify_settle_timeout_s >= 0 ? verify_settle_timeout_s : settle_urls.empty() ? 0 : 120;
+          const bool settled = AwaitSettled(pool, m, settle_urls, timeout_s);
+          LOCKSTEP_ASSIGN_OR_RETURN(std::vector<std::string> violations, VerifyFlashsale(pool, m));
+          if (!settled) violations.push_back("orders did not settle within the settle timeout");
+          return violations;
+        });
   }
   if (*noop) return RunHttpNoop(common);
   if (*reads) return RunReads(common, ropt);

@@ -2,6 +2,7 @@
 // SIGTERM/SIGINT -> drain -> exit 0.
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <string>
@@ -15,6 +16,9 @@
 #include "domain/in_flight.h"
 #include "domain/orders.h"
 #include "domain/products.h"
+#include "domain/reconcile.h"
+#include "domain/reservation_persister.h"
+#include "domain/reservations.h"
 #include "domain/routes.h"
 #include "domain/schema.h"
 #include "domain/transfers.h"
@@ -55,10 +59,11 @@ lockstep::Result<std::unique_ptr<lockstep::sql::Pool>> OpenMariaDb(const shopd::
   conn.ssl_cert = c.mysql_ssl_cert;
   conn.ssl_key = c.mysql_ssl_key;
   lockstep::sql::PoolOptions options;
-  // One connection per worker and per order-batch thread: neither ever waits for a
-  // connection another one holds (+4 for id blocks, readiness, migrations; +1 for the
-  // product cache's pending-invalidation replayer).
-  options.max_connections = c.worker_threads + shopd::domain::OrderServiceOptions{}.batch_threads + 4 + 1;
+  // One connection per worker, per order-batch thread and for the reserved-mode persister:
+  // none ever waits for a connection another one holds (+4 for id blocks, readiness,
+  // migrations; +1 for the product cache's pending-invalidation replayer).
+  options.max_connections = c.worker_threads + shopd::domain::OrderServiceOptions{}.batch_threads +
+                            (c.reserved_persister != 0 ? 1 : 0) + 4 + 1;
   options.acquire_timeout = std::chrono::seconds(2);
   const lockstep::Deadline deadline = lockstep::Deadline::After(budget);
   lockstep::Backoff backoff({.initial = std::chrono::milliseconds(100), .max = std::chrono::seconds(2)});
@@ -159,12 +164,34 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!config.redis_password.empty()) redis_options->password = config.redis_password;
-  // Workers, plus the cache's heartbeat and replayer threads.
-  redis_options->pool_size = std::max(redis_options->pool_size, config.worker_threads + 2);
+  // Workers, plus the cache's heartbeat and replayer threads, the reserved-mode persister
+  // (its blocking XREADGROUP holds one) and the reserved-mode metrics refresher.
+  redis_options->pool_size = std::max(redis_options->pool_size, config.worker_threads + 4);
   auto redis = lockstep::redis::Client::Open(*redis_options);
   if (!redis.ok()) {
     spdlog::critical("shopd: cannot open Redis client: {}", redis.status().ToString());
     return 1;
+  }
+
+  auto loaded_keys = shopd::domain::LoadReservedKeys(**pool, config.EffectiveRedisKeyPrefix(),
+                                                     lockstep::Deadline::After(std::chrono::seconds(30)));
+  if (!loaded_keys.ok()) {
+    spdlog::critical("shopd: cannot read the reserved-mode keyspace: {}", loaded_keys.status().ToString());
+    return 1;
+  }
+  const shopd::domain::ReservedKeys reserved_keys = *loaded_keys;
+  if (load->reconcile) {
+    auto report = shopd::domain::Reconcile(**pool, **redis, reserved_keys,
+                                           lockstep::Deadline::After(std::chrono::minutes(10)));
+    if (!report.ok()) {
+      spdlog::error("reconcile failed: {}", report.status().ToString());
+      return 1;
+    }
+    for (const std::string& line : report->repairs) spdlog::warn("reconcile: {}", line);
+    spdlog::info("reconcile done: {} reservations checked, {} repairs", report->reservations_checked,
+                 report->repairs.size());
+    std::printf("%s\n", report->ToJson().c_str());
+    return 0;
   }
 
   shopd::domain::DomainMetrics domain_metrics;
@@ -181,7 +208,46 @@ int main(int argc, char** argv) {
     product_cache = std::make_unique<shopd::domain::ProductCache>(std::move(engine).value());
   }
   shopd::domain::ProductService products(**pool, std::move(product_cache));
-  shopd::domain::OrderService orders(**pool, in_flight, domain_metrics, products);
+  shopd::domain::Reservations reservations(**pool, **redis, domain_metrics,
+                                           {.keys = reserved_keys,
+                                            .max_pending = config.reserved_max_pending,
+                                            .min_fsync = config.reserved_min_fsync});
+  products.SetReservedGate([&reservations](const lockstep::Deadline& d) { return reservations.CheckDurability(d); });
+  shopd::domain::OrderService orders(**pool, in_flight, domain_metrics, products, {}, &reservations);
+  // Durability check at start (re-run on demand while it fails): reserved mode is refused
+  // unless Redis keeps what it acknowledged.
+  if (lockstep::Status s = reservations.CheckDurability(lockstep::Deadline::After(std::chrono::seconds(5))); s.ok()) {
+    spdlog::info("stock_mode reserved: enabled (Redis appendonly yes, appendfsync {}, noeviction; key prefix '{}')",
+                 config.reserved_min_fsync == "always" ? "always" : "always|everysec", reserved_keys.prefix);
+  } else {
+    spdlog::error("stock_mode reserved: REFUSED until Redis is configured for it: {}", s.ToString());
+  }
+  std::unique_ptr<shopd::domain::ReservationPersister> persister;
+  if (config.reserved_persister != 0) {
+    char host[256] = {0};
+    gethostname(host, sizeof(host) - 1);
+    const std::string consumer =
+        std::string(host) + ":" + std::to_string(getpid()) + ":" +
+        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count());
+    auto started = shopd::domain::ReservationPersister::Start(
+        **pool, **redis, domain_metrics,
+        {.keys = reserved_keys,
+         .consumer = consumer,
+         .batch_size = config.reserved_persist_batch,
+         .claim_idle = config.reserved_claim_idle,
+         .on_error = [](const lockstep::Status& s) { spdlog::error("reserved persister: {}", s.ToString()); },
+         .on_stock_changed = [&products](int64_t product_id) { products.StockChanged(product_id); }});
+    if (!started.ok()) {
+      // Redis down at start: reservations fail too; a restart brings the persister back.
+      spdlog::critical("shopd: cannot start the reserved-mode persister: {}", started.status().ToString());
+      return 1;
+    }
+    persister = std::move(*started);
+    spdlog::info("reserved persister running as consumer '{}' (batch {}, claim idle {} ms)", consumer,
+                 config.reserved_persist_batch, config.reserved_claim_idle.count());
+  }
 
   shopd::http::Server server(ServerOptionsFrom(config, *listen));
   std::vector<shopd::http::ReadinessCheck> readiness;
@@ -194,7 +260,8 @@ int main(int argc, char** argv) {
                          return (*redis)->Ping(d.CappedAt(std::chrono::seconds(2)));
                        }});
   shopd::http::RegisterOpsRoutes(server, std::move(readiness), [&] {
-    return PoolMetrics(**pool, **redis) + domain_metrics.Render() + products.CacheMetrics();
+    return PoolMetrics(**pool, **redis) + domain_metrics.Render() + products.CacheMetrics() +
+           reservations.RenderMetrics();
   });
   const shopd::domain::Services services{&accounts, &transfers, &products, &orders};
   shopd::domain::RegisterAccountRoutes(server.router(), services);
@@ -211,6 +278,7 @@ int main(int argc, char** argv) {
   sigwait(&shutdown_signals, &signal_number);
   spdlog::info("received signal {}, draining (up to {} ms)", signal_number, config.drain_timeout.count());
   server.Drain();
+  persister.reset();  // Unacked entries stay pending for a restart or another instance.
   spdlog::info("shopd stopped");
   return 0;
 }

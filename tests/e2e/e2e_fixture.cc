@@ -86,6 +86,25 @@ int64_t ShopdE2eTest::CreateAccount(const ShopdProcess& shopd, const std::string
   return ParseJson(r.body).value("id", int64_t{0});
 }
 
+int64_t ShopdE2eTest::CreateProduct(const ShopdProcess& shopd, int64_t stock, const std::string& mode) {
+  const HttpResponse r =
+      Call(shopd, "POST", "/v1/products",
+           nlohmann::json{{"name", "pen"}, {"price", 150}, {"stock", stock}, {"stock_mode", mode}}.dump());
+  if (r.status != 201) {
+    ADD_FAILURE() << "POST /v1/products: " << r.status << " " << r.body;
+    return 0;
+  }
+  return ParseJson(r.body).value("id", int64_t{0});
+}
+
+HttpResponse ShopdE2eTest::Order(const ShopdProcess& shopd, const std::string& request_id, int64_t product,
+                                 int64_t quantity, int64_t user) {
+  return Call(shopd, "POST", "/v1/orders",
+              nlohmann::json{{"request_id", request_id}, {"user_id", user}, {"product_id", product},
+                             {"quantity", quantity}}
+                  .dump());
+}
+
 int64_t ShopdE2eTest::QueryInt(const std::string& sql) {
   const Deadline deadline = Deadline::After(kDbDeadline);
   auto conn = pool().Acquire(deadline);

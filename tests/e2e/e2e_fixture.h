@@ -45,6 +45,12 @@ class ShopdE2eTest : public testing::MariaDbTest {
   // POST /v1/accounts; returns the id (0 and a test failure unless 201).
   int64_t CreateAccount(const ShopdProcess& shopd, const std::string& owner, int64_t balance);
 
+  // POST /v1/products {"name":"pen","price":150,...}; the new id (0 and a failure unless 201).
+  int64_t CreateProduct(const ShopdProcess& shopd, int64_t stock, const std::string& mode);
+  // POST /v1/orders.
+  HttpResponse Order(const ShopdProcess& shopd, const std::string& request_id, int64_t product, int64_t quantity,
+                     int64_t user = 7);
+
   // One integer from a one-row, one-column query on the test database (-1 + failure on error).
   int64_t QueryInt(const std::string& sql);
   int64_t Balance(int64_t account_id);

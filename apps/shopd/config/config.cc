@@ -62,6 +62,11 @@ constexpr KeySpec kKeys[] = {
     {"cache_staleness_bound_ms", Kind::kInt, true},
     {"cache_l1_max_entries", Kind::kInt, true},
     {"cache_second_delete_ms", Kind::kInt, true},
+    {"reserved_max_pending", Kind::kInt, true},
+    {"reserved_persist_batch", Kind::kInt, true},
+    {"reserved_persister", Kind::kInt, true},
+    {"reserved_claim_idle_ms", Kind::kInt, true},
+    {"reserved_min_fsync", Kind::kString, true},
 };
 
 const KeySpec* FindKey(std::string_view key) {
@@ -252,6 +257,10 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
       {"cache_staleness_bound_ms", 5, [&](int64_t v) { c.cache_staleness_bound = std::chrono::milliseconds(v); }},
       {"cache_l1_max_entries", 1, [&](int64_t v) { c.cache_l1_max_entries = v; }},
       {"cache_second_delete_ms", 0, [&](int64_t v) { c.cache_second_delete = std::chrono::milliseconds(v); }},
+      {"reserved_max_pending", 1, [&](int64_t v) { c.reserved_max_pending = v; }},
+      {"reserved_persist_batch", 1, [&](int64_t v) { c.reserved_persist_batch = std::min<int64_t>(v, 10'000); }},
+      {"reserved_persister", 0, [&](int64_t v) { c.reserved_persister = v == 0 ? 0 : 1; }},
+      {"reserved_claim_idle_ms", 1, [&](int64_t v) { c.reserved_claim_idle = std::chrono::milliseconds(v); }},
   };
   for (const IntField& f : ints) {
     if (const Raw* r = get(f.key)) {
@@ -280,6 +289,12 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
   if (const Raw* r = get("mysql_ssl_cert")) c.mysql_ssl_cert = r->value;
   if (const Raw* r = get("mysql_ssl_key")) c.mysql_ssl_key = r->value;
   if (const Raw* r = get("redis_key_prefix")) c.redis_key_prefix = r->value;
+  if (const Raw* r = get("reserved_min_fsync")) {
+    if (r->value != "always" && r->value != "everysec") {
+      return Status::InvalidArgument(r->source, ": '", r->value, "' is not one of always|everysec");
+    }
+    c.reserved_min_fsync = r->value;
+  }
   static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
     return Status::InvalidArgument(source("log_level"), ": '", c.log_level,
@@ -367,7 +382,10 @@ std::string ShopdConfig::Redacted() const {
       << " cache_l2_ttl_ms=" << cache_l2_ttl.count() << " cache_negative_ttl_ms=" << cache_negative_ttl.count()
       << " cache_tombstone_ttl_ms=" << cache_tombstone_ttl.count()
       << " cache_staleness_bound_ms=" << cache_staleness_bound.count()
-      << " cache_l1_max_entries=" << cache_l1_max_entries << " cache_second_delete_ms=" << cache_second_delete.count();
+      << " cache_l1_max_entries=" << cache_l1_max_entries << " cache_second_delete_ms=" << cache_second_delete.count()
+      << " reserved_max_pending=" << reserved_max_pending << " reserved_persist_batch=" << reserved_persist_batch
+      << " reserved_persister=" << reserved_persister << " reserved_claim_idle_ms=" << reserved_claim_idle.count()
+      << " reserved_min_fsync=" << reserved_min_fsync;
   return out.str();
 }
 
@@ -387,6 +405,8 @@ lockstep::Result<ConfigLoad> LoadConfig(const std::vector<std::string>& args, co
   for (const KeySpec& k : kKeys) {
     if (k.flag) app.add_option(FlagName(k.key), flag_values[k.key], "see " + EnvName(k.key));
   }
+  bool reconcile = false;
+  app.add_flag("--reconcile", reconcile, "Reconcile the reserved mode's Redis state with MariaDB, print a report, exit");
   app.add_option("--mysql-replica", replicas, "MariaDB replica URL (repeatable)")->allow_extra_args(false);
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 wants them reversed.
   try {
@@ -417,6 +437,7 @@ lockstep::Result<ConfigLoad> LoadConfig(const std::vector<std::string>& args, co
   Merge(merged, flags);
 
   ConfigLoad load;
+  load.reconcile = reconcile;
   LOCKSTEP_RETURN_IF_ERROR(Build(merged, load.config));
   return load;
 }

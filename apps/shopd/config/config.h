@@ -58,6 +58,19 @@ struct ShopdConfig {
   // "shopd:<database of --mysql>:", so instances on one database share keys and instances
   // on different databases never collide. See EffectiveRedisKeyPrefix().
   std::string redis_key_prefix;
+  // stock_mode `reserved` (Redis reservations + persister):
+  // Back-pressure bound: while more reservations than this wait for the persister, new
+  // ones get 503 + Retry-After. > 0.
+  int64_t reserved_max_pending = 50'000;
+  // Stream entries the persister writes per MariaDB transaction. > 0.
+  int64_t reserved_persist_batch = 256;
+  // Run a persister in this process (1) or not (0: another instance persists). 0 | 1.
+  int reserved_persister = 1;
+  // Unacked entries idle this long are taken over from a (presumed dead) persister. > 0.
+  std::chrono::milliseconds reserved_claim_idle{10'000};
+  // Weakest Redis appendfsync accepted for reserved mode: "always" | "everysec" (the
+  // operator accepts losing up to ~1 s of reservations on a Redis crash).
+  std::string reserved_min_fsync = "always";
 
   // Product cache (README "Consistent product cache"). cache_l1 / cache_l2: 1 = on, 0 = off
   // (both off = every GET reads MariaDB). TTLs must be >= cache_tombstone_ttl_ms (T); the
@@ -98,6 +111,8 @@ struct ConfigLoad {
   ShopdConfig config;
   // Set when --help was given: print it and exit 0.
   std::optional<std::string> help;
+  // --reconcile: compare/repair the reserved mode's Redis state with MariaDB, then exit.
+  bool reconcile = false;
 };
 
 // Loads the configuration from `args` (argv without argv[0]), `env` and the TOML file

@@ -237,5 +237,30 @@ TEST_F(ConfigTest, CacheKeysFromFlagsAndEnvironmentWithTheirChecks) {
 }
 
 
+TEST_F(ConfigTest, ReservedModeKeys) {
+  auto c = LoadConfig({"--reserved-max-pending", "7", "--reserved-min-fsync", "everysec", "--reconcile"},
+                      FromMap({{"SHOPD_RESERVED_PERSIST_BATCH", "64"}, {"SHOPD_RESERVED_PERSISTER", "0"},
+                               {"SHOPD_RESERVED_CLAIM_IDLE_MS", "1500"}}));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->config.reserved_max_pending, 7);
+  EXPECT_EQ(c->config.reserved_min_fsync, "everysec");
+  EXPECT_EQ(c->config.reserved_persist_batch, 64);
+  EXPECT_EQ(c->config.reserved_persister, 0);
+  EXPECT_EQ(c->config.reserved_claim_idle, std::chrono::milliseconds(1500));
+  EXPECT_TRUE(c->reconcile);
+  EXPECT_NE(c->config.Redacted().find("reserved_min_fsync=everysec"), std::string::npos);
+
+  auto defaults = LoadConfig({}, FromMap({}));
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->config.reserved_min_fsync, "always");
+  EXPECT_EQ(defaults->config.reserved_persister, 1);
+  EXPECT_FALSE(defaults->reconcile);
+
+  auto bad = LoadConfig({"--reserved-min-fsync", "no"}, FromMap({}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("always|everysec"), std::string::npos);
+  EXPECT_FALSE(LoadConfig({"--reserved-max-pending", "0"}, FromMap({})).ok());
+}
+
 }  // namespace
 }  // namespace shopd::config

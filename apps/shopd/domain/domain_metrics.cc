@@ -1,14 +1,18 @@
 #include "domain/domain_metrics.h"
 
-#include <sstream>
 
 namespace shopd::domain {
 
+void AppendMetric(std::string& out, std::string_view name, std::string_view help, std::string_view type,
+                  int64_t value) {
+  out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ").append(name).append(" ");
+  out.append(type).append("\n").append(name).append(" ").append(std::to_string(value)).append("\n");
+}
+
 std::string DomainMetrics::Render() const {
-  std::ostringstream out;
+  std::string out;
   auto counter = [&](const char* name, const char* help, const std::atomic<int64_t>& v) {
-    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n"
-        << name << ' ' << v.load(std::memory_order_relaxed) << '\n';
+    AppendMetric(out, name, help, "counter", v.load(std::memory_order_relaxed));
   };
   counter("shopd_transfers_ok_total", "Transfers committed.", transfers_ok);
   counter("shopd_transfers_rejected_total", "Transfer outcomes recorded as 404 or 409.", transfers_rejected);
@@ -25,7 +29,18 @@ std::string DomainMetrics::Render() const {
   counter("shopd_order_batch_errors_total", "Order batches that failed as a whole.", order_batch_errors);
   counter("shopd_order_batch_fallbacks_total", "Order batches redone member by member after a duplicate request_id.",
           order_batch_fallbacks);
-  return out.str();
+  counter("shopd_orders_reserved_total", "Reserved-mode orders answered 201 pending.", orders_reserved);
+  counter("shopd_reserved_backpressure_total", "Reservations refused with 503 because the persister backlog passed "
+          "reserved_max_pending.", reserved_backpressure);
+  counter("shopd_reserved_stock_inits_total", "Redis stocks initialised from MariaDB.", reserved_stock_inits);
+  counter("shopd_reserved_persist_batches_total", "Persister batches committed to MariaDB.", reserved_persist_batches);
+  counter("shopd_reserved_persisted_total", "Reservations written to MariaDB as confirmed orders.", reserved_persisted);
+  counter("shopd_reserved_failed_total", "Reservations that ended failed (units returned to the Redis stock).",
+          reserved_failed);
+  counter("shopd_reserved_persist_failures_total",
+          "Persister failures (MariaDB write or Redis call), each retried; alert when it keeps rising.",
+          reserved_persist_failures);
+  return out;
 }
 
 }  // namespace shopd::domain

@@ -3,8 +3,14 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace shopd::domain {
+
+// Appends one unlabelled metric in Prometheus text: # HELP, # TYPE (`type` is "counter" or
+// "gauge") and the value line.
+void AppendMetric(std::string& out, std::string_view name, std::string_view help, std::string_view type,
+                  int64_t value);
 
 // Counters of the domain layer, rendered into /metrics. Thread-safe: every field is an
 // independent monotonic counter (relaxed atomics: no ordering with other memory needed).
@@ -22,6 +28,13 @@ struct DomainMetrics {
   std::atomic<int64_t> order_batch_members{0};  // Orders over all batches.
   std::atomic<int64_t> order_batch_errors{0};   // Batches that failed as a whole.
   std::atomic<int64_t> order_batch_fallbacks{0};  // Batches redone per member (duplicate request_id).
+  std::atomic<int64_t> orders_reserved{0};            // Reserved-mode 201 pending answers (not replays).
+  std::atomic<int64_t> reserved_backpressure{0};      // Reservations refused: persister backlog too long.
+  std::atomic<int64_t> reserved_stock_inits{0};       // Redis stocks initialised from MariaDB.
+  std::atomic<int64_t> reserved_persist_batches{0};   // Persister batches committed.
+  std::atomic<int64_t> reserved_persisted{0};         // Reservations written to MariaDB as confirmed orders.
+  std::atomic<int64_t> reserved_failed{0};            // Reservations ended `failed` (units returned).
+  std::atomic<int64_t> reserved_persist_failures{0};  // Persister write/Redis failures (retried): alert on it.
 
   static void Add(std::atomic<int64_t>& counter, int64_t n = 1) { counter.fetch_add(n, std::memory_order_relaxed); }
 

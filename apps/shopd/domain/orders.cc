@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "domain/multi_row.h"
+#include "domain/order_rows.h"
 #include "domain/request_records.h"
+#include "domain/reservations.h"
 #include "domain/validation.h"
 #include "lockstep/base/check.h"
 #include "lockstep/sql/pool.h"
@@ -78,8 +80,13 @@ std::string OrderRequest::Digest() const {
 }
 
 OrderService::OrderService(lockstep::sql::Pool& pool, InFlight& in_flight, DomainMetrics& metrics,
-                           ProductService& products, OrderServiceOptions options)
-    : pool_(pool), in_flight_(in_flight), metrics_(metrics), products_(products), options_(options) {
+                           ProductService& products, OrderServiceOptions options, Reservations* reservations)
+    : pool_(pool),
+      in_flight_(in_flight),
+      metrics_(metrics),
+      products_(products),
+      options_(options),
+      reservations_(reservations) {
   if (!options_.batching) return;
   lockstep::batch::CoalescerOptions c;
   c.threads = options_.batch_threads;
@@ -118,6 +125,17 @@ Result<Outcome> OrderService::Place(const OrderRequest& request, const lockstep:
   LOCKSTEP_RETURN_IF_ERROR(request.Validate());
   LOCKSTEP_ASSIGN_OR_RETURN(InFlight::Ticket ticket, in_flight_.Enter(kScope, request.request_id, deadline));
   LOCKSTEP_ASSIGN_OR_RETURN(std::optional<StockMode> mode, products_.ModeOf(request.product_id, deadline));
+  if (mode == StockMode::kReserved) {
+    if (reservations_ == nullptr) return Status::Unavailable("stock_mode 'reserved' is not enabled in this process");
+    LOCKSTEP_ASSIGN_OR_RETURN(int64_t order_id, NextOrderId(deadline));
+    Result<Outcome> reserved = reservations_->Reserve(request, order_id, deadline);
+    if (reserved.ok()) {
+      DomainMetrics::Add(reserved->replayed ? metrics_.replays
+                         : reserved->http_status == 201 ? metrics_.orders_reserved
+                                                        : metrics_.orders_rejected);
+    }
+    return reserved;
+  }
   // Unknown products take the row_lock path, which records the 404.
   Result<Outcome> result = (mode == StockMode::kBatched && coalescer_)
                                ? coalescer_->SubmitAndWait(request.product_id, request, deadline)
@@ -158,16 +176,9 @@ Result<Outcome> OrderService::PlaceRowLock(const OrderRequest& request, const lo
         // kAlreadyExists once another transaction recorded this request_id: roll back, replay.
         LOCKSTEP_RETURN_IF_ERROR(RequestRecords::Insert(tx, kScope, request.request_id, digest, outcome));
         if (!confirmed) return Status::Ok();
-        LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::ExecResult taken,
-                                  tx.Execute("UPDATE products SET stock = stock - ?, version = version + 1 "
-                                             "WHERE id = ? AND stock >= ?",
-                                             request.quantity, request.product_id, request.quantity));
-        if (taken.affected_rows != 1) return Status::Internal("order stock update changed ", taken.affected_rows, " rows");
-        return tx.Execute("INSERT INTO orders (id, request_id, user_id, product_id, quantity, status, created_at) "
-                          "VALUES (?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6))",
-                          *order_id, request.request_id, request.user_id, request.product_id, request.quantity,
-                          kConfirmed)
-            .status();
+        LOCKSTEP_RETURN_IF_ERROR(TakeStock(tx, request.product_id, request.quantity));
+        return InsertConfirmedOrders(
+            tx, {OrderRow{*order_id, request.request_id, request.user_id, request.product_id, request.quantity}});
       },
       &stats);
   DomainMetrics::Add(metrics_.tx_retries, stats.retries);
@@ -230,10 +241,8 @@ Result<std::vector<Result<Outcome>>> OrderService::PlaceBatch(int64_t product_id
 
         // 3. FIFO fill in submission order: an order that does not fit gets 409, a later
         //    smaller one may still fit.
-        using OrderRow = std::tuple<int64_t, std::string_view, int64_t, int64_t, int64_t>;
-        using RecordRow = std::tuple<std::string_view, std::string_view, int64_t, std::string_view>;
         std::vector<OrderRow> order_rows;
-        std::vector<RecordRow> record_rows;
+        std::vector<OrderRecordRow> record_rows;
         int64_t taken = 0;
         for (size_t i = 0; i < n; ++i) {
           const OrderRequest& r = *batch[i];
@@ -281,31 +290,10 @@ Result<std::vector<Result<Outcome>>> OrderService::PlaceBatch(int64_t product_id
           record_rows.emplace_back(batch[i]->request_id, digests[i], o.http_status, o.body);
         }
 
-        // 4. One conditional UPDATE for the total; the WHERE re-checks what the lock holds.
-        if (taken > 0) {
-          LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::ExecResult upd,
-                                    tx.Execute("UPDATE products SET stock = stock - ?, version = version + 1 "
-                                               "WHERE id = ? AND stock >= ?",
-                                               taken, product_id, taken));
-          if (upd.affected_rows != 1) return Status::Internal("batch stock update changed ", upd.affected_rows, " rows");
-        }
-        // 5. Multi-row INSERTs (kAlreadyExists if another process recorded a request_id
+        // 4. One conditional UPDATE for the total (the WHERE re-checks what the lock holds),
+        //    then multi-row INSERTs (kAlreadyExists if another process recorded a request_id
         //    meanwhile: handled below).
-        if (!order_rows.empty()) {
-          LOCKSTEP_RETURN_IF_ERROR(
-              ExecuteMultiRow(tx,
-                              "INSERT INTO orders (id, request_id, user_id, product_id, quantity, status, created_at) "
-                              "VALUES ",
-                              "(?, ?, ?, ?, ?, 'confirmed', UTC_TIMESTAMP(6))", "", order_rows)
-                  .status());
-        }
-        if (!record_rows.empty()) {
-          LOCKSTEP_RETURN_IF_ERROR(ExecuteMultiRow(tx,
-                                                   "INSERT INTO request_records (scope, request_id, request_digest, "
-                                                   "http_status, response, created_at) VALUES ",
-                                                   "('order', ?, ?, ?, ?, UTC_TIMESTAMP(6))", "", record_rows)
-                                       .status());
-        }
+        LOCKSTEP_RETURN_IF_ERROR(ApplyOrders(tx, {{product_id, taken}}, order_rows, record_rows));
         return Status::Ok();
       },
       &stats);
@@ -349,7 +337,15 @@ Result<Order> OrderService::Get(int64_t id, const lockstep::Deadline& deadline) 
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool_.Acquire(deadline));
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows,
                             conn.Query(std::string(kSelectOrder) + "WHERE id = ?", id, deadline));
-  if (rows.empty()) return Status::NotFound("order ", id, " not found");
+  if (rows.empty()) {
+    if (reservations_ != nullptr) {
+      LOCKSTEP_ASSIGN_OR_RETURN(std::optional<Order> pending, reservations_->FindById(id, deadline));
+      if (pending) return *pending;
+      // Confirmed between the two reads: MariaDB has it now.
+      LOCKSTEP_ASSIGN_OR_RETURN(rows, conn.Query(std::string(kSelectOrder) + "WHERE id = ?", id, deadline));
+    }
+    if (rows.empty()) return Status::NotFound("order ", id, " not found");
+  }
   return OrderFromRow(rows[0]);
 }
 
@@ -358,7 +354,15 @@ Result<Order> OrderService::GetByRequestId(const std::string& request_id, const 
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool_.Acquire(deadline));
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows,
                             conn.Query(std::string(kSelectOrder) + "WHERE request_id = ?", request_id, deadline));
-  if (rows.empty()) return Status::NotFound("no order with request_id '", request_id, "'");
+  if (rows.empty()) {
+    if (reservations_ != nullptr) {
+      LOCKSTEP_ASSIGN_OR_RETURN(std::optional<Order> pending, reservations_->FindByRequestId(request_id, deadline));
+      if (pending) return *pending;
+      LOCKSTEP_ASSIGN_OR_RETURN(rows,
+                                conn.Query(std::string(kSelectOrder) + "WHERE request_id = ?", request_id, deadline));
+    }
+    if (rows.empty()) return Status::NotFound("no order with request_id '", request_id, "'");
+  }
   return OrderFromRow(rows[0]);
 }
 

@@ -21,6 +21,8 @@ class Transaction;
 
 namespace shopd::domain {
 
+class Reservations;
+
 // Order ids per NEXTVAL(order_ids): the sequence's INCREMENT (schema migration 2). A
 // process takes ids v .. v+kOrderIdBlock-1 from one NEXTVAL; ids are unique across
 // processes and final before the reply, gaps are allowed.
@@ -46,7 +48,7 @@ struct Order {
   int64_t user_id = 0;
   int64_t product_id = 0;
   int64_t quantity = 0;
-  std::string status;
+  std::string status;  // confirmed | pending | failed (the last two: reserved mode, from Redis).
 };
 
 struct OrderServiceOptions {
@@ -73,11 +75,14 @@ struct OrderServiceOptions {
 //             error and nothing of it is committed. If another process recorded one of the
 //             request_ids concurrently (kAlreadyExists), the members are redone one by one
 //             on the row_lock path, so one duplicate never fails the others.
+//   reserved: Reservations::Reserve (Redis Lua + stream, reply 201 "pending" with the
+//             final id from the same id source); refused with 503 unless `reservations`
+//             is given. Get/GetByRequestId look in MariaDB first, then in Redis.
 // Thread-safe.
 class OrderService {
  public:
   OrderService(lockstep::sql::Pool& pool, InFlight& in_flight, DomainMetrics& metrics, ProductService& products,
-               OrderServiceOptions options = {});
+               OrderServiceOptions options = {}, Reservations* reservations = nullptr);
   ~OrderService();
 
   // The outcome to send (201, 404, 409 recorded; replayed ones marked). Errors not recorded
@@ -110,6 +115,7 @@ class OrderService {
   int64_t next_id_ LOCKSTEP_GUARDED_BY(ids_mu_) = 0;
   int64_t end_id_ LOCKSTEP_GUARDED_BY(ids_mu_) = 0;  // Block exhausted when next_id_ == end_id_.
   std::unique_ptr<BatchCoalescer> coalescer_;         // Null when batching is off.
+  Reservations* reservations_;                        // Null: reserved mode unavailable.
 };
 
 }  // namespace shopd::domain

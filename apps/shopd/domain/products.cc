@@ -103,8 +103,12 @@ lockstep::Result<Product> ProductService::Create(const std::string& name, int64_
   if (stock_mode) {
     const auto parsed = ParseStockMode(*stock_mode);
     if (!parsed) return Status::InvalidArgument("field 'stock_mode' must be one of row_lock, batched, reserved");
-    // The Redis reservation mode comes with its own issue; refused until then.
-    if (*parsed == StockMode::kReserved) return Status::InvalidArgument("stock_mode 'reserved' is not supported yet");
+    if (*parsed == StockMode::kReserved) {
+      if (!reserved_gate_) return Status::InvalidArgument("stock_mode 'reserved' is not enabled in this process");
+      if (Status s = reserved_gate_(deadline); !s.ok()) {
+        return Status::InvalidArgument("stock_mode 'reserved' is refused: ", s.message());
+      }
+    }
     mode = *parsed;
   }
   Product p{0, name, price, stock, 1, mode};

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -67,9 +68,13 @@ class ProductService {
   ProductService(const ProductService&) = delete;
   ProductService& operator=(const ProductService&) = delete;
 
+  // Decides whether stock_mode "reserved" may be used (Redis durability). Without a gate
+  // "reserved" is refused. REQUIRES: called before the service is shared between threads.
+  void SetReservedGate(std::function<lockstep::Status(const lockstep::Deadline&)> gate) { reserved_gate_ = std::move(gate); }
+
   // Creates a product with version 1. kInvalidArgument: name outside 1..128 UTF-8
-  // characters, negative price or stock, unknown stock_mode, or "reserved" (not supported
-  // yet). Default mode: batched.
+  // characters, negative price or stock, unknown stock_mode, or "reserved" while the
+  // reserved gate (SetReservedGate) refuses it (its message says why). Default mode: batched.
   lockstep::Result<Product> Create(const std::string& name, int64_t price, int64_t stock,
                                    std::optional<std::string> stock_mode, const lockstep::Deadline& deadline);
   // kNotFound for an unknown id.
@@ -106,6 +111,7 @@ class ProductService {
   void ReplayPending() LOCKSTEP_EXCLUDES(bg_mu_);
 
   lockstep::sql::Pool& pool_;
+  std::function<lockstep::Status(const lockstep::Deadline&)> reserved_gate_;
   lockstep::Mutex mu_;
   std::map<int64_t, StockMode> modes_ LOCKSTEP_GUARDED_BY(mu_);
 

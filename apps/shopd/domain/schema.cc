@@ -137,6 +137,19 @@ const std::vector<Migration>& Migrations() {
                    KEY pending_invalidations_product (product_id)
                  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
        }},
+      // Settings that belong to one database. `reserved_keyspace` is a random token created
+      // once per database (migrations run under the schema lock); the `reserved` mode's Redis
+      // keys include it, so a dropped and recreated database (same name, same product ids)
+      // never meets the Redis state of its predecessor.
+      {5, "shopd_meta with the reserved-mode Redis keyspace token",
+       {
+           R"sql(CREATE TABLE IF NOT EXISTS shopd_meta (
+                   name VARCHAR(64) CHARACTER SET ascii NOT NULL PRIMARY KEY,
+                   value VARCHAR(255) NOT NULL
+                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
+           R"sql(INSERT IGNORE INTO shopd_meta (name, value)
+                 VALUES ('reserved_keyspace', LEFT(MD5(CONCAT(UUID(), RAND(), NOW(6))), 16)))sql",
+       }},
   };
   return migrations;
 }
