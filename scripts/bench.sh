@@ -5,7 +5,8 @@
 #        libmariadb / hiredis on the same server).
 # shopd: lockstep-bench against a Release shopd: sql-baseline (bare BEGIN; 2x UPDATE;
 #        COMMIT loop: the limit), transfers over 1,000 and 10 accounts, http-noop (GET
-#        /healthz: the HTTP overhead), flashsale on one hot product in row_lock, batched and
+#        /healthz: the HTTP overhead), sql-hotrow (bare autocommit decrements of one row: the
+#        MariaDB hot-row limit), flashsale on one hot product in row_lock, batched and
 #        reserved mode (reserved and row_lock also at 256 connections), and the Lua limit:
 #        redis-benchmark running shopd's reservation script (EVALSHA, __rand_int__
 #        request ids) at the same concurrencies; prints the ratios.
@@ -91,6 +92,7 @@ if [ "$what" = shopd ] || [ "$what" = all ]; then
   noop=$(run http-noop --url "$U" --requests $((requests * 5)))
   # One hot product, stock for every order (so every order commits): orders/s per mode.
   frow=$(run flashsale --url "$U" --mysql "$M" --mode row_lock --stock "$requests" --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
+  hot=$(run sql-hotrow --mysql "$M" --requests "$requests")
   fbat=$(run flashsale --url "$U" --mysql "$M" --mode batched --stock "$requests" --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
   fres=$(run flashsale --url "$U" --mysql "$M" --mode reserved --stock "$requests" --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
   frow256=$(run_c 256 flashsale --url "$U" --mysql "$M" --mode row_lock --stock "$requests" --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
@@ -107,10 +109,10 @@ if [ "$what" = shopd ] || [ "$what" = all ]; then
       tail -1 | awk -F'","' '{print $(NF-6)}'
   }
   lua64=$(lua "$connections"); lua256=$(lua 256)
-  python3 - "$base" "$t1000" "$t10" "$noop" "$frow" "$fbat" "$fres" "$frow256" "$fres256" "$lua64" "$lua256" "$connections" <<'PY'
+  python3 - "$base" "$t1000" "$t10" "$noop" "$frow" "$fbat" "$fres" "$frow256" "$fres256" "$hot" "$lua64" "$lua256" "$connections" <<'PY'
 import json, sys
-base, t1000, t10, noop, frow, fbat, fres, frow256, fres256 = (json.loads(a) for a in sys.argv[1:10])
-lua64, lua256, conns = float(sys.argv[10]), float(sys.argv[11]), sys.argv[12]
+base, t1000, t10, noop, frow, fbat, fres, frow256, fres256, hot = (json.loads(a) for a in sys.argv[1:11])
+lua64, lua256, conns = float(sys.argv[11]), float(sys.argv[12]), sys.argv[13]
 def row(name, j):
     fivexx = sum(v for k, v in j["statuses"].items() if int(k) >= 500 or int(k) == 0)
     print(f"| {name} | {j['throughput']:.0f}/s | {j['p50_ms']:.1f} | {j['p99_ms']:.1f} | {fivexx} | {j.get('invariants','-')} |")
@@ -121,6 +123,7 @@ row("transfers, 1,000 accounts", t1000)
 row("transfers, 10 hot accounts", t10)
 row("http-noop: GET /healthz", noop)
 row("orders on one hot product, row_lock", frow)
+row("sql-hotrow: autocommit UPDATE stock = stock - 1 on one row (limit)", hot)
 row("orders on one hot product, batched", fbat)
 row("orders on one hot product, reserved (201 pending)", fres)
 print(f"| Lua limit: redis-benchmark EVALSHA reservation script, {conns} connections | {lua64:.0f}/s | - | - | - | - |")
@@ -134,7 +137,8 @@ print(f"\nreserved / row_lock = {fres['throughput']/frow['throughput']:.1f}x ({c
 print(f"\ntransfers(1,000) / sql-baseline = {t1000['throughput']/base['throughput']:.2f}; "
       f"transfers(10 hot) / sql-baseline = {t10['throughput']/base['throughput']:.2f}; "
       f"http-noop / transfers(1,000) = {noop['throughput']/t1000['throughput']:.1f}x; "
-      f"hot-product orders batched / row_lock = {fbat['throughput']/frow['throughput']:.1f}x")
+      f"hot-product orders batched / row_lock = {fbat['throughput']/frow['throughput']:.1f}x, "
+      f"batched / sql-hotrow = {fbat['throughput']/hot['throughput']:.1f}x")
 PY
 fi
 

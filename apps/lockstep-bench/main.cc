@@ -9,6 +9,7 @@
 //   lockstep-bench reads --url A --url B --mysql ... --products 10000 --writes-per-s 20
 //                                                      (zipf GETs + PUTs; staleness check)
 //   lockstep-bench sql-baseline --mysql ...            (bare two-UPDATE transactions: the limit)
+//   lockstep-bench sql-hotrow --mysql ...              (bare autocommit hot-row decrements: the limit)
 // Progress goes to stderr once a second; the last stdout line is one JSON object.
 // Exit codes: 0 ok, 1 invariant violated (or --max-5xx exceeded), 2 usage/setup error.
 #include <CLI/CLI.hpp>
@@ -812,6 +813,39 @@ int RunSqlBaseline(const CommonOptions& opt, int accounts) {
   return 0;
 }
 
+// The MariaDB hot-row limit of issue 4: one row, autocommit conditional decrements, as
+// many connections as the flash sale has. Stock never runs out (every UPDATE changes a row).
+int RunSqlHotRow(const CommonOptions& opt) {
+  auto pool = OpenPool(opt.mysql, opt.connections);
+  if (!pool.ok()) {
+    std::fprintf(stderr, "lockstep-bench: cannot open --mysql: %s\n", pool.status().ToString().c_str());
+    return 2;
+  }
+  {
+    auto conn = (*pool)->Acquire(Deadline::After(std::chrono::seconds(10)));
+    if (!conn.ok()) return 2;
+    const Deadline d = Deadline::After(std::chrono::minutes(1));
+    if (!conn->Execute("CREATE TABLE IF NOT EXISTS bench_hotrow (id BIGINT PRIMARY KEY, stock BIGINT NOT NULL) ENGINE=InnoDB", d).ok() ||
+        !conn->Execute("REPLACE INTO bench_hotrow (id, stock) VALUES (1, ?)", int64_t{1} << 40, d).ok()) {
+      std::fprintf(stderr, "lockstep-bench: cannot create bench_hotrow\n");
+      return 2;
+    }
+  }
+  std::vector<Endpoint> none{{"", 0}};
+  auto summary = RunLoad(opt, none, "sql-hotrow", [&](int, int64_t, HttpClient&, LoadStats::Shard&) {
+    const Deadline d = Deadline::After(std::chrono::milliseconds(opt.timeout_ms));
+    auto conn = (*pool)->Acquire(d);
+    if (!conn.ok()) return 503;
+    auto r = conn->Execute("UPDATE bench_hotrow SET stock = stock - 1 WHERE id = 1 AND stock >= 1", d);
+    return r.ok() && r->affected_rows == 1 ? 200 : 503;
+  });
+  nlohmann::json j = SummaryJson("sql-hotrow", summary);
+  j["connections"] = opt.connections;
+  PrintHuman(j);
+  std::cout << j.dump() << std::endl;
+  return 0;
+}
+
 void AddCommon(CLI::App* app, CommonOptions& o, bool http, bool mysql) {
   if (http) app->add_option("--url", o.urls, "shopd base URL(s); connections are spread over them")->capture_default_str();
   if (mysql) app->add_option("--mysql", o.mysql, "MariaDB URL for setup/verification")->capture_default_str();
@@ -879,6 +913,9 @@ int main(int argc, char** argv) {
   auto* baseline = app.add_subcommand("sql-baseline", "Bare BEGIN; 2x UPDATE; COMMIT loop on MariaDB (the limit)");
   AddCommon(baseline, common, false, true);
   baseline->add_option("--accounts", baseline_accounts, "Rows to update")->capture_default_str()->check(CLI::Range(2, 10'000'000));
+  auto* hotrow = app.add_subcommand(
+      "sql-hotrow", "Bare autocommit UPDATE ... SET stock = stock - 1 WHERE id = 1 AND stock >= 1 loop (hot-row limit)");
+  AddCommon(hotrow, common, false, true);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -916,5 +953,6 @@ int main(int argc, char** argv) {
   if (*noop) return RunHttpNoop(common);
   if (*reads) return RunReads(common, ropt);
   if (*baseline) return RunSqlBaseline(common, baseline_accounts);
+  if (*hotrow) return RunSqlHotRow(common);
   return 2;
 }
