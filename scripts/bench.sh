@@ -7,7 +7,7 @@
 #        COMMIT loop: the limit), transfers over 1,000 and 10 accounts, http-noop (GET
 #        /healthz: the HTTP overhead), sql-hotrow (bare autocommit decrements of one row: the
 #        MariaDB hot-row limit), flashsale on one hot product in row_lock, batched and
-#        reserved mode (reserved and row_lock also at 256 connections), and the Lua limit:
+#        reserved mode (each also at 256 connections), and the Lua limit:
 #        redis-benchmark running shopd's reservation script (EVALSHA, __rand_int__
 #        request ids) at the same concurrencies; prints the ratios.
 # reads: the product cache: two shopd instances per setting (L1+L2, L2 only, no cache),
@@ -96,6 +96,7 @@ if [ "$what" = shopd ] || [ "$what" = all ]; then
   fbat=$(run flashsale --url "$U" --mysql "$M" --mode batched --stock "$requests" --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
   fres=$(run flashsale --url "$U" --mysql "$M" --mode reserved --stock "$requests" --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
   frow256=$(run_c 256 flashsale --url "$U" --mysql "$M" --mode row_lock --stock "$requests" --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
+  fbat256=$(run_c 256 flashsale --url "$U" --mysql "$M" --mode batched --stock "$requests" --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
   fres256=$(run_c 256 flashsale --url "$U" --mysql "$M" --mode reserved --stock "$requests" --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
   # The Lua limit: shopd's reservation script (extracted from its source, the same text
   # shopd loads) straight into Redis, stock never running out, request ids random.
@@ -109,10 +110,10 @@ if [ "$what" = shopd ] || [ "$what" = all ]; then
       tail -1 | awk -F'","' '{print $(NF-6)}'
   }
   lua64=$(lua "$connections"); lua256=$(lua 256)
-  python3 - "$base" "$t1000" "$t10" "$noop" "$frow" "$fbat" "$fres" "$frow256" "$fres256" "$hot" "$lua64" "$lua256" "$connections" <<'PY'
+  python3 - "$base" "$t1000" "$t10" "$noop" "$frow" "$fbat" "$fres" "$frow256" "$fres256" "$hot" "$fbat256" "$lua64" "$lua256" "$connections" <<'PY'
 import json, sys
-base, t1000, t10, noop, frow, fbat, fres, frow256, fres256, hot = (json.loads(a) for a in sys.argv[1:11])
-lua64, lua256, conns = float(sys.argv[11]), float(sys.argv[12]), sys.argv[13]
+base, t1000, t10, noop, frow, fbat, fres, frow256, fres256, hot, fbat256 = (json.loads(a) for a in sys.argv[1:12])
+lua64, lua256, conns = float(sys.argv[12]), float(sys.argv[13]), sys.argv[14]
 def row(name, j):
     fivexx = sum(v for k, v in j["statuses"].items() if int(k) >= 500 or int(k) == 0)
     print(f"| {name} | {j['throughput']:.0f}/s | {j['p50_ms']:.1f} | {j['p99_ms']:.1f} | {fivexx} | {j.get('invariants','-')} |")
@@ -128,6 +129,7 @@ row("orders on one hot product, batched", fbat)
 row("orders on one hot product, reserved (201 pending)", fres)
 print(f"| Lua limit: redis-benchmark EVALSHA reservation script, {conns} connections | {lua64:.0f}/s | - | - | - | - |")
 row("orders on one hot product, row_lock, 256 connections", frow256)
+row("orders on one hot product, batched, 256 connections", fbat256)
 row("orders on one hot product, reserved, 256 connections", fres256)
 print(f"| Lua limit: redis-benchmark EVALSHA reservation script, 256 connections | {lua256:.0f}/s | - | - | - | - |")
 print(f"\nreserved / row_lock = {fres['throughput']/frow['throughput']:.1f}x ({conns} connections), "
@@ -137,7 +139,8 @@ print(f"\nreserved / row_lock = {fres['throughput']/frow['throughput']:.1f}x ({c
 print(f"\ntransfers(1,000) / sql-baseline = {t1000['throughput']/base['throughput']:.2f}; "
       f"transfers(10 hot) / sql-baseline = {t10['throughput']/base['throughput']:.2f}; "
       f"http-noop / transfers(1,000) = {noop['throughput']/t1000['throughput']:.1f}x; "
-      f"hot-product orders batched / row_lock = {fbat['throughput']/frow['throughput']:.1f}x, "
+      f"hot-product orders batched / row_lock = {fbat['throughput']/frow['throughput']:.1f}x ({conns}), "
+      f"{fbat256['throughput']/frow256['throughput']:.1f}x (256), "
       f"batched / sql-hotrow = {fbat['throughput']/hot['throughput']:.1f}x")
 PY
 fi
