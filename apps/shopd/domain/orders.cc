@@ -109,41 +109,57 @@ OrderService::OrderService(lockstep::sql::Pool& pool, InFlight& in_flight, Domai
 // finish.
 OrderService::~OrderService() { coalescer_.reset(); }
 
-void OrderService::Count(const Result<Outcome>& result) {
+void OrderService::Finish(int64_t product_id, const Result<Outcome>& result) {
   if (!result.ok()) {
     if (result.status().code() == StatusCode::kUnknown) DomainMetrics::Add(metrics_.outcome_unknown);
     return;
   }
   if (result->replayed) {
     DomainMetrics::Add(metrics_.replays);
-  } else {
-    DomainMetrics::Add(result->http_status == 201 ? metrics_.orders_confirmed : metrics_.orders_rejected);
+    return;
   }
+  DomainMetrics::Add(result->http_status == 201 ? metrics_.orders_confirmed : metrics_.orders_rejected);
+  // A confirmed order changed the product's stock and version: drop it from the cache.
+  if (result->http_status == 201) products_.StockChanged(product_id);
 }
 
-Result<Outcome> OrderService::Place(const OrderRequest& request, const lockstep::Deadline& deadline) {
-  LOCKSTEP_RETURN_IF_ERROR(request.Validate());
-  LOCKSTEP_ASSIGN_OR_RETURN(InFlight::Ticket ticket, in_flight_.Enter(kScope, request.request_id, deadline));
-  LOCKSTEP_ASSIGN_OR_RETURN(std::optional<StockMode> mode, products_.ModeOf(request.product_id, deadline));
-  if (mode == StockMode::kReserved) {
-    if (reservations_ == nullptr) return Status::Unavailable("stock_mode 'reserved' is not enabled in this process");
-    LOCKSTEP_ASSIGN_OR_RETURN(int64_t order_id, NextOrderId(deadline));
-    Result<Outcome> reserved = reservations_->Reserve(request, order_id, deadline);
+void OrderService::Place(const OrderRequest& request, const lockstep::Deadline& deadline, Done done) {
+  if (Status s = request.Validate(); !s.ok()) return done(s);
+  Result<InFlight::Ticket> ticket = in_flight_.Enter(kScope, request.request_id, deadline);
+  if (!ticket.ok()) return done(ticket.status());
+  Result<std::optional<StockMode>> mode = products_.ModeOf(request.product_id, deadline);
+  if (!mode.ok()) return done(mode.status());
+  if (*mode == StockMode::kReserved) {
+    if (reservations_ == nullptr) {
+      return done(Status::Unavailable("stock_mode 'reserved' is not enabled in this process"));
+    }
+    Result<int64_t> order_id = NextOrderId(deadline);
+    if (!order_id.ok()) return done(order_id.status());
+    Result<Outcome> reserved = reservations_->Reserve(request, *order_id, deadline);
     if (reserved.ok()) {
       DomainMetrics::Add(reserved->replayed ? metrics_.replays
                          : reserved->http_status == 201 ? metrics_.orders_reserved
                                                         : metrics_.orders_rejected);
     }
-    return reserved;
+    return done(std::move(reserved));
   }
-  // Unknown products take the row_lock path, which records the 404.
-  Result<Outcome> result = (mode == StockMode::kBatched && coalescer_)
-                               ? coalescer_->SubmitAndWait(request.product_id, request, deadline)
-                               : PlaceRowLock(request, deadline);
-  Count(result);
-  // A confirmed order changed the product's stock and version: drop it from the cache.
-  if (result.ok() && result->http_status == 201 && !result->replayed) products_.StockChanged(request.product_id);
-  return result;
+  if (*mode == StockMode::kBatched && coalescer_) {
+    // The ticket stays held until the batch answered (duplicates wait for the outcome).
+    auto held = std::make_shared<InFlight::Ticket>(std::move(ticket).value());
+    const int64_t product_id = request.product_id;
+    Status submitted = coalescer_->Submit(product_id, request, deadline,
+                                          [this, held, product_id, done](Result<Outcome> result) mutable {
+                                            Finish(product_id, result);
+                                            held.reset();
+                                            done(std::move(result));
+                                          });
+    if (!submitted.ok()) done(std::move(submitted));
+    return;
+  }
+  // row_lock; unknown products take this path too, which records the 404.
+  Result<Outcome> result = PlaceRowLock(request, deadline);
+  Finish(request.product_id, result);
+  done(std::move(result));
 }
 
 Result<Outcome> OrderService::PlaceRowLock(const OrderRequest& request, const lockstep::Deadline& deadline) {

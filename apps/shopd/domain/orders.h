@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -85,9 +86,14 @@ class OrderService {
                OrderServiceOptions options = {}, Reservations* reservations = nullptr);
   ~OrderService();
 
-  // The outcome to send (201, 404, 409 recorded; replayed ones marked). Errors not recorded
-  // come back as Status (see TransferService::Transfer for the mapping).
-  lockstep::Result<Outcome> Place(const OrderRequest& request, const lockstep::Deadline& deadline);
+  using Done = std::function<void(lockstep::Result<Outcome>)>;
+  // Places the order and calls `done` exactly once, by `deadline`, with the outcome to send
+  // (201, 404, 409 recorded; replayed ones marked) or an error not recorded (see
+  // TransferService::Transfer for the mapping; kUnknown: a batch past the deadline may
+  // still commit). Blocks the calling thread for everything but a `batched` order's batch:
+  // that one is queued on the Coalescer and `done` runs later on its executor thread, so
+  // no caller thread waits for the batch. `done` must not block.
+  void Place(const OrderRequest& request, const lockstep::Deadline& deadline, Done done);
   // kNotFound if no such order.
   lockstep::Result<Order> Get(int64_t id, const lockstep::Deadline& deadline);
   lockstep::Result<Order> GetByRequestId(const std::string& request_id, const lockstep::Deadline& deadline);
@@ -104,7 +110,8 @@ class OrderService {
                                                                       const lockstep::Deadline& deadline);
   // Next order id from this process's block; refills with NEXTVAL(order_ids).
   lockstep::Result<int64_t> NextOrderId(const lockstep::Deadline& deadline) LOCKSTEP_EXCLUDES(ids_mu_);
-  void Count(const lockstep::Result<Outcome>& result);
+  // Metrics, and the cache invalidation a new order owes its product.
+  void Finish(int64_t product_id, const lockstep::Result<Outcome>& result);
 
   lockstep::sql::Pool& pool_;
   InFlight& in_flight_;

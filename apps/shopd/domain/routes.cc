@@ -41,6 +41,16 @@ Response FromOutcome(const Outcome& outcome) {
   return r;
 }
 
+Result<OrderRequest> ParseOrderRequest(const std::string& text) {
+  LOCKSTEP_ASSIGN_OR_RETURN(nlohmann::json body, http::ParseJsonObject(text));
+  OrderRequest o;
+  LOCKSTEP_ASSIGN_OR_RETURN(o.request_id, http::GetString(body, "request_id"));
+  LOCKSTEP_ASSIGN_OR_RETURN(o.user_id, http::GetInt64(body, "user_id"));
+  LOCKSTEP_ASSIGN_OR_RETURN(o.product_id, http::GetInt64(body, "product_id"));
+  LOCKSTEP_ASSIGN_OR_RETURN(o.quantity, http::GetInt64(body, "quantity"));
+  return o;
+}
+
 }  // namespace
 
 void RegisterAccountRoutes(http::Router& router, const Services& services) {
@@ -118,16 +128,18 @@ void RegisterCommerceRoutes(http::Router& router, const Services& services) {
                return Response::Json(200, ProductJson(p));
              }));
 
-  router.Add(Method::kPost, "/v1/orders", http::ResultHandler([&orders](Request& req) -> Result<Response> {
-               LOCKSTEP_ASSIGN_OR_RETURN(nlohmann::json body, http::ParseJsonObject(req.body));
-               OrderRequest o;
-               LOCKSTEP_ASSIGN_OR_RETURN(o.request_id, http::GetString(body, "request_id"));
-               LOCKSTEP_ASSIGN_OR_RETURN(o.user_id, http::GetInt64(body, "user_id"));
-               LOCKSTEP_ASSIGN_OR_RETURN(o.product_id, http::GetInt64(body, "product_id"));
-               LOCKSTEP_ASSIGN_OR_RETURN(o.quantity, http::GetInt64(body, "quantity"));
-               LOCKSTEP_ASSIGN_OR_RETURN(Outcome outcome, orders.Place(o, req.deadline));
-               return FromOutcome(outcome);
-             }));
+  // Deferred: a batched order's worker thread is free while the batch runs, so a batch can
+  // hold more orders than there are workers.
+  router.AddDeferred(Method::kPost, "/v1/orders", [&orders](Request& req, http::Responder respond) {
+    Result<OrderRequest> parsed = ParseOrderRequest(req.body);
+    if (!parsed.ok()) {
+      respond(Response::Error(parsed.status()));
+      return;
+    }
+    orders.Place(*parsed, req.deadline, [respond](Result<Outcome> outcome) {
+      respond(outcome.ok() ? FromOutcome(*outcome) : Response::Error(outcome.status()));
+    });
+  });
 
   router.Add(Method::kGet, "/v1/orders/{id}", http::ResultHandler([&orders](Request& req) -> Result<Response> {
                LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, http::PathInt64(req, "id"));

@@ -13,9 +13,21 @@ bool IsParam(std::string_view segment) {
 }  // namespace
 
 void Router::Add(Method method, std::string pattern, Handler handler, RouteOptions options) {
+  LOCKSTEP_CHECK(handler != nullptr);
+  AddRoute(Route{method, std::move(pattern), std::move(handler), std::move(options), nullptr});
+}
+
+void Router::AddDeferred(Method method, std::string pattern, DeferredHandler handler, RouteOptions options) {
+  LOCKSTEP_CHECK(handler != nullptr);
+  LOCKSTEP_CHECK_MSG(!options.run_inline, "a deferred route cannot run inline: ", pattern);
+  AddRoute(Route{method, std::move(pattern), nullptr, std::move(options), std::move(handler)});
+}
+
+void Router::AddRoute(Route route) {
+  const Method method = route.method;
+  const std::string& pattern = route.pattern;
   LOCKSTEP_CHECK_MSG(!pattern.empty() && pattern.front() == '/', "route pattern must start with '/': ", pattern);
   LOCKSTEP_CHECK_MSG(method != Method::kOther, "cannot route Method::kOther");
-  LOCKSTEP_CHECK(handler != nullptr);
   Compiled compiled;
   for (std::string_view segment : SplitPath(pattern)) {
     const bool has_brace = segment.find_first_of("{}") != std::string_view::npos;
@@ -26,7 +38,7 @@ void Router::Add(Method method, std::string pattern, Handler handler, RouteOptio
     LOCKSTEP_CHECK_MSG(!(r.method == method && r.pattern == pattern), "duplicate route ", MethodName(method), " ",
                        pattern);
   }
-  routes_.push_back(Route{method, std::move(pattern), std::move(handler), options});
+  routes_.push_back(std::move(route));
   compiled_.push_back(std::move(compiled));
 }
 

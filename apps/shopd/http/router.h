@@ -8,6 +8,7 @@
 
 #include "http/method.h"
 #include "http/request.h"
+#include "http/responder.h"
 #include "http/response.h"
 
 namespace shopd::http {
@@ -17,6 +18,14 @@ namespace shopd::http {
 // 504 (Response::Error(Status::DeadlineExceeded(...))) itself: the server never cuts a
 // running handler short, so a 504 never races a commit. Exceptions escaping it become 500.
 using Handler = std::function<Response(Request&)>;
+
+// A handler that may answer after it returns: it starts the work on the worker pool and
+// hands `respond` to whatever completes it (e.g. a batch executor), so no worker thread
+// waits meanwhile. It must make sure `respond` is called by `request.deadline` (a 504
+// included), like a Handler returns by then; dropping every copy uncalled answers 500, an
+// exception escaping it answers 500 unless it responded already. `request` is valid only
+// until the handler returns: copy what the completion needs.
+using DeferredHandler = std::function<void(Request&, Responder respond)>;
 
 // A non-blocking first try of a pool route on the I/O thread (e.g. an in-process cache
 // hit): a response, or nullopt to run the route's handler on the worker pool as usual.
@@ -31,12 +40,13 @@ struct RouteOptions {
   FastPath fast_path = nullptr;
 };
 
-// A registered route.
+// A registered route: exactly one of `handler` and `deferred` is set.
 struct Route {
   Method method;
   std::string pattern;  // "/v1/accounts/{id}"
   Handler handler;
   RouteOptions options;
+  DeferredHandler deferred;
 };
 
 // The outcome of matching a method and path.
@@ -58,6 +68,9 @@ class Router {
   // REQUIRES: `pattern` is well formed and (method, pattern) not yet registered; a
   // violation is a programmer error and aborts.
   void Add(Method method, std::string pattern, Handler handler, RouteOptions options = {});
+  // The same for a deferred handler (always started on the worker pool). REQUIRES:
+  // !options.run_inline.
+  void AddDeferred(Method method, std::string pattern, DeferredHandler handler, RouteOptions options = {});
 
   RouteMatch Match(Method method, std::string_view path) const;
 
@@ -70,6 +83,7 @@ class Router {
   struct Compiled {
     std::vector<std::string> segments;  // "{id}" kept verbatim for parameters.
   };
+  void AddRoute(Route route);
   std::vector<Route> routes_;
   std::vector<Compiled> compiled_;  // Parallel to routes_.
 };

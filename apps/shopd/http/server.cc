@@ -91,12 +91,12 @@ std::optional<Response> TryFastPath(const FastPath& fast_path, Request& request)
   }
 }
 
-Response InvokeHandler(const Handler& handler, Request& request) {
-  if (request.deadline.expired()) {
-    return Response::Error(Status::DeadlineExceeded("deadline passed before the request could run"));
-  }
+// Runs `fn`; an exception escaping it is logged and reported as false.
+template <typename Fn>
+bool RunLoggingExceptions(const Request& request, Fn&& fn) {
   try {
-    return handler(request);
+    fn();
+    return true;
   } catch (const std::exception& e) {
     spdlog::warn("handler {} {} threw: {} (request {})", MethodName(request.method), request.route, e.what(),
                  request.request_log_id);
@@ -104,33 +104,86 @@ Response InvokeHandler(const Handler& handler, Request& request) {
     spdlog::warn("handler {} {} threw a non-std exception (request {})", MethodName(request.method), request.route,
                  request.request_log_id);
   }
+  return false;
+}
+
+Response DeadlinePassedBeforeRun() {
+  return Response::Error(Status::DeadlineExceeded("deadline passed before the request could run"));
+}
+
+Response InvokeHandler(const Handler& handler, Request& request) {
+  if (request.deadline.expired()) return DeadlinePassedBeforeRun();
+  Response response;
+  if (RunLoggingExceptions(request, [&] { response = handler(request); })) return response;
   return Response::Error(Status::Internal("internal error"));
 }
 
-// Runs `job` on `pool` and completes with its Response on the awaiting coroutine's
-// executor (its strand), never blocking the I/O thread. If the pool refuses the job
-// (queue full) it completes at once with 503 unavailable + Retry-After.
+// A deferred handler, started on a worker: an already-passed deadline answers 504 without
+// running it; an exception answers 500 unless it responded already.
+void InvokeDeferred(const DeferredHandler& handler, Request& request, const Responder& respond) {
+  if (request.deadline.expired()) {
+    respond(DeadlinePassedBeforeRun());
+    return;
+  }
+  if (!RunLoggingExceptions(request, [&] { handler(request, respond); })) {
+    respond(Response::Error(Status::Internal("internal error")));
+  }
+}
+
+// Responses still owed by deferred handlers. Drain waits for them: their completions post
+// into the io_context, which must still exist then.
+class Outstanding {
+ public:
+  void Add() {
+    lockstep::MutexLock lock(&mu_);
+    ++count_;
+  }
+  void Done() {
+    lockstep::MutexLock lock(&mu_);
+    if (--count_ == 0) zero_.SignalAll();
+  }
+  // Waits until none is owed. Deferred handlers answer by their request's deadline, so
+  // this ends by the latest deadline handed out (max_request_timeout).
+  void WaitZero() {
+    lockstep::MutexLock lock(&mu_);
+    while (count_ > 0) zero_.Wait(&mu_);
+  }
+
+ private:
+  lockstep::Mutex mu_;
+  lockstep::CondVar zero_;
+  int64_t count_ LOCKSTEP_GUARDED_BY(mu_) = 0;
+};
+
+// Runs `job` on `pool` with a Responder and completes with the Response given to it (by
+// the job or later by whatever the job handed the Responder to) on the awaiting
+// coroutine's executor (its strand), never blocking the I/O thread. If the pool refuses
+// the job (queue full) it completes at once with 503 unavailable + Retry-After.
 template <typename CompletionToken>
-auto AsyncRunOnPool(WorkerPool& pool, std::function<Response()> job, CompletionToken&& token) {
+auto AsyncRunOnPool(WorkerPool& pool, Outstanding& outstanding, std::function<void(Responder)> job,
+                    CompletionToken&& token) {
   return asio::async_initiate<CompletionToken, void(Response)>(
-      [&pool](auto handler, std::function<Response()> job_fn) {
+      [&pool, &outstanding](auto handler, std::function<void(Responder)> job_fn) {
         using HandlerType = decltype(handler);
         auto executor = asio::get_associated_executor(handler);
         // std::function needs a copyable callable; the completion handler is move-only.
         auto shared = std::make_shared<HandlerType>(std::move(handler));
-        const bool accepted = pool.TrySubmit([shared, executor, job_fn = std::move(job_fn)]() mutable {
-          Response response = job_fn();
+        outstanding.Add();
+        Responder respond([shared, executor, &outstanding](Response response) mutable {
           // The post (a mutex inside Asio) orders everything the handler wrote before the
-          // coroutine resumes on its strand.
-          asio::post(executor, [shared = std::move(shared), response = std::move(response)]() mutable {
-            (*shared)(std::move(response));
-          });
+          // coroutine resumes on its strand. Runs once: the handler and the strand move into
+          // the post, so a Responder that outlives the server holds nothing of Asio's.
+          {
+            auto strand = std::move(executor);
+            asio::post(strand, [shared = std::move(shared), response = std::move(response)]() mutable {
+              (*shared)(std::move(response));
+            });
+          }
+          outstanding.Done();  // Last: Drain may destroy the io_context once it reads zero.
         });
-        if (!accepted) {
-          asio::post(executor, [shared = std::move(shared)]() mutable {
-            (*shared)(Response::Error(Status::Unavailable("server overloaded: worker queue full")));
-          });
-        }
+        const bool accepted = pool.TrySubmit(
+            [respond, job_fn = std::move(job_fn)]() mutable { job_fn(std::move(respond)); });
+        if (!accepted) respond(Response::Error(Status::Unavailable("server overloaded: worker queue full")));
       },
       token, std::move(job));
 }
@@ -233,8 +286,10 @@ class Server::Impl {
     ioc_.stop();
     for (std::thread& t : io_threads_) t.join();
     // Handlers still running finish here; their completions post into the stopped
-    // io_context and are discarded with it.
+    // io_context and are discarded with it. So do the responses deferred handlers still
+    // owe (each by its request's deadline).
     pool_->Shutdown();
+    outstanding_.WaitZero();
     {
       lockstep::MutexLock lock(&mu_);
       connections_.clear();
@@ -390,7 +445,7 @@ class Server::Impl {
           route = match.route->pattern;
           request.route = route;
           request.path_params = std::move(match.path_params);
-          const Handler* handler = &match.route->handler;
+          const Route* matched = match.route;
           std::optional<Response> fast;
           if (!match.route->options.run_inline && match.route->options.fast_path) {
             fast = TryFastPath(match.route->options.fast_path, request);
@@ -398,14 +453,18 @@ class Server::Impl {
           if (fast) {
             response = std::move(*fast);
           } else if (match.route->options.run_inline) {
-            response = InvokeHandler(*handler, request);
+            response = InvokeHandler(matched->handler, request);
           } else {
             // A named job, not a temporary inside the co_await expression: g++ 12
             // mis-destroys lambda temporaries with init-captures in co_await operands.
-            std::function<Response()> job = [handler, req = std::move(request)]() mutable -> Response {
-              return InvokeHandler(*handler, req);
+            std::function<void(Responder)> job = [matched, req = std::move(request)](Responder respond) mutable {
+              if (matched->deferred) {
+                InvokeDeferred(matched->deferred, req, respond);
+              } else {
+                respond(InvokeHandler(matched->handler, req));
+              }
             };
-            response = co_await AsyncRunOnPool(*pool_, std::move(job), use_awaitable);
+            response = co_await AsyncRunOnPool(*pool_, outstanding_, std::move(job), use_awaitable);
           }
         }
       }
@@ -485,6 +544,7 @@ class Server::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_guard_;
   std::vector<std::thread> io_threads_;
   std::unique_ptr<WorkerPool> pool_;  // Set in Start(); destroyed before ioc_.
+  Outstanding outstanding_;
   RequestStats request_stats_;
   uint16_t port_ = 0;  // Written in Start() before the threads exist.
   std::string id_prefix_;

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <latch>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -50,6 +51,18 @@ class ServerTest : public ::testing::Test {
       return Response::Json(200, {{"counted", true}});
     });
     r.Add(Method::kGet, "/throw", [](Request&) -> Response { throw std::runtime_error("boom"); });
+    // Deferred handlers: /deferred parks its Responder for the test to call from its own
+    // thread; the others drop it, throw, or respond and then throw.
+    r.AddDeferred(Method::kGet, "/deferred", [this](Request& req, Responder respond) {
+      std::lock_guard lock(parked_mu_);
+      parked_.emplace_back(std::string(req.query.Get("tag").value_or("")), std::move(respond));
+    });
+    r.AddDeferred(Method::kGet, "/deferred-drop", [](Request&, Responder) {});
+    r.AddDeferred(Method::kGet, "/deferred-throw", [](Request&, Responder) { throw std::runtime_error("boom"); });
+    r.AddDeferred(Method::kGet, "/deferred-respond-then-throw", [](Request&, Responder respond) {
+      respond(Response::Json(200, {{"answered", true}}));
+      throw std::runtime_error("late boom");
+    });
     // Even ids are answered by the fast path on the I/O thread, odd ones by the handler;
     // id 13 makes the fast path throw (the handler then answers).
     RouteOptions fast;
@@ -69,6 +82,7 @@ class ServerTest : public ::testing::Test {
   void TearDown() override {
     release_->count_down(release_count_);  // Never leave a worker blocked.
     release_count_ = 0;
+    AnswerParked();  // Never leave a deferred request unanswered (Drain waits for it).
     if (server_) server_->Drain();
   }
 
@@ -77,6 +91,22 @@ class ServerTest : public ::testing::Test {
     release_count_ = 0;
   }
 
+  size_t Parked() {
+    std::lock_guard lock(parked_mu_);
+    return parked_.size();
+  }
+  // Answers every parked deferred request with {"tag": <its tag>}, from this thread.
+  void AnswerParked() {
+    std::vector<std::pair<std::string, Responder>> parked;
+    {
+      std::lock_guard lock(parked_mu_);
+      parked.swap(parked_);
+    }
+    for (auto& [tag, respond] : parked) EXPECT_TRUE(respond(Response::Json(200, {{"tag", tag}})));
+  }
+
+  std::mutex parked_mu_;
+  std::vector<std::pair<std::string, Responder>> parked_;  // Before server_: outlives it.
   std::unique_ptr<Server> server_;
   uint16_t port_ = 0;
   std::atomic<int> blocked_{0};
@@ -290,6 +320,64 @@ TEST_F(ServerTest, DeadlinePassedWhileQueuedGets504WithoutRunningHandler) {
   auto ra = a.ReadResponse();
   ASSERT_TRUE(ra);
   EXPECT_EQ(ra->status, 200);
+}
+
+TEST_F(ServerTest, DeferredHandlersFreeTheirWorkerAndAnswerFromAnotherThread) {
+  ServerOptions o;
+  o.worker_threads = 1;
+  o.queue_limit = 1;
+  StartServer(o);
+  // With one worker, three deferred requests are all started one after the other: none
+  // holds the worker while it waits for its answer.
+  std::vector<std::unique_ptr<TestConnection>> conns;
+  for (int i = 0; i < 3; ++i) {
+    conns.push_back(std::make_unique<TestConnection>(port_));
+    ASSERT_TRUE(conns.back()->Send(BuildRequest("GET", "/deferred?tag=t" + std::to_string(i))));
+    ASSERT_TRUE(WaitUntil([&] { return Parked() == static_cast<size_t>(i + 1); })) << i;
+  }
+  auto counted = Fetch(port_, "GET", "/count");
+  ASSERT_TRUE(counted);
+  EXPECT_EQ(counted->status, 200);
+  AnswerParked();
+  for (int i = 0; i < 3; ++i) {
+    auto r = conns[i]->ReadResponse();
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(nlohmann::json::parse(r->body)["tag"], "t" + std::to_string(i));
+  }
+  // Dropped uncalled or thrown: 500; answered and then thrown: the answer stands.
+  for (const char* path : {"/deferred-drop", "/deferred-throw"}) {
+    auto r = Fetch(port_, "GET", path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 500) << path;
+    EXPECT_EQ(ErrorCode(*r), "internal") << path;
+  }
+  auto answered = Fetch(port_, "GET", "/deferred-respond-then-throw");
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(answered->status, 200);
+  EXPECT_EQ(answered->body, R"({"answered":true})");
+}
+
+TEST_F(ServerTest, DrainWaitsForDeferredResponsesBeyondItsTimeout) {
+  ServerOptions o;
+  o.drain_timeout = 50ms;
+  StartServer(o);
+  TestConnection c(port_);
+  ASSERT_TRUE(c.Send(BuildRequest("GET", "/deferred?tag=late")));
+  ASSERT_TRUE(WaitUntil([&] { return Parked() == 1; }));
+  std::atomic<bool> drained{false};
+  const auto start = std::chrono::steady_clock::now();
+  std::thread drainer([&] {
+    server_->Drain();
+    drained.store(true);
+  });
+  // Well past the drain timeout, Drain still waits: the owed response posts into the
+  // io_context, which must outlive it.
+  ASSERT_TRUE(WaitUntil([&] { return std::chrono::steady_clock::now() > start + 300ms; }));
+  EXPECT_FALSE(drained.load());
+  AnswerParked();
+  drainer.join();
+  EXPECT_TRUE(drained.load());
 }
 
 TEST_F(ServerTest, DrainFinishesInFlightRefusesNewAndClosesIdle) {
