@@ -79,8 +79,6 @@ bool ValidRequestId(std::string_view id) {
   return true;
 }
 
-// Runs a handler, turning exceptions into 500 and an already-passed deadline into 504
-// without running it (the request waited too long in the queue).
 // RouteOptions::fast_path on the I/O thread; nullopt (run the handler on the pool) also
 // when it throws.
 std::optional<Response> TryFastPath(const FastPath& fast_path, Request& request) {
@@ -111,6 +109,8 @@ Response DeadlinePassedBeforeRun() {
   return Response::Error(Status::DeadlineExceeded("deadline passed before the request could run"));
 }
 
+// Runs a handler, turning exceptions into 500 and an already-passed deadline into 504
+// without running it (the request waited too long in the queue).
 Response InvokeHandler(const Handler& handler, Request& request) {
   if (request.deadline.expired()) return DeadlinePassedBeforeRun();
   Response response;
