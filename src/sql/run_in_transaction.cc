@@ -10,10 +10,10 @@ bool Rerunnable(const Status& s) {
   return s.code() == StatusCode::kAborted || s.code() == StatusCode::kUnavailable;
 }
 
-}  // namespace
-
-Status RunInTransaction(Pool& pool, const RunOptions& options, const Deadline& deadline,
-                        const std::function<Status(Transaction&)>& body, RunStats* stats) {
+// Runs `attempt` and reruns it while it fails with a rerunnable status, with backoff,
+// until max_attempts or the deadline; counts into `stats`.
+Status RetryLoop(Pool& pool, const RunOptions& options, const Deadline& deadline, RunStats* stats,
+                 const std::function<Status()>& attempt_once) {
   RunStats local;
   RunStats& st = stats != nullptr ? *stats : local;
   if (options.max_attempts < 1) return Status::InvalidArgument("RunOptions::max_attempts must be >= 1");
@@ -21,18 +21,7 @@ Status RunInTransaction(Pool& pool, const RunOptions& options, const Deadline& d
   Status last;
   for (int attempt = 1;; ++attempt) {
     ++st.attempts;
-    Status s;
-    {
-      Result<Transaction> tx = pool.Begin(options.tx, deadline);
-      if (!tx.ok()) {
-        s = tx.status();
-      } else {
-        s = body(*tx);
-        if (s.ok() && tx->active()) s = tx->Commit();  // Body returned OK without committing.
-        // On error, roll back now (not at scope exit) so locks are released before backoff.
-        if (!s.ok() && tx->active()) (void)tx->Rollback();
-      }
-    }
+    const Status s = attempt_once();
     if (s.ok() || !Rerunnable(s)) return s;
     last = s;
     if (attempt >= options.max_attempts) {
@@ -48,6 +37,30 @@ Status RunInTransaction(Pool& pool, const RunOptions& options, const Deadline& d
                                       " attempts; last error: ", last.ToString());
     }
   }
+}
+
+}  // namespace
+
+Status RunInTransaction(Pool& pool, const RunOptions& options, const Deadline& deadline,
+                        const std::function<Status(Transaction&)>& body, RunStats* stats) {
+  return RetryLoop(pool, options, deadline, stats, [&]() -> Status {
+    Result<Transaction> tx = pool.Begin(options.tx, deadline);
+    if (!tx.ok()) return tx.status();
+    Status s = body(*tx);
+    if (s.ok() && tx->active()) s = tx->Commit();  // Body returned OK without committing.
+    // On error, roll back now (not at scope exit) so locks are released before backoff.
+    if (!s.ok() && tx->active()) (void)tx->Rollback();
+    return s;
+  });
+}
+
+Status RunWithRetries(Pool& pool, const RunOptions& options, const Deadline& deadline,
+                      const std::function<Status(PooledConnection&)>& body, RunStats* stats) {
+  return RetryLoop(pool, options, deadline, stats, [&]() -> Status {
+    Result<PooledConnection> conn = pool.Acquire(deadline);
+    if (!conn.ok()) return conn.status();
+    return body(*conn);
+  });
 }
 
 }  // namespace lockstep::sql

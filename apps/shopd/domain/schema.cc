@@ -150,6 +150,69 @@ const std::vector<Migration>& Migrations() {
            R"sql(INSERT IGNORE INTO shopd_meta (name, value)
                  VALUES ('reserved_keyspace', LEFT(MD5(CONCAT(UUID(), RAND(), NOW(6))), 16)))sql",
        }},
+      // A whole transfer in ONE round trip (transfers.cc): the procedure runs its own
+      // transaction (READ COMMITTED): locks both rows in ascending id order, decides,
+      // records the outcome in request_records (200, or the 404/409 body the caller passed
+      // for that case), moves the money and inserts the transfer row for a 200, and
+      // COMMITs. Returns one row (http_status, from_balance, to_balance): the new balances
+      // for a 200, the balances as locked otherwise (NULL for a missing account). Any error
+      // (duplicate request_id 1062, deadlock 1213, lock wait timeout 1205) rolls the
+      // transaction back and is raised to the caller, who reruns or replays. Nothing stays
+      // open on the connection either way.
+      {6, "transfer procedure with its own transaction",
+       {
+           R"sql(CREATE PROCEDURE IF NOT EXISTS shopd_transfer_v2(
+                   IN p_request_id VARBINARY(64), IN p_digest VARBINARY(512),
+                   IN p_from BIGINT, IN p_to BIGINT, IN p_amount BIGINT,
+                   IN p_body_head VARCHAR(256), IN p_body_mid VARCHAR(512), IN p_body_tail VARCHAR(256),
+                   IN p_from_unknown VARCHAR(1024), IN p_to_unknown VARCHAR(1024),
+                   IN p_insufficient VARCHAR(1024), IN p_overflow VARCHAR(1024))
+                 MODIFIES SQL DATA
+                 BEGIN
+                   DECLARE v_low_id BIGINT DEFAULT LEAST(p_from, p_to);
+                   DECLARE v_high_id BIGINT DEFAULT GREATEST(p_from, p_to);
+                   DECLARE v_low BIGINT DEFAULT NULL;
+                   DECLARE v_high BIGINT DEFAULT NULL;
+                   DECLARE v_from BIGINT DEFAULT NULL;
+                   DECLARE v_to BIGINT DEFAULT NULL;
+                   DECLARE v_status INT DEFAULT 200;
+                   DECLARE v_body VARCHAR(2048) DEFAULT NULL;
+                   DECLARE EXIT HANDLER FOR SQLEXCEPTION
+                   BEGIN
+                     ROLLBACK;
+                     RESIGNAL;
+                   END;
+                   DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+                   SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
+                   START TRANSACTION;
+                   SELECT balance INTO v_low FROM accounts WHERE id = v_low_id FOR UPDATE;
+                   SELECT balance INTO v_high FROM accounts WHERE id = v_high_id FOR UPDATE;
+                   SET v_from = IF(p_from = v_low_id, v_low, v_high);
+                   SET v_to = IF(p_to = v_low_id, v_low, v_high);
+                   IF v_from IS NULL THEN
+                     SET v_status = 404, v_body = p_from_unknown;
+                   ELSEIF v_to IS NULL THEN
+                     SET v_status = 404, v_body = p_to_unknown;
+                   ELSEIF v_from < p_amount THEN
+                     SET v_status = 409, v_body = p_insufficient;
+                   ELSEIF v_to > 9223372036854775807 - p_amount THEN
+                     SET v_status = 409, v_body = p_overflow;
+                   ELSE
+                     SET v_body = CONCAT(p_body_head, v_from - p_amount, p_body_mid, v_to + p_amount, p_body_tail);
+                   END IF;
+                   INSERT INTO request_records (scope, request_id, request_digest, http_status, response, created_at)
+                     VALUES ('transfer', p_request_id, p_digest, v_status, v_body, UTC_TIMESTAMP(6));
+                   IF v_status = 200 THEN
+                     UPDATE accounts SET balance = balance + IF(id = p_from, -p_amount, p_amount), version = version + 1
+                       WHERE id IN (p_from, p_to);
+                     INSERT INTO transfers (request_id, from_id, to_id, amount, created_at)
+                       VALUES (p_request_id, p_from, p_to, p_amount, UTC_TIMESTAMP(6));
+                     SET v_from = v_from - p_amount, v_to = v_to + p_amount;
+                   END IF;
+                   COMMIT;
+                   SELECT v_status AS http_status, v_from AS from_balance, v_to AS to_balance;
+                 END)sql",
+       }},
   };
   return migrations;
 }

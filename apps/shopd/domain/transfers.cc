@@ -15,7 +15,7 @@ using lockstep::Status;
 using lockstep::StatusCode;
 
 namespace {
-constexpr std::string_view kScope = "transfer";  // The procedure shopd_transfer_v1 writes it too.
+constexpr std::string_view kScope = "transfer";  // The procedure shopd_transfer_v2 writes it.
 }  // namespace
 
 TransferOkBody::TransferOkBody(const TransferRequest& request)
@@ -47,46 +47,51 @@ lockstep::Result<Outcome> TransferService::Transfer(const TransferRequest& reque
   LOCKSTEP_ASSIGN_OR_RETURN(InFlight::Ticket ticket, in_flight_.Enter(kScope, request.request_id, deadline));
 
   const TransferOkBody body(request);
+  // The rejections the procedure may record, rendered here so the recorded body is the
+  // reply byte for byte.
+  const Outcome from_unknown = Outcome::Error(Status::NotFound("account ", request.from, " not found"));
+  const Outcome to_unknown = Outcome::Error(Status::NotFound("account ", request.to, " not found"));
+  const Outcome insufficient = Outcome::Error(
+      Status::FailedPrecondition("account ", request.from, " has insufficient funds").WithReason("insufficient_funds"));
+  const Outcome overflow = Outcome::Error(
+      Status::FailedPrecondition("account ", request.to, " balance would overflow").WithReason("balance_overflow"));
   Outcome outcome;
   lockstep::sql::RunStats stats;
-  lockstep::sql::RunOptions options;
-  options.tx.isolation = lockstep::sql::IsolationLevel::kReadCommitted;
-  const Status status = lockstep::sql::RunInTransaction(
-      pool_, options, deadline,
-      [&](lockstep::sql::Transaction& tx) -> Status {
-        // One round trip (procedure shopd_transfer_v1, schema migration 3): locks both rows in
-        // ascending id order — every transfer takes its locks in the same global order, so
-        // two transfers cannot wait on each other's rows — and, when the transfer applies,
-        // records the request, moves the money and inserts the transfer row. A request_id
-        // already recorded (by this or another process, with any outcome or body) fails it
-        // with kAlreadyExists once that record committed, and this transaction rolls back.
-        LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows,
-                                  tx.Query("CALL shopd_transfer_v1(?, ?, ?, ?, ?, ?, ?, ?)", request.request_id, digest,
-                                           request.from, request.to, request.amount, body.head, body.mid, body.tail));
-        if (rows.size() != 1) return Status::Internal("shopd_transfer_v1 returned ", rows.size(), " rows");
+  const Status status = lockstep::sql::RunWithRetries(
+      pool_, {}, deadline,
+      [&](lockstep::sql::PooledConnection& conn) -> Status {
+        // One round trip (procedure shopd_transfer_v2, schema migration 6): its own
+        // READ COMMITTED transaction locks both rows in ascending id order — every transfer
+        // takes its locks in the same global order, so two transfers cannot wait on each
+        // other's rows — records the outcome (one record per request_id, whatever the
+        // outcome), moves the money for a 200, and commits. A request_id already recorded
+        // (by this or another process, with any outcome or body) fails it with
+        // kAlreadyExists once that record committed, with nothing written.
+        LOCKSTEP_ASSIGN_OR_RETURN(
+            lockstep::sql::Rows rows,
+            conn.Query("CALL shopd_transfer_v2(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", request.request_id, digest,
+                       request.from, request.to, request.amount, body.head, body.mid, body.tail, from_unknown.body,
+                       to_unknown.body, insufficient.body, overflow.body, deadline));
+        if (rows.size() != 1) return Status::Internal("shopd_transfer_v2 returned ", rows.size(), " rows");
         const auto& row = rows[0];
-        LOCKSTEP_ASSIGN_OR_RETURN(int64_t applied, row.GetInt64(0));
-        LOCKSTEP_ASSIGN_OR_RETURN(bool from_null, row.IsNull(1));
-        LOCKSTEP_ASSIGN_OR_RETURN(bool to_null, row.IsNull(2));
-        const bool from_known = !from_null;
-        const bool to_known = !to_null;
-        const int64_t from_balance = from_known ? row.GetInt64(1).value_or(0) : 0;
-        const int64_t to_balance = to_known ? row.GetInt64(2).value_or(0) : 0;
-        if (applied == 1) {
+        LOCKSTEP_ASSIGN_OR_RETURN(int64_t http_status, row.GetInt64(0));
+        if (http_status == 200) {
+          LOCKSTEP_ASSIGN_OR_RETURN(int64_t from_balance, row.GetInt64(1));
+          LOCKSTEP_ASSIGN_OR_RETURN(int64_t to_balance, row.GetInt64(2));
           outcome = Outcome{200, body.Assemble(from_balance, to_balance), false};
           return Status::Ok();
         }
-        if (!from_known || !to_known) {
-          outcome = Outcome::Error(Status::NotFound("account ", from_known ? request.to : request.from, " not found"));
-        } else if (from_balance < request.amount) {
-          outcome = Outcome::Error(Status::FailedPrecondition("account ", request.from, " has insufficient funds")
-                                       .WithReason("insufficient_funds"));
+        LOCKSTEP_ASSIGN_OR_RETURN(bool from_null, row.IsNull(1));
+        LOCKSTEP_ASSIGN_OR_RETURN(bool to_null, row.IsNull(2));
+        if (http_status == 404) {
+          outcome = from_null ? from_unknown : to_unknown;
+        } else if (http_status == 409 && !from_null && !to_null) {
+          const int64_t from_balance = row.GetInt64(1).value_or(0);
+          outcome = from_balance < request.amount ? insufficient : overflow;
         } else {
-          outcome = Outcome::Error(Status::FailedPrecondition("account ", request.to, " balance would overflow")
-                                       .WithReason("balance_overflow"));
+          return Status::Internal("shopd_transfer_v2 returned status ", http_status);
         }
-        // A rejection is recorded too (API.md), in the same transaction, under the locks.
-        return RequestRecords::Insert(tx, kScope, request.request_id, digest, outcome);
+        return Status::Ok();
       },
       &stats);
   DomainMetrics::Add(metrics_.tx_retries, stats.retries);

@@ -1,5 +1,5 @@
 // TransferOkBody must print exactly what Outcome::Json prints: the database records the
-// assembled body (procedure shopd_transfer_v1) and replays return it byte for byte.
+// assembled body (procedure shopd_transfer_v2) and replays return it byte for byte.
 #include <gtest/gtest.h>
 
 #include <limits>

@@ -41,4 +41,18 @@ Status RunInTransaction(Pool& pool, const RunOptions& options, const Deadline& d
                         const std::function<Status(Transaction&)>& body,
                         RunStats* stats = nullptr);
 
+// Runs `body` on a connection leased from `pool` in autocommit mode — e.g. one `CALL` of a
+// procedure that starts, commits or rolls back its own transaction in one round trip — and
+// reruns it (on a fresh lease, after a jittered backoff) exactly when RunInTransaction
+// would: kAborted (deadlock, lock wait timeout) and kUnavailable, until max_attempts or the
+// deadline. Unlike RunInTransaction there is no COMMIT to classify: a kUnavailable may come
+// from a statement that committed before the connection broke, so a rerun may repeat work
+// that is already done. REQUIRES: every statement the body sends is either rolled back
+// whole on error (the procedure's own handler) or idempotent across reruns (e.g. guarded by
+// a unique key, so the repeat fails with kAlreadyExists and the caller reads what
+// committed); no side effects outside the database. `options.tx` is ignored. Returns as
+// RunInTransaction. Thread-safe (as Pool); the body runs on the calling thread.
+Status RunWithRetries(Pool& pool, const RunOptions& options, const Deadline& deadline,
+                      const std::function<Status(PooledConnection&)>& body, RunStats* stats = nullptr);
+
 }  // namespace lockstep::sql

@@ -101,6 +101,49 @@ TEST_F(TransactionTest, BodyMayCommitItself) {
   EXPECT_EQ(Count(), 1);
 }
 
+TEST_F(TransactionTest, RunWithRetriesRerunsAbortsOnAFreshLeaseButNotOtherErrors) {
+  RunStats stats;
+  int runs = 0;
+  Status s = RunWithRetries(pool(), {}, Soon(), [&](PooledConnection& conn) -> Status {
+    if (++runs == 1) return Status::Aborted("deadlock (injected)").WithDriverError(1213);
+    return conn.Execute("INSERT INTO kv (k, v) VALUES (?, ?)", "a", 1).status();
+  }, &stats);
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(runs, 2);
+  EXPECT_EQ(stats.attempts, 2);
+  EXPECT_EQ(stats.deadlocks, 1);
+  EXPECT_EQ(Count("a"), 1);
+  // A duplicate (the caller's "already done" signal) is returned at once, never rerun.
+  runs = 0;
+  s = RunWithRetries(pool(), {}, Soon(), [&](PooledConnection& conn) -> Status {
+    ++runs;
+    return conn.Execute("INSERT INTO kv (k, v) VALUES (?, ?)", "a", 2).status();
+  });
+  EXPECT_EQ(s.code(), StatusCode::kAlreadyExists) << s;
+  EXPECT_EQ(runs, 1);
+}
+
+TEST_F(TransactionTest, SelfCommittingProcedureRollsBackWholeOnErrorAndLeavesNothingOpen) {
+  auto lease = pool().Acquire(Soon());
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  ASSERT_TRUE(lease->Execute("CREATE PROCEDURE put_two(IN a VARCHAR(64), IN b VARCHAR(64)) BEGIN "
+                             "DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END; "
+                             "START TRANSACTION; INSERT INTO kv (k, v) VALUES (a, 1); "
+                             "INSERT INTO kv (k, v) VALUES (b, 2); COMMIT; SELECT 1 AS done; END")
+                  .ok());
+  ASSERT_TRUE(lease->Execute("INSERT INTO kv (k, v) VALUES ('taken', 0)").ok());
+  auto failed = lease->Query("CALL put_two(?, ?)", "first", "taken");
+  EXPECT_EQ(failed.status().code(), StatusCode::kAlreadyExists) << failed.status();
+  EXPECT_EQ(Count("first"), 0);  // The first INSERT went back with the second.
+  auto open = lease->Query("SELECT @@in_transaction");
+  ASSERT_TRUE(open.ok()) << open.status();
+  EXPECT_EQ(*(*open)[0].GetInt64(0), 0);
+  auto done = lease->Query("CALL put_two(?, ?)", "first", "second");
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(Count("first"), 1);
+  EXPECT_EQ(Count("second"), 1);
+}
+
 TEST_F(TransactionTest, SavepointRollbackKeepsEarlierWork) {
   auto tx = pool().Begin({}, Soon());
   ASSERT_TRUE(tx.ok());
