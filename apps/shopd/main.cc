@@ -165,8 +165,9 @@ int main(int argc, char** argv) {
   }
   if (!config.redis_password.empty()) redis_options->password = config.redis_password;
   // Workers, plus the cache's heartbeat and replayer threads, the reserved-mode persister
-  // (its blocking XREADGROUP holds one) and the reserved-mode metrics refresher.
-  redis_options->pool_size = std::max(redis_options->pool_size, config.worker_threads + 4);
+  // (its blocking XREADGROUP holds one), the reserved-mode metrics refresher and its 4
+  // pipeline threads.
+  redis_options->pool_size = std::max(redis_options->pool_size, config.worker_threads + 8);
   auto redis = lockstep::redis::Client::Open(*redis_options);
   if (!redis.ok()) {
     spdlog::critical("shopd: cannot open Redis client: {}", redis.status().ToString());

@@ -135,13 +135,20 @@ void OrderService::Place(const OrderRequest& request, const lockstep::Deadline& 
     }
     Result<int64_t> order_id = NextOrderId(deadline);
     if (!order_id.ok()) return done(order_id.status());
-    Result<Outcome> reserved = reservations_->Reserve(request, *order_id, deadline);
-    if (reserved.ok()) {
-      DomainMetrics::Add(reserved->replayed ? metrics_.replays
-                         : reserved->http_status == 201 ? metrics_.orders_reserved
-                                                        : metrics_.orders_rejected);
-    }
-    return done(std::move(reserved));
+    // The ticket stays held until the reservation answered (duplicates wait for it).
+    auto held = std::make_shared<InFlight::Ticket>(std::move(ticket).value());
+    reservations_->Reserve(request, *order_id, deadline, [this, held, done](Result<Outcome> reserved) mutable {
+      if (reserved.ok()) {
+        DomainMetrics::Add(reserved->replayed ? metrics_.replays
+                           : reserved->http_status == 201 ? metrics_.orders_reserved
+                                                          : metrics_.orders_rejected);
+      } else if (reserved.status().code() == StatusCode::kUnknown) {
+        DomainMetrics::Add(metrics_.outcome_unknown);
+      }
+      held.reset();
+      done(std::move(reserved));
+    });
+    return;
   }
   if (*mode == StockMode::kBatched && coalescer_) {
     // The ticket stays held until the batch answered (duplicates wait for the outcome).

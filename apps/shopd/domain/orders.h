@@ -90,9 +90,9 @@ class OrderService {
   // Places the order and calls `done` exactly once, by `deadline`, with the outcome to send
   // (201, 404, 409 recorded; replayed ones marked) or an error not recorded (see
   // TransferService::Transfer for the mapping; kUnknown: a batch past the deadline may
-  // still commit). Blocks the calling thread for everything but a `batched` order's batch:
-  // that one is queued on the Coalescer and `done` runs later on its executor thread, so
-  // no caller thread waits for the batch. `done` must not block.
+  // still commit). Blocks the calling thread for everything but a `batched` order's batch
+  // and a `reserved` order's Redis pipeline: those are queued (Coalescer) and `done` runs
+  // later on an executor thread, so no caller thread waits for them. `done` must not block.
   void Place(const OrderRequest& request, const lockstep::Deadline& deadline, Done done);
   // kNotFound if no such order.
   lockstep::Result<Order> Get(int64_t id, const lockstep::Deadline& deadline);

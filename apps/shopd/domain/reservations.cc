@@ -9,6 +9,8 @@
 
 #include "domain/orders.h"
 #include "domain/redis_durability.h"
+#include "lockstep/base/check.h"
+#include "lockstep/batch/coalescer.h"
 #include "lockstep/redis/client.h"
 #include "lockstep/redis/script.h"
 #include "lockstep/redis/streams.h"
@@ -85,13 +87,29 @@ Result<ReservedKeys> LoadReservedKeys(lockstep::sql::Pool& pool, const std::stri
   return ReservedKeys{redis_prefix + "rsv:" + token + ":"};
 }
 
+struct Reservations::Queued {
+  OrderRequest request;
+  lockstep::redis::Script::Call call;
+};
+
 Reservations::Reservations(lockstep::sql::Pool& pool, lockstep::redis::Client& redis, DomainMetrics& metrics,
                            ReservationsOptions options)
     : pool_(pool), redis_(redis), metrics_(metrics), options_(std::move(options)) {
+  lockstep::batch::CoalescerOptions c;
+  c.threads = 4;
+  c.max_batch = 256;
+  c.batch_budget = std::chrono::seconds(10);  // Caps a stuck pipeline; members' deadlines end it sooner.
+  auto created = Pipeliner::Create(std::move(c), [this](const int64_t& product_id, std::vector<Queued*>& batch,
+                                                       const lockstep::Deadline& deadline) {
+    return RunPipeline(product_id, batch, deadline);
+  });
+  LOCKSTEP_CHECK(created.ok());
+  pipeliner_ = std::move(*created);
   refresher_ = std::thread([this] { RefreshLoop(); });
 }
 
 Reservations::~Reservations() {
+  pipeliner_.reset();  // Lets running pipelines finish and answers the queued ones.
   {
     lockstep::MutexLock lock(&mu_);
     stop_ = true;
@@ -116,8 +134,8 @@ Status Reservations::CheckDurability(const lockstep::Deadline& deadline) {
   return s;
 }
 
-Result<Outcome> Reservations::Reserve(const OrderRequest& request, int64_t order_id,
-                                      const lockstep::Deadline& deadline) {
+Result<lockstep::redis::Script::Call> Reservations::Prepare(const OrderRequest& request, int64_t order_id,
+                                                           const lockstep::Deadline& deadline) {
   if (Status s = CheckDurability(deadline); !s.ok()) {
     return Status::Unavailable("stock_mode 'reserved' is refused: ", s.message());
   }
@@ -140,36 +158,79 @@ Result<Outcome> Reservations::Reserve(const OrderRequest& request, int64_t order
                                              .WithReason("out_of_stock"))
                               .body;
   const size_t at = oos.find(kAvailableMarker);
-  const std::string oos_before = oos.substr(0, at);
-  const std::string oos_after = at == std::string::npos ? "" : oos.substr(at + kAvailableMarker.size());
   const ReservedKeys& k = options_.keys;
-  const std::vector<std::string> keys = {k.Reservation(request.request_id), k.Stock(request.product_id), k.Stream(),
-                                         k.Pending(), k.OrderIds(), k.Incarnation()};
-  const std::vector<std::string> args = {request.request_id,
-                                         request.Digest(),
-                                         std::to_string(request.product_id),
-                                         std::to_string(request.quantity),
-                                         std::to_string(order_id),
-                                         std::to_string(request.user_id),
-                                         pending_body,
-                                         oos_before,
-                                         oos_after};
+  lockstep::redis::Script::Call call;
+  call.keys = {k.Reservation(request.request_id), k.Stock(request.product_id), k.Stream(),
+               k.Pending(),  k.OrderIds(),         k.Incarnation()};
+  call.args = {request.request_id,
+               request.Digest(),
+               std::to_string(request.product_id),
+               std::to_string(request.quantity),
+               std::to_string(order_id),
+               std::to_string(request.user_id),
+               pending_body,
+               oos.substr(0, at),
+               at == std::string::npos ? "" : oos.substr(at + kAvailableMarker.size())};
+  return call;
+}
+
+namespace {
+// The reserve script's answer. Sets *stock_missing (and returns kNotFound) when the
+// product's Redis stock does not exist yet: initialise it, then run the call again.
+Result<Outcome> InterpretReserveReply(const Result<Reply>& reply, bool* stock_missing) {
+  *stock_missing = false;
+  if (!reply.ok()) return reply.status();
+  const auto& a = reply->array();
+  if (a.size() != 3 || !a[0].is_integer() || !a[2].is_integer()) {
+    return Status::Internal("reserve script answered ", reply->DebugString());
+  }
+  const int64_t status = a[0].integer();
+  if (status == -1) {
+    *stock_missing = true;
+    return Status::NotFound("the product's Redis stock is not initialised");
+  }
+  if (status == 0) {
+    return Status::FailedPrecondition("request_id was already used with a different request body")
+        .WithReason("request_id_conflict");
+  }
+  return Outcome{static_cast<int>(status), a[1].str(), a[2].integer() == 1};
+}
+}  // namespace
+
+void Reservations::Reserve(const OrderRequest& request, int64_t order_id, const lockstep::Deadline& deadline,
+                           Done done) {
+  Result<lockstep::redis::Script::Call> call = Prepare(request, order_id, deadline);
+  if (!call.ok()) return done(call.status());
+  Status queued = pipeliner_->Submit(request.product_id, Queued{request, std::move(*call)}, deadline, done);
+  if (!queued.ok()) done(std::move(queued));
+}
+
+Result<std::vector<Result<Outcome>>> Reservations::RunPipeline(int64_t /*product_id*/, std::vector<Queued*>& batch,
+                                                               const lockstep::Deadline& deadline) {
+  std::vector<lockstep::redis::Script::Call> calls;
+  calls.reserve(batch.size());
+  for (Queued* q : batch) calls.push_back(std::move(q->call));
+  LOCKSTEP_ASSIGN_OR_RETURN(std::vector<Result<Reply>> replies, kReserve.RunPipelined(redis_, calls, deadline));
+  std::vector<Result<Outcome>> results;
+  results.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    bool stock_missing = false;
+    Result<Outcome> outcome = InterpretReserveReply(replies[i], &stock_missing);
+    // Rare (first order of a product, or after Redis lost its data): on its own.
+    if (stock_missing) outcome = RunOne(batch[i]->request, calls[i], deadline);
+    results.push_back(std::move(outcome));
+  }
+  return results;
+}
+
+Result<Outcome> Reservations::RunOne(const OrderRequest& request, const lockstep::redis::Script::Call& call,
+                                     const lockstep::Deadline& deadline) {
   for (int attempt = 0; attempt < 3; ++attempt) {
-    LOCKSTEP_ASSIGN_OR_RETURN(Reply reply, kReserve.Run(redis_, keys, args, deadline));
-    const auto& a = reply.array();
-    if (a.size() != 3 || !a[0].is_integer() || !a[2].is_integer()) {
-      return Status::Internal("reserve script answered ", reply.DebugString());
-    }
-    const int64_t status = a[0].integer();
-    if (status == -1) {
-      LOCKSTEP_RETURN_IF_ERROR(InitStock(request.product_id, deadline));
-      continue;
-    }
-    if (status == 0) {
-      return Status::FailedPrecondition("request_id was already used with a different request body")
-          .WithReason("request_id_conflict");
-    }
-    return Outcome{static_cast<int>(status), a[1].str(), a[2].integer() == 1};
+    LOCKSTEP_RETURN_IF_ERROR(InitStock(request.product_id, deadline));
+    bool stock_missing = false;
+    Result<Outcome> outcome =
+        InterpretReserveReply(kReserve.Run(redis_, call.keys, call.args, deadline), &stock_missing);
+    if (!stock_missing) return outcome;
   }
   return Status::Unavailable("the Redis stock of product ", request.product_id, " keeps disappearing");
 }

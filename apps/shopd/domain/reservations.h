@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,7 +17,12 @@
 #include "lockstep/base/deadline.h"
 #include "lockstep/base/mutex.h"
 #include "lockstep/base/result.h"
+#include "lockstep/redis/script.h"
 
+namespace lockstep::batch {
+template <typename Key, typename Request, typename Response, typename Hash>
+class Coalescer;
+}  // namespace lockstep::batch
 
 namespace shopd::domain {
 
@@ -60,14 +66,19 @@ class Reservations {
   // 2s; a passed one is kept. Thread-safe.
   lockstep::Status CheckDurability(const lockstep::Deadline& deadline) LOCKSTEP_EXCLUDES(mu_);
 
+  using Done = std::function<void(lockstep::Result<Outcome>)>;
   // Places a validated order of a `reserved` product with the already allocated final
-  // `order_id` (unused on replay/out of stock; ids may have gaps). Returns the outcome:
-  // 201 pending (new or replayed), 409 out_of_stock (recorded, replayable); errors:
-  // kFailedPrecondition request_id_conflict, kUnavailable when Redis is not durable, is
-  // down, or the back-pressure bound is passed; kNotFound if the product vanished.
-  // Thread-safe.
-  lockstep::Result<Outcome> Reserve(const OrderRequest& request, int64_t order_id,
-                                    const lockstep::Deadline& deadline);
+  // `order_id` (unused on replay/out of stock; ids may have gaps) and calls `done` exactly
+  // once, by `deadline`, with the outcome: 201 pending (new or replayed), 409 out_of_stock
+  // (recorded, replayable); errors: kFailedPrecondition request_id_conflict, kUnavailable
+  // when Redis is not durable, is down, or the back-pressure bound is passed; kNotFound if
+  // the product vanished; kUnknown if the deadline passed while its script was in flight
+  // (it may have reserved: a retry with the request_id tells). The durability check and
+  // back-pressure run on the calling thread; then the order is queued, and concurrent
+  // orders of one product are sent to Redis together — each its own atomic script call, all
+  // in ONE pipelined round trip (one AOF fsync for all with `appendfsync always`) — by an
+  // executor thread, which calls `done`. `done` must not block. Thread-safe.
+  void Reserve(const OrderRequest& request, int64_t order_id, const lockstep::Deadline& deadline, Done done);
 
   // The reservation behind order `id` / `request_id` if it has not been written to MariaDB
   // (status "pending" or "failed"); nullopt if Redis knows no such reservation or it is
@@ -91,6 +102,20 @@ class Reservations {
   const ReservedKeys& keys() const { return options_.keys; }  // Immutable; thread-safe.
 
  private:
+  struct Queued;  // A prepared reservation waiting for its pipeline.
+  using Pipeliner = lockstep::batch::Coalescer<int64_t, Queued, Outcome, std::hash<int64_t>>;
+
+  // The reservation script's call for `request`, after the durability check and the
+  // back-pressure bound.
+  lockstep::Result<lockstep::redis::Script::Call> Prepare(const OrderRequest& request, int64_t order_id,
+                                                          const lockstep::Deadline& deadline);
+  // The batch function: every queued reservation of one product in one pipeline.
+  lockstep::Result<std::vector<lockstep::Result<Outcome>>> RunPipeline(int64_t product_id,
+                                                                      std::vector<Queued*>& batch,
+                                                                      const lockstep::Deadline& deadline);
+  // One reservation on its own, initialising the product's Redis stock if it is missing.
+  lockstep::Result<Outcome> RunOne(const OrderRequest& request, const lockstep::redis::Script::Call& call,
+                                   const lockstep::Deadline& deadline);
   lockstep::Result<std::optional<Order>> FindReservation(const std::string& request_id,
                                                          const lockstep::Deadline& deadline);
   void RefreshLoop() LOCKSTEP_EXCLUDES(mu_);
@@ -115,6 +140,7 @@ class Reservations {
   std::atomic<int64_t> unacked_{0};
   std::atomic<int64_t> oldest_unacked_ms_{0};
   std::thread refresher_;
+  std::unique_ptr<Pipeliner> pipeliner_;  // Last: destroyed first, while the rest still works.
 };
 
 }  // namespace shopd::domain

@@ -32,6 +32,20 @@ class Script {
   Result<Reply> Run(Client& client, const std::vector<std::string>& keys,
                     const std::vector<std::string>& args, const Deadline& deadline) const;
 
+  // One invocation of the script in a pipeline.
+  struct Call {
+    std::vector<std::string> keys;
+    std::vector<std::string> args;
+  };
+  // Runs every call in ONE pipeline (one write, one round trip; each call atomic by itself,
+  // in order; other clients' commands may interleave between calls). Calls answered
+  // NOSCRIPT (which did not run) are sent again as EVAL in a second pipeline, so each call
+  // runs at most once. Slot i holds call i's reply or the Status of its error (as Run). The
+  // outer Result fails (kUnavailable/kDeadlineExceeded) when the connection fails; then any
+  // prefix of the calls may have run. Thread-safe.
+  Result<std::vector<Result<Reply>>> RunPipelined(Client& client, const std::vector<Call>& calls,
+                                                  const Deadline& deadline) const;
+
  private:
   std::string source_;
   std::string sha1_;

@@ -43,6 +43,34 @@ TEST_F(ScriptTest, NoScriptAfterFlushRunsExactlyOncePerCall) {
   EXPECT_EQ(v->value_or(""), "3");
 }
 
+TEST_F(ScriptTest, PipelinedCallsRunOnceEachInOrderAlsoAfterAFlush) {
+  const std::string key = Key("p");
+  static const Script fail_on_two(R"(if ARGV[1] == "2" then return redis.error_reply("ERR two") end
+                                     return redis.call("RPUSH", KEYS[1], ARGV[1]))");
+  for (int round = 0; round < 2; ++round) {
+    // Round 1 starts with an empty script cache: every call is answered NOSCRIPT first.
+    if (round == 0) {
+      ASSERT_TRUE(client().Command({"SCRIPT", "FLUSH"}, Deadline::After(5s)).ok());
+    }
+    std::vector<Script::Call> calls;
+    for (int i = 1; i <= 4; ++i) calls.push_back({{key}, {std::to_string(i)}});
+    auto replies = fail_on_two.RunPipelined(client(), calls, Deadline::After(5s));
+    ASSERT_TRUE(replies.ok()) << replies.status();
+    ASSERT_EQ(replies->size(), 4u);
+    EXPECT_FALSE((*replies)[1].ok());  // Its own error, the others unaffected.
+    for (int i : {0, 2, 3}) {
+      ASSERT_TRUE((*replies)[i].ok()) << i << ": " << (*replies)[i].status();
+    }
+    EXPECT_EQ((*replies)[3]->integer(), 3 * (round + 1));  // List length after this call.
+  }
+  Result<Reply> list = client().Command({"LRANGE", key, "0", "-1"}, Deadline::After(5s));
+  ASSERT_TRUE(list.ok());
+  std::vector<std::string> got;
+  for (const Reply& r : list->array()) got.push_back(r.str());
+  EXPECT_EQ(got, (std::vector<std::string>{"1", "3", "4", "1", "3", "4"}));
+  EXPECT_TRUE(fail_on_two.RunPipelined(client(), {}, Deadline::After(5s))->empty());
+}
+
 TEST_F(ScriptTest, ScriptErrorsAreClassified) {
   static const Script fenced(R"(return redis.error_reply("FENCED stale token"))");
   Result<Reply> r = fenced.Run(client(), {Key("x")}, {}, Deadline::After(5s));
