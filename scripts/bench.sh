@@ -9,7 +9,8 @@
 #        MariaDB hot-row limit), flashsale on one hot product in row_lock, batched and
 #        reserved mode (each also at 256 connections), and the Lua limit:
 #        redis-benchmark running shopd's reservation script (EVALSHA, __rand_int__
-#        request ids) at the same concurrencies; prints the ratios.
+#        request ids) at the same concurrencies, and pipelined (-P 16, as shopd pipelines
+#        concurrent reservations); prints the ratios.
 # reads: the product cache: two shopd instances per setting (L1+L2, L2 only, no cache),
 #        lockstep-bench reads (zipf over 10,000 products, 20 PUT/s, staleness checker, after
 #        a warm-up pass) for --duration seconds, beside http-noop and redis-benchmark GET.
@@ -104,16 +105,17 @@ if [ "$what" = shopd ] || [ "$what" = all ]; then
   SHA=$(redis-cli -p "$RP" script load "$SRC")
   redis-cli -p "$RP" set rb:stock:1 1000000000000 >/dev/null
   redis-cli -p "$RP" set rb:incarnation bench >/dev/null
+  # lua C [P]: C connections, P calls pipelined per connection (default 1).
   lua() {
-    redis-benchmark -p "$RP" -c "$1" -n $((requests * 5)) -r 1000000000 --csv evalsha "$SHA" 6 'rb:res:__rand_int__' rb:stock:1 rb:orders rb:pending rb:order_ids rb:incarnation \
+    redis-benchmark -p "$RP" -c "$1" -P "${2:-1}" -n $((requests * 5)) -r 1000000000 --csv evalsha "$SHA" 6 'rb:res:__rand_int__' rb:stock:1 rb:orders rb:pending rb:order_ids rb:incarnation \
       'r__rand_int__' '7@1x1' 1 1 __rand_int__ 7 '{"id":1,"product_id":1,"quantity":1,"request_id":"r","status":"pending","user_id":7}' '{"error":{"code":"out_of_stock","message":"' '"}}' |
       tail -1 | awk -F'","' '{print $(NF-6)}'
   }
-  lua64=$(lua "$connections"); lua256=$(lua 256)
-  python3 - "$base" "$t1000" "$t10" "$noop" "$frow" "$fbat" "$fres" "$frow256" "$fres256" "$hot" "$fbat256" "$lua64" "$lua256" "$connections" <<'PY'
+  lua64=$(lua "$connections"); lua256=$(lua 256); lua64p=$(lua "$connections" 16)
+  python3 - "$base" "$t1000" "$t10" "$noop" "$frow" "$fbat" "$fres" "$frow256" "$fres256" "$hot" "$fbat256" "$lua64" "$lua256" "$connections" "$lua64p" <<'PY'
 import json, sys
 base, t1000, t10, noop, frow, fbat, fres, frow256, fres256, hot, fbat256 = (json.loads(a) for a in sys.argv[1:12])
-lua64, lua256, conns = float(sys.argv[12]), float(sys.argv[13]), sys.argv[14]
+lua64, lua256, conns, lua64p = float(sys.argv[12]), float(sys.argv[13]), sys.argv[14], float(sys.argv[15])
 def row(name, j):
     fivexx = sum(v for k, v in j["statuses"].items() if int(k) >= 500 or int(k) == 0)
     print(f"| {name} | {j['throughput']:.0f}/s | {j['p50_ms']:.1f} | {j['p99_ms']:.1f} | {fivexx} | {j.get('invariants','-')} |")
@@ -128,6 +130,7 @@ row("sql-hotrow: autocommit UPDATE stock = stock - 1 on one row (limit)", hot)
 row("orders on one hot product, batched", fbat)
 row("orders on one hot product, reserved (201 pending)", fres)
 print(f"| Lua limit: redis-benchmark EVALSHA reservation script, {conns} connections | {lua64:.0f}/s | - | - | - | - |")
+print(f"| Lua limit, pipelined: the same, {conns} connections x 16 calls per round trip (-P 16) | {lua64p:.0f}/s | - | - | - | - |")
 row("orders on one hot product, row_lock, 256 connections", frow256)
 row("orders on one hot product, batched, 256 connections", fbat256)
 row("orders on one hot product, reserved, 256 connections", fres256)
@@ -135,6 +138,7 @@ print(f"| Lua limit: redis-benchmark EVALSHA reservation script, 256 connections
 print(f"\nreserved / row_lock = {fres['throughput']/frow['throughput']:.1f}x ({conns} connections), "
       f"{fres256['throughput']/frow256['throughput']:.1f}x (256); reserved / Lua limit = "
       f"{fres['throughput']/lua64:.2f} ({conns}), {fres256['throughput']/lua256:.2f} (256); "
+      f"reserved / pipelined Lua limit = {fres['throughput']/lua64p:.2f} ({conns}); "
       f"settle after the run: {fres['settle_seconds']:.1f} s / {fres256['settle_seconds']:.1f} s")
 print(f"\ntransfers(1,000) / sql-baseline = {t1000['throughput']/base['throughput']:.2f}; "
       f"transfers(10 hot) / sql-baseline = {t10['throughput']/base['throughput']:.2f}; "
