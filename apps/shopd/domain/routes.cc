@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "domain/product_json.h"
 #include "http/handler_helpers.h"
 #include "http/json_body.h"
 #include "http/router.h"
@@ -19,10 +20,7 @@ nlohmann::json AccountJson(const Account& a) {
   return {{"id", a.id}, {"owner", a.owner}, {"balance", a.balance}, {"version", a.version}};
 }
 
-nlohmann::json ProductJson(const Product& p) {
-  return {{"id", p.id},           {"name", p.name},       {"price", p.price},
-          {"stock", p.stock},     {"version", p.version}, {"stock_mode", std::string(StockModeName(p.stock_mode))}};
-}
+Response ProductResponse(int status, const Product& p) { return Response::RawJson(status, ProductBody(p)); }
 
 nlohmann::json OrderJson(const Order& o) {
   return {{"id", o.id},
@@ -94,7 +92,7 @@ void RegisterCommerceRoutes(http::Router& router, const Services& services) {
                LOCKSTEP_ASSIGN_OR_RETURN(int64_t stock, http::GetInt64(body, "stock"));
                LOCKSTEP_ASSIGN_OR_RETURN(std::optional<std::string> mode, http::GetOptionalString(body, "stock_mode"));
                LOCKSTEP_ASSIGN_OR_RETURN(Product p, products.Create(name, price, stock, std::move(mode), req.deadline));
-               return Response::Json(201, ProductJson(p));
+               return ProductResponse(201, p);
              }));
 
   // An L1 hit is answered on the I/O thread (no hand-off to the worker pool).
@@ -104,12 +102,12 @@ void RegisterCommerceRoutes(http::Router& router, const Services& services) {
     if (!id.ok()) return std::nullopt;
     std::optional<Product> p = products.PeekCached(*id);
     if (!p) return std::nullopt;
-    return Response::Json(200, ProductJson(*p));
+    return ProductResponse(200, *p);
   };
   router.Add(Method::kGet, "/v1/products/{id}", http::ResultHandler([&products](Request& req) -> Result<Response> {
                LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, http::PathInt64(req, "id"));
                LOCKSTEP_ASSIGN_OR_RETURN(Product p, products.Get(id, req.deadline));
-               return Response::Json(200, ProductJson(p));
+               return ProductResponse(200, p);
              }),
              std::move(product_get));
 
@@ -125,7 +123,7 @@ void RegisterCommerceRoutes(http::Router& router, const Services& services) {
                LOCKSTEP_ASSIGN_OR_RETURN(std::optional<std::string> name, http::GetOptionalString(body, "name"));
                LOCKSTEP_ASSIGN_OR_RETURN(std::optional<int64_t> price, http::GetOptionalInt64(body, "price"));
                LOCKSTEP_ASSIGN_OR_RETURN(Product p, products.Update(id, std::move(name), price, req.deadline));
-               return Response::Json(200, ProductJson(p));
+               return ProductResponse(200, p);
              }));
 
   // Deferred: a batched order's worker thread is free while the batch runs, so a batch can

@@ -20,6 +20,13 @@ Response Response::Json(int status, const nlohmann::json& body) {
   return r;
 }
 
+Response Response::RawJson(int status, std::string json) {
+  Response r;
+  r.status = status;
+  r.body = std::move(json);
+  return r;  // The server adds Content-Type: application/json.
+}
+
 Response Response::Text(int status, std::string body, std::string_view content_type) {
   Response r;
   r.status = status;

@@ -22,6 +22,9 @@ struct Response {
 
   // `status` with `body` serialized compactly (invalid UTF-8 is replaced, never throws).
   static Response Json(int status, const nlohmann::json& body);
+  // `status` with `json`, already serialized (a hand-written encoder on a hot path); sent
+  // as application/json.
+  static Response RawJson(int status, std::string json);
   // A body with an explicit content type (e.g. /metrics text).
   static Response Text(int status, std::string body, std::string_view content_type);
   // The API error for a non-OK Status: HTTP status and code from lockstep::HttpErrorFor
