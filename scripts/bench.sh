@@ -52,6 +52,10 @@ eval "$(scripts/stack.sh up "${STACK[@]}" --mariadb-port "${LOCKSTEP_BENCH_MARIA
 Q() { mariadb --no-defaults -h127.0.0.1 -P"$LOCKSTEP_MARIADB_PORT" -ulockstep -plockstep -N -e "$1"; }
 echo "== machine: $(nproc) cores, $(uname -r); MariaDB $(Q 'SELECT VERSION()'), $(redis-server --version | cut -d' ' -f3)"
 RP=${LOCKSTEP_REDIS_PORTS%%,*}
+# --cpu-pid flags: lockstep-bench reports each server's CPU time per request (user + system,
+# from /proc; Redis's AOF-rewrite children included) beside its own ("client").
+SERVER_CPU=(--cpu-pid "redis=$(cat "$ROOT/build/bench-stack/redis-0/redis.pid")"
+            --cpu-pid "mariadb=$(cat "$ROOT/build/bench-stack/mariadb-primary/mariadbd.pid")")
 echo "== durability: innodb_flush_log_at_trx_commit=$(Q 'SELECT @@innodb_flush_log_at_trx_commit') sync_binlog=$(Q 'SELECT @@sync_binlog') redis appendonly=$(redis-cli -p "$RP" config get appendonly | tail -1) appendfsync=$(redis-cli -p "$RP" config get appendfsync | tail -1) maxmemory-policy=$(redis-cli -p "$RP" config get maxmemory-policy | tail -1)"
 
 if [ "$what" = micro ] || [ "$what" = all ]; then
@@ -85,8 +89,9 @@ if [ "$what" = shopd ] || [ "$what" = all ]; then
   [ -n "$port" ] || { echo "shopd did not start:"; cat build/bench/shopd.log; exit 1; }
   U="http://127.0.0.1:$port"
   B=build/bench/apps/lockstep-bench/lockstep-bench
-  run() { "$B" "$@" --connections "$connections" 2>/dev/null | tail -1; }
-  run_c() { local c=$1; shift; "$B" "$@" --connections "$c" 2>/dev/null | tail -1; }
+  CPU=(--cpu-pid "shopd=$shopd_pid" "${SERVER_CPU[@]}")
+  run() { "$B" "$@" --connections "$connections" "${CPU[@]}" 2>/dev/null | tail -1; }
+  run_c() { local c=$1; shift; "$B" "$@" --connections "$c" "${CPU[@]}" 2>/dev/null | tail -1; }
   base=$(run sql-baseline --mysql "$M" --accounts 1000 --requests "$requests")
   t1000=$(run transfers --url "$U" --mysql "$M" --accounts 1000 --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
   t10=$(run transfers --url "$U" --mysql "$M" --accounts 10 --hot 10 --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
@@ -112,15 +117,18 @@ if [ "$what" = shopd ] || [ "$what" = all ]; then
       tail -1 | awk -F'","' '{print $(NF-6)}'
   }
   lua64=$(lua "$connections"); lua256=$(lua 256); lua64p=$(lua "$connections" 16)
-  python3 - "$base" "$t1000" "$t10" "$noop" "$frow" "$fbat" "$fres" "$frow256" "$fres256" "$hot" "$fbat256" "$lua64" "$lua256" "$connections" "$lua64p" <<'PY'
+  python3 - "$base" "$t1000" "$t10" "$noop" "$frow" "$fbat" "$fres" "$frow256" "$fres256" "$hot" "$fbat256" "$lua64" "$lua256" "$connections" "$lua64p" "$(nproc)" <<'PY'
 import json, sys
 base, t1000, t10, noop, frow, fbat, fres, frow256, fres256, hot, fbat256 = (json.loads(a) for a in sys.argv[1:12])
 lua64, lua256, conns, lua64p = float(sys.argv[12]), float(sys.argv[13]), sys.argv[14], float(sys.argv[15])
+def cpu(j):
+    c = j.get("cpu_us_per_request", {})
+    return " / ".join(f"{c.get(k, 0):.0f}" for k in ("client", "shopd", "redis", "mariadb"))
 def row(name, j):
     fivexx = sum(v for k, v in j["statuses"].items() if int(k) >= 500 or int(k) == 0)
-    print(f"| {name} | {j['throughput']:.0f}/s | {j['p50_ms']:.1f} | {j['p99_ms']:.1f} | {fivexx} | {j.get('invariants','-')} |")
-print("| scenario (64 connections) | throughput | p50 ms | p99 ms | 5xx | invariants |")
-print("| --- | --- | --- | --- | --- | --- |")
+    print(f"| {name} | {j['throughput']:.0f}/s | {j['p50_ms']:.1f} | {j['p99_ms']:.1f} | {fivexx} | {j.get('invariants','-')} | {cpu(j)} |")
+print("| scenario (64 connections) | throughput | p50 ms | p99 ms | 5xx | invariants | CPU µs per request: client / shopd / redis / mariadb |")
+print("| --- | --- | --- | --- | --- | --- | --- |")
 row("sql-baseline: BEGIN; 2x UPDATE; COMMIT (limit)", base)
 row("transfers, 1,000 accounts", t1000)
 row("transfers, 10 hot accounts", t10)
@@ -129,17 +137,25 @@ row("orders on one hot product, row_lock", frow)
 row("sql-hotrow: autocommit UPDATE stock = stock - 1 on one row (limit)", hot)
 row("orders on one hot product, batched", fbat)
 row("orders on one hot product, reserved (201 pending)", fres)
-print(f"| Lua limit: redis-benchmark EVALSHA reservation script, {conns} connections | {lua64:.0f}/s | - | - | - | - |")
-print(f"| Lua limit, pipelined: the same, {conns} connections x 16 calls per round trip (-P 16) | {lua64p:.0f}/s | - | - | - | - |")
+print(f"| Lua limit: redis-benchmark EVALSHA reservation script, {conns} connections | {lua64:.0f}/s | - | - | - | - | - |")
+print(f"| Lua limit, pipelined: the same, {conns} connections x 16 calls per round trip (-P 16) | {lua64p:.0f}/s | - | - | - | - | - |")
 row("orders on one hot product, row_lock, 256 connections", frow256)
 row("orders on one hot product, batched, 256 connections", fbat256)
 row("orders on one hot product, reserved, 256 connections", fres256)
-print(f"| Lua limit: redis-benchmark EVALSHA reservation script, 256 connections | {lua256:.0f}/s | - | - | - | - |")
+print(f"| Lua limit: redis-benchmark EVALSHA reservation script, 256 connections | {lua256:.0f}/s | - | - | - | - | - |")
 print(f"\nreserved / row_lock = {fres['throughput']/frow['throughput']:.1f}x ({conns} connections), "
       f"{fres256['throughput']/frow256['throughput']:.1f}x (256); reserved / Lua limit = "
       f"{fres['throughput']/lua64:.2f} ({conns}), {fres256['throughput']/lua256:.2f} (256); "
       f"reserved / pipelined Lua limit = {fres['throughput']/lua64p:.2f} ({conns}); "
       f"settle after the run: {fres['settle_seconds']:.1f} s / {fres256['settle_seconds']:.1f} s")
+# Where the 2 cores went per reserved order, and the rate the other processes alone allow.
+c = fres.get("cpu_us_per_request", {})
+others = sum(c.get(k, 0) for k in ("client", "redis", "mariadb"))
+cores = int(sys.argv[16])
+if others > 0:
+    print(f"\nreserved: CPU per order client {c.get('client',0):.0f} + shopd {c.get('shopd',0):.0f} + redis {c.get('redis',0):.0f} + "
+          f"mariadb {c.get('mariadb',0):.0f} µs; without shopd's share the other processes alone cap the rate at "
+          f"{cores * 1e6 / others:.0f}/s = {cores * 1e6 / others / frow['throughput']:.1f}x row_lock on {cores} cores")
 print(f"\ntransfers(1,000) / sql-baseline = {t1000['throughput']/base['throughput']:.2f}; "
       f"transfers(10 hot) / sql-baseline = {t10['throughput']/base['throughput']:.2f}; "
       f"http-noop / transfers(1,000) = {noop['throughput']/t1000['throughput']:.1f}x; "
@@ -170,6 +186,7 @@ if [ "$what" = reads ] || [ "$what" = all ]; then
       [ -n "$port" ] || { echo "shopd did not start:"; cat "$log"; exit 1; }
       URLS+=(--url "http://127.0.0.1:$port")
     done
+    READS_CPU=(--cpu-pid "shopd1=${reads_pids[0]}" --cpu-pid "shopd2=${reads_pids[1]}" "${SERVER_CPU[@]}")
   }
   stop_pair() {
     for p in "${reads_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
@@ -177,9 +194,10 @@ if [ "$what" = reads ] || [ "$what" = all ]; then
   }
   reads() {
     "$B" reads "${URLS[@]}" --mysql "mysql://lockstep:lockstep@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/shop_reads" \
-      --connections "$connections" --duration "$duration" --products 10000 --writes-per-s 20 --warmup 2>/dev/null | tail -1
+      --connections "$connections" --duration "$duration" --products 10000 --writes-per-s 20 --warmup \
+      "${READS_CPU[@]}" 2>/dev/null | tail -1
   }
-  start_pair; l1l2=$(reads); noop=$("$B" http-noop "${URLS[@]}" --connections "$connections" --duration "$duration" 2>/dev/null | tail -1); stop_pair
+  start_pair; l1l2=$(reads); noop=$("$B" http-noop "${URLS[@]}" --connections "$connections" --duration "$duration" "${READS_CPU[@]}" 2>/dev/null | tail -1); stop_pair
   start_pair --cache-l1 0; l2=$(reads); stop_pair
   start_pair --cache-l1 0 --cache-l2 0; none=$(reads); stop_pair
   rb=$(redis-benchmark -p "$R" -t get -n 200000 -c "$connections" -q 2>/dev/null | tr '\r' '\n' | grep '^GET' | tail -1)
@@ -187,13 +205,17 @@ if [ "$what" = reads ] || [ "$what" = all ]; then
 import json, sys
 l1l2, l2, none, noop = (json.loads(a) for a in sys.argv[1:5])
 rb = sys.argv[5]
-print("| two shopd, 64 connections, zipf over 10,000 products, 20 PUT/s | reads/s | p50 ms | p99 ms | PUTs | stale beyond 50 ms | stale within |")
-print("| --- | --- | --- | --- | --- | --- | --- |")
+def cpu(j):
+    c = j.get("cpu_us_per_request", {})
+    return " / ".join(f"{v:.0f}" for v in (c.get("client", 0), c.get("shopd1", 0) + c.get("shopd2", 0), c.get("redis", 0), c.get("mariadb", 0)))
+print("| two shopd, 64 connections, zipf over 10,000 products, 20 PUT/s | reads/s | p50 ms | p99 ms | PUTs | stale beyond 50 ms | stale within | CPU µs per read: client / shopd / redis / mariadb |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 for name, j in (("L1 + L2", l1l2), ("L2 only", l2), ("no cache", none)):
-    print(f"| {name} | {j['throughput']:.0f} | {j['p50_ms']:.2f} | {j['p99_ms']:.1f} | {j['writes']} | {j['stale_beyond_bound']} | {j['stale_within_bound']} |")
-print(f"| http-noop (GET /healthz) | {noop['throughput']:.0f} | {noop['p50_ms']:.2f} | {noop['p99_ms']:.1f} | - | - | - |")
+    print(f"| {name} | {j['throughput']:.0f} | {j['p50_ms']:.2f} | {j['p99_ms']:.1f} | {j['writes']} | {j['stale_beyond_bound']} | {j['stale_within_bound']} | {cpu(j)} |")
+print(f"| http-noop (GET /healthz) | {noop['throughput']:.0f} | {noop['p50_ms']:.2f} | {noop['p99_ms']:.1f} | - | - | - | {cpu(noop)} |")
 print(f"\nredis-benchmark: {rb}")
 print(f"L1+L2 / L2 only = {l1l2['throughput']/l2['throughput']:.1f}x; L1+L2 / no cache = {l1l2['throughput']/none['throughput']:.1f}x; "
-      f"L1+L2 / http-noop = {100*l1l2['throughput']/noop['throughput']:.0f}%")
+      f"L1+L2 / http-noop = {100*l1l2['throughput']/noop['throughput']:.0f}%; "
+      f"the ceiling (http-noop) / L2 only = {noop['throughput']/l2['throughput']:.1f}x, / no cache = {noop['throughput']/none['throughput']:.1f}x")
 PY
 fi
