@@ -156,6 +156,9 @@ if others > 0:
     print(f"\nreserved: CPU per order client {c.get('client',0):.0f} + shopd {c.get('shopd',0):.0f} + redis {c.get('redis',0):.0f} + "
           f"mariadb {c.get('mariadb',0):.0f} µs; without shopd's share the other processes alone cap the rate at "
           f"{cores * 1e6 / others:.0f}/s = {cores * 1e6 / others / frow['throughput']:.1f}x row_lock on {cores} cores")
+    floor = noop.get("cpu_us_per_request", {}).get("shopd", 0)
+    print(f"reserved: with shopd at the CPU of answering GET /healthz ({floor:.0f} µs, http-noop), the cap is "
+          f"{cores * 1e6 / (others + floor):.0f}/s = {cores * 1e6 / (others + floor) / frow['throughput']:.1f}x row_lock")
 print(f"\ntransfers(1,000) / sql-baseline = {t1000['throughput']/base['throughput']:.2f}; "
       f"transfers(10 hot) / sql-baseline = {t10['throughput']/base['throughput']:.2f}; "
       f"http-noop / transfers(1,000) = {noop['throughput']/t1000['throughput']:.1f}x; "
