@@ -135,38 +135,71 @@ void OrderService::Place(const OrderRequest& request, const lockstep::Deadline& 
     }
     Result<int64_t> order_id = NextOrderId(deadline);
     if (!order_id.ok()) return done(order_id.status());
-    // The ticket stays held until the reservation answered (duplicates wait for it).
-    auto held = std::make_shared<InFlight::Ticket>(std::move(ticket).value());
-    reservations_->Reserve(request, *order_id, deadline, [this, held, done](Result<Outcome> reserved) mutable {
-      if (reserved.ok()) {
-        DomainMetrics::Add(reserved->replayed ? metrics_.replays
-                           : reserved->http_status == 201 ? metrics_.orders_reserved
-                                                          : metrics_.orders_rejected);
-      } else if (reserved.status().code() == StatusCode::kUnknown) {
-        DomainMetrics::Add(metrics_.outcome_unknown);
-      }
-      held.reset();
-      done(std::move(reserved));
-    });
-    return;
+    return Reserve(request, *order_id, std::move(ticket).value(), deadline, std::move(done));
   }
   if (*mode == StockMode::kBatched && coalescer_) {
-    // The ticket stays held until the batch answered (duplicates wait for the outcome).
-    auto held = std::make_shared<InFlight::Ticket>(std::move(ticket).value());
-    const int64_t product_id = request.product_id;
-    Status submitted = coalescer_->Submit(product_id, request, deadline,
-                                          [this, held, product_id, done](Result<Outcome> result) mutable {
-                                            Finish(product_id, result);
-                                            held.reset();
-                                            done(std::move(result));
-                                          });
-    if (!submitted.ok()) done(std::move(submitted));
-    return;
+    return SubmitBatched(request, std::move(ticket).value(), deadline, std::move(done));
   }
   // row_lock; unknown products take this path too, which records the 404.
   Result<Outcome> result = PlaceRowLock(request, deadline);
   Finish(request.product_id, result);
   done(std::move(result));
+}
+
+bool OrderService::TryPlace(const OrderRequest& request, const lockstep::Deadline& deadline, Done& done) {
+  if (Status s = request.Validate(); !s.ok()) {
+    done(s);
+    return true;
+  }
+  // Everything below either completes without blocking or declines before any effect.
+  const std::optional<StockMode> mode = products_.CachedModeOf(request.product_id);
+  if (!mode) return false;
+  const bool reserved = *mode == StockMode::kReserved;
+  if (reserved ? reservations_ == nullptr || !reservations_->DurabilityConfirmed()
+               : *mode != StockMode::kBatched || !coalescer_) {
+    return false;  // row_lock, or a check that may need a round trip.
+  }
+  std::optional<InFlight::Ticket> ticket = in_flight_.TryEnter(kScope, request.request_id);
+  if (!ticket) return false;  // A duplicate runs: waiting for it blocks.
+  if (!reserved) {
+    SubmitBatched(request, std::move(*ticket), deadline, std::move(done));
+    return true;
+  }
+  const std::optional<int64_t> order_id = TryNextOrderId();
+  if (!order_id) return false;  // The id block is used up: NEXTVAL is a round trip.
+  Reserve(request, *order_id, std::move(*ticket), deadline, std::move(done));
+  return true;
+}
+
+void OrderService::Reserve(const OrderRequest& request, int64_t order_id, InFlight::Ticket ticket,
+                           const lockstep::Deadline& deadline, Done done) {
+  // The ticket stays held until the reservation answered (duplicates wait for it).
+  auto held = std::make_shared<InFlight::Ticket>(std::move(ticket));
+  reservations_->Reserve(request, order_id, deadline, [this, held, done](Result<Outcome> reserved) mutable {
+    if (reserved.ok()) {
+      DomainMetrics::Add(reserved->replayed              ? metrics_.replays
+                         : reserved->http_status == 201 ? metrics_.orders_reserved
+                                                        : metrics_.orders_rejected);
+    } else if (reserved.status().code() == StatusCode::kUnknown) {
+      DomainMetrics::Add(metrics_.outcome_unknown);
+    }
+    held.reset();
+    done(std::move(reserved));
+  });
+}
+
+void OrderService::SubmitBatched(const OrderRequest& request, InFlight::Ticket ticket,
+                                 const lockstep::Deadline& deadline, Done done) {
+  // The ticket stays held until the batch answered (duplicates wait for the outcome).
+  auto held = std::make_shared<InFlight::Ticket>(std::move(ticket));
+  const int64_t product_id = request.product_id;
+  Status submitted =
+      coalescer_->Submit(product_id, request, deadline, [this, held, product_id, done](Result<Outcome> result) mutable {
+        Finish(product_id, result);
+        held.reset();
+        done(std::move(result));
+      });
+  if (!submitted.ok()) done(std::move(submitted));
 }
 
 Result<Outcome> OrderService::PlaceRowLock(const OrderRequest& request, const lockstep::Deadline& deadline) {
@@ -339,6 +372,12 @@ Result<std::vector<Result<Outcome>>> OrderService::PlaceBatch(int64_t product_id
   out.reserve(n);
   for (auto& r : results) out.push_back(std::move(*r));
   return out;
+}
+
+std::optional<int64_t> OrderService::TryNextOrderId() {
+  lockstep::MutexLock lock(&ids_mu_);
+  if (next_id_ == end_id_) return std::nullopt;
+  return next_id_++;
 }
 
 Result<int64_t> OrderService::NextOrderId(const lockstep::Deadline& deadline) {

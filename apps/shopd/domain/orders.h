@@ -94,6 +94,12 @@ class OrderService {
   // and a `reserved` order's Redis pipeline: those are queued (Coalescer) and `done` runs
   // later on an executor thread, so no caller thread waits for them. `done` must not block.
   void Place(const OrderRequest& request, const lockstep::Deadline& deadline, Done done);
+  // Place without blocking, for an I/O thread: true if it took the order (`done` moved
+  // from; it is called as Place would), false if placing it needs a blocking step — the
+  // product's mode not cached yet, row_lock mode, a duplicate of this request_id still
+  // running, the id block used up, the Redis durability check not passed yet — and then
+  // nothing happened (`done` untouched): call Place. Validation errors are answered here.
+  bool TryPlace(const OrderRequest& request, const lockstep::Deadline& deadline, Done& done);
   // kNotFound if no such order.
   lockstep::Result<Order> Get(int64_t id, const lockstep::Deadline& deadline);
   lockstep::Result<Order> GetByRequestId(const std::string& request_id, const lockstep::Deadline& deadline);
@@ -110,6 +116,14 @@ class OrderService {
                                                                       const lockstep::Deadline& deadline);
   // Next order id from this process's block; refills with NEXTVAL(order_ids).
   lockstep::Result<int64_t> NextOrderId(const lockstep::Deadline& deadline) LOCKSTEP_EXCLUDES(ids_mu_);
+  // The same from the current block only; nullopt when it is used up.
+  std::optional<int64_t> TryNextOrderId() LOCKSTEP_EXCLUDES(ids_mu_);
+  // A reserved order with its id and ticket: queued for the Redis pipeline.
+  void Reserve(const OrderRequest& request, int64_t order_id, InFlight::Ticket ticket,
+               const lockstep::Deadline& deadline, Done done);
+  // A batched order with its ticket: queued for its product's batch.
+  void SubmitBatched(const OrderRequest& request, InFlight::Ticket ticket, const lockstep::Deadline& deadline,
+                     Done done);
   // Metrics, and the cache invalidation a new order owes its product.
   void Finish(int64_t product_id, const lockstep::Result<Outcome>& result);
 

@@ -224,6 +224,12 @@ lockstep::Result<std::optional<StockMode>> ProductService::ModeOf(int64_t id, co
   return std::optional<StockMode>(*mode);
 }
 
+std::optional<StockMode> ProductService::CachedModeOf(int64_t id) {
+  lockstep::MutexLock lock(&mu_);
+  if (auto it = modes_.find(id); it != modes_.end()) return it->second;
+  return std::nullopt;
+}
+
 void ProductService::InvalidateAfterCommit(int64_t id, int64_t version, int64_t pending_row) {
   // The row is committed: the caller gets its answer whatever happens here. Redis calls
   // go through the cache's breaker, so a dead Redis costs one fast failure. Not bounded by

@@ -90,6 +90,9 @@ class ProductService {
   // product does not exist (not cached).
   lockstep::Result<std::optional<StockMode>> ModeOf(int64_t id, const lockstep::Deadline& deadline)
       LOCKSTEP_EXCLUDES(mu_);
+  // The mode if ModeOf cached it already; nullopt otherwise. Never blocks (one short mutex
+  // section): usable on an I/O thread.
+  std::optional<StockMode> CachedModeOf(int64_t id) LOCKSTEP_EXCLUDES(mu_);
 
   // Call after a committed order changed `id`'s stock (and version). Returns at once; the
   // background thread invalidates the cache entry (coalescing bursts per product). No-op

@@ -134,6 +134,11 @@ Status Reservations::CheckDurability(const lockstep::Deadline& deadline) {
   return s;
 }
 
+bool Reservations::DurabilityConfirmed() const {
+  lockstep::MutexLock lock(&mu_);
+  return durable_;
+}
+
 Result<lockstep::redis::Script::Call> Reservations::Prepare(const OrderRequest& request, int64_t order_id,
                                                            const lockstep::Deadline& deadline) {
   if (Status s = CheckDurability(deadline); !s.ok()) {

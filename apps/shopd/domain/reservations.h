@@ -65,6 +65,9 @@ class Reservations {
   // kFailedPrecondition. A failed check (or an unreachable Redis) is re-run at most every
   // 2s; a passed one is kept. Thread-safe.
   lockstep::Status CheckDurability(const lockstep::Deadline& deadline) LOCKSTEP_EXCLUDES(mu_);
+  // Whether a durability check passed already (then CheckDurability returns at once).
+  // Never blocks. Thread-safe.
+  bool DurabilityConfirmed() const LOCKSTEP_EXCLUDES(mu_);
 
   using Done = std::function<void(lockstep::Result<Outcome>)>;
   // Places a validated order of a `reserved` product with the already allocated final
@@ -126,7 +129,7 @@ class Reservations {
   DomainMetrics& metrics_;
   const ReservationsOptions options_;
 
-  lockstep::Mutex mu_;
+  mutable lockstep::Mutex mu_;
   lockstep::CondVar stop_cv_;
   bool stop_ LOCKSTEP_GUARDED_BY(mu_) = false;
   bool durable_ LOCKSTEP_GUARDED_BY(mu_) = false;

@@ -127,17 +127,35 @@ void RegisterCommerceRoutes(http::Router& router, const Services& services) {
              }));
 
   // Deferred: a batched order's worker thread is free while the batch runs, so a batch can
-  // hold more orders than there are workers.
-  router.AddDeferred(Method::kPost, "/v1/orders", [&orders](Request& req, http::Responder respond) {
+  // hold more orders than there are workers. An order that only has to be queued (batched,
+  // or reserved once the mode, an id and the durability check are at hand) is queued
+  // straight from the I/O thread, without a hand-off to a worker.
+  auto answer = [](http::Responder respond) {
+    return [respond](Result<Outcome> outcome) {
+      respond(outcome.ok() ? FromOutcome(*outcome) : Response::Error(outcome.status()));
+    };
+  };
+  http::RouteOptions order_post;
+  order_post.deferred_fast_path = [&orders, answer](Request& req, http::Responder& respond) {
     Result<OrderRequest> parsed = ParseOrderRequest(req.body);
     if (!parsed.ok()) {
       respond(Response::Error(parsed.status()));
-      return;
+      return true;
     }
-    orders.Place(*parsed, req.deadline, [respond](Result<Outcome> outcome) {
-      respond(outcome.ok() ? FromOutcome(*outcome) : Response::Error(outcome.status()));
-    });
-  });
+    OrderService::Done done = answer(respond);
+    return orders.TryPlace(*parsed, req.deadline, done);
+  };
+  router.AddDeferred(
+      Method::kPost, "/v1/orders",
+      [&orders, answer](Request& req, http::Responder respond) {
+        Result<OrderRequest> parsed = ParseOrderRequest(req.body);
+        if (!parsed.ok()) {
+          respond(Response::Error(parsed.status()));
+          return;
+        }
+        orders.Place(*parsed, req.deadline, answer(respond));
+      },
+      std::move(order_post));
 
   router.Add(Method::kGet, "/v1/orders/{id}", http::ResultHandler([&orders](Request& req) -> Result<Response> {
                LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, http::PathInt64(req, "id"));

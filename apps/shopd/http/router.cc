@@ -14,12 +14,14 @@ bool IsParam(std::string_view segment) {
 
 void Router::Add(Method method, std::string pattern, Handler handler, RouteOptions options) {
   LOCKSTEP_CHECK(handler != nullptr);
+  LOCKSTEP_CHECK_MSG(options.deferred_fast_path == nullptr, "deferred_fast_path needs AddDeferred: ", pattern);
   AddRoute(Route{method, std::move(pattern), std::move(handler), std::move(options), nullptr});
 }
 
 void Router::AddDeferred(Method method, std::string pattern, DeferredHandler handler, RouteOptions options) {
   LOCKSTEP_CHECK(handler != nullptr);
   LOCKSTEP_CHECK_MSG(!options.run_inline, "a deferred route cannot run inline: ", pattern);
+  LOCKSTEP_CHECK_MSG(options.fast_path == nullptr, "a deferred route takes deferred_fast_path: ", pattern);
   AddRoute(Route{method, std::move(pattern), nullptr, std::move(options), std::move(handler)});
 }
 

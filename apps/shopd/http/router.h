@@ -31,6 +31,13 @@ using DeferredHandler = std::function<void(Request&, Responder respond)>;
 // hit): a response, or nullopt to run the route's handler on the worker pool as usual.
 using FastPath = std::function<std::optional<Response>(Request&)>;
 
+// A non-blocking first try of a deferred route on the I/O thread (e.g. an order that only
+// needs to be queued): true if it took the request — it answers through `respond`, now or
+// from whatever it handed `respond` to —, false to run the route's deferred handler on the
+// worker pool as usual. It must never block, and must decline before it has any effect.
+// An exception escaping it answers 500 (the request is not retried on the pool).
+using DeferredFastPath = std::function<bool(Request&, Responder& respond)>;
+
 struct RouteOptions {
   // Run on the I/O thread instead of the worker pool. Only for cheap, never-blocking
   // handlers (/healthz, /metrics). Default false.
@@ -38,6 +45,8 @@ struct RouteOptions {
   // Optional, for pool routes: tried on the I/O thread first; must never block. An
   // exception from it counts as nullopt. Default none.
   FastPath fast_path = nullptr;
+  // Optional, for deferred routes only: tried on the I/O thread first. Default none.
+  DeferredFastPath deferred_fast_path = nullptr;
 };
 
 // A registered route: exactly one of `handler` and `deferred` is set.
@@ -66,10 +75,10 @@ struct RouteMatch {
 class Router {
  public:
   // REQUIRES: `pattern` is well formed and (method, pattern) not yet registered; a
-  // violation is a programmer error and aborts.
+  // violation is a programmer error and aborts. No deferred_fast_path (AddDeferred only).
   void Add(Method method, std::string pattern, Handler handler, RouteOptions options = {});
-  // The same for a deferred handler (always started on the worker pool). REQUIRES:
-  // !options.run_inline.
+  // The same for a deferred handler (started on the worker pool unless its
+  // deferred_fast_path takes the request). REQUIRES: !options.run_inline, no fast_path.
   void AddDeferred(Method method, std::string pattern, DeferredHandler handler, RouteOptions options = {});
 
   RouteMatch Match(Method method, std::string_view path) const;

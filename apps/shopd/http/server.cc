@@ -130,6 +130,18 @@ void InvokeDeferred(const DeferredHandler& handler, Request& request, const Resp
   }
 }
 
+// A deferred route's fast path, on the I/O thread: true if it took the request. An
+// already-passed deadline declines (the pool path answers 504); an exception answers 500.
+bool TryDeferredFastPath(const DeferredFastPath& fast_path, Request& request, Responder& respond) {
+  if (request.deadline.expired()) return false;
+  bool taken = false;
+  if (!RunLoggingExceptions(request, [&] { taken = fast_path(request, respond); })) {
+    respond(Response::Error(Status::Internal("internal error")));
+    return true;
+  }
+  return taken;
+}
+
 // Responses still owed by deferred handlers. Drain waits for them: their completions post
 // into the io_context, which must still exist then.
 class Outstanding {
@@ -158,12 +170,15 @@ class Outstanding {
 // Runs `job` on `pool` with a Responder and completes with the Response given to it (by
 // the job or later by whatever the job handed the Responder to) on the awaiting
 // coroutine's executor (its strand), never blocking the I/O thread. If the pool refuses
-// the job (queue full) it completes at once with 503 unavailable + Retry-After.
+// the job (queue full) it completes at once with 503 unavailable + Retry-After. A set
+// `first_try` runs first, on the calling (I/O) thread, with the same Responder: if it
+// returns true it took the request and `job` never runs.
 template <typename CompletionToken>
 auto AsyncRunOnPool(WorkerPool& pool, Outstanding& outstanding, std::function<void(Responder)> job,
-                    CompletionToken&& token) {
+                    std::function<bool(Responder&)> first_try, CompletionToken&& token) {
   return asio::async_initiate<CompletionToken, void(Response)>(
-      [&pool, &outstanding](auto handler, std::function<void(Responder)> job_fn) {
+      [&pool, &outstanding](auto handler, std::function<void(Responder)> job_fn,
+                            std::function<bool(Responder&)> first_try_fn) {
         using HandlerType = decltype(handler);
         auto executor = asio::get_associated_executor(handler);
         // std::function needs a copyable callable; the completion handler is move-only.
@@ -181,11 +196,12 @@ auto AsyncRunOnPool(WorkerPool& pool, Outstanding& outstanding, std::function<vo
           }
           outstanding.Done();  // Last: Drain may destroy the io_context once it reads zero.
         });
+        if (first_try_fn && first_try_fn(respond)) return;
         const bool accepted = pool.TrySubmit(
             [respond, job_fn = std::move(job_fn)]() mutable { job_fn(std::move(respond)); });
         if (!accepted) respond(Response::Error(Status::Unavailable("server overloaded: worker queue full")));
       },
-      token, std::move(job));
+      token, std::move(job), std::move(first_try));
 }
 
 }  // namespace
@@ -457,14 +473,23 @@ class Server::Impl {
           } else {
             // A named job, not a temporary inside the co_await expression: g++ 12
             // mis-destroys lambda temporaries with init-captures in co_await operands.
-            std::function<void(Responder)> job = [matched, req = std::move(request)](Responder respond) mutable {
+            // The request is shared with `first_try`, which runs (and returns) before the job
+            // is queued.
+            auto req = std::make_shared<Request>(std::move(request));
+            std::function<void(Responder)> job = [matched, req](Responder respond) {
               if (matched->deferred) {
-                InvokeDeferred(matched->deferred, req, respond);
+                InvokeDeferred(matched->deferred, *req, respond);
               } else {
-                respond(InvokeHandler(matched->handler, req));
+                respond(InvokeHandler(matched->handler, *req));
               }
             };
-            response = co_await AsyncRunOnPool(*pool_, outstanding_, std::move(job), use_awaitable);
+            std::function<bool(Responder&)> first_try;
+            if (matched->deferred && matched->options.deferred_fast_path) {
+              first_try = [matched, req](Responder& respond) {
+                return TryDeferredFastPath(matched->options.deferred_fast_path, *req, respond);
+              };
+            }
+            response = co_await AsyncRunOnPool(*pool_, outstanding_, std::move(job), std::move(first_try), use_awaitable);
           }
         }
       }

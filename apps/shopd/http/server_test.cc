@@ -74,6 +74,26 @@ class ServerTest : public ::testing::Test {
     };
     r.Add(Method::kGet, "/fast/{id}", [](Request&) { return Response::Json(200, {{"by", "handler"}}); },
           std::move(fast));
+    // A deferred route with a fast path: "now" answers on the I/O thread at once, "take"
+    // parks its Responder (tag "fast"), "throw" throws, anything else declines to the
+    // handler (which counts its runs).
+    RouteOptions deferred_fast;
+    deferred_fast.deferred_fast_path = [this](Request& req, Responder& respond) {
+      const std::string id(req.path_params.Get("id").value_or(""));
+      if (id == "now") return respond(Response::Json(200, {{"by", "fast_now"}}));
+      if (id == "throw") throw std::runtime_error("deferred fast path boom");
+      if (id != "take") return false;
+      std::lock_guard lock(parked_mu_);
+      parked_.emplace_back("fast", respond);
+      return true;
+    };
+    r.AddDeferred(
+        Method::kGet, "/deferred-fast/{id}",
+        [this](Request&, Responder respond) {
+          deferred_handler_runs_.fetch_add(1);
+          respond(Response::Json(200, {{"by", "handler"}}));
+        },
+        std::move(deferred_fast));
     ASSERT_TRUE(server_->Start().ok());
     port_ = server_->port();
     ASSERT_NE(port_, 0);
@@ -111,6 +131,7 @@ class ServerTest : public ::testing::Test {
   uint16_t port_ = 0;
   std::atomic<int> blocked_{0};
   std::atomic<int> counted_{0};
+  std::atomic<int> deferred_handler_runs_{0};
   std::ptrdiff_t release_count_ = 1;
   std::unique_ptr<std::latch> release_ = std::make_unique<std::latch>(1);
 };
@@ -356,6 +377,45 @@ TEST_F(ServerTest, DeferredHandlersFreeTheirWorkerAndAnswerFromAnotherThread) {
   ASSERT_TRUE(answered);
   EXPECT_EQ(answered->status, 200);
   EXPECT_EQ(answered->body, R"({"answered":true})");
+}
+
+TEST_F(ServerTest, DeferredFastPathTakesRequestsOnTheIoThreadOrDeclinesToTheHandler) {
+  ServerOptions o;
+  o.worker_threads = 1;
+  o.queue_limit = 1;
+  StartServer(o);
+  // The only worker is blocked: what the fast path takes is answered without it.
+  TestConnection blocker(port_);
+  ASSERT_TRUE(blocker.Send(BuildRequest("GET", "/block")));
+  ASSERT_TRUE(WaitUntil([&] { return blocked_.load() == 1; }));
+  auto now = Fetch(port_, "GET", "/deferred-fast/now");
+  ASSERT_TRUE(now);
+  EXPECT_EQ(now->status, 200);
+  EXPECT_EQ(now->body, R"({"by":"fast_now"})");
+  TestConnection taken(port_);
+  ASSERT_TRUE(taken.Send(BuildRequest("GET", "/deferred-fast/take")));
+  ASSERT_TRUE(WaitUntil([&] { return Parked() == 1; }));
+  AnswerParked();  // From this thread, as a batch executor would.
+  auto answered = taken.ReadResponse();
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(answered->status, 200);
+  EXPECT_EQ(answered->body, R"({"tag":"fast"})");
+  // A throwing fast path answers 500 and the request is not run again on the pool.
+  auto thrown = Fetch(port_, "GET", "/deferred-fast/throw");
+  ASSERT_TRUE(thrown);
+  EXPECT_EQ(thrown->status, 500);
+  EXPECT_EQ(ErrorCode(*thrown), "internal");
+  EXPECT_EQ(deferred_handler_runs_.load(), 0);
+  // A declined request runs the handler on the worker pool.
+  Release();
+  auto blocked = blocker.ReadResponse();
+  ASSERT_TRUE(blocked);
+  EXPECT_EQ(blocked->status, 200);
+  auto declined = Fetch(port_, "GET", "/deferred-fast/other");
+  ASSERT_TRUE(declined);
+  EXPECT_EQ(declined->status, 200);
+  EXPECT_EQ(declined->body, R"({"by":"handler"})");
+  EXPECT_EQ(deferred_handler_runs_.load(), 1);
 }
 
 TEST_F(ServerTest, DrainWaitsForDeferredResponsesBeyondItsTimeout) {
