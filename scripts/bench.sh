@@ -156,6 +156,11 @@ if others > 0:
     print(f"\nreserved: CPU per order client {c.get('client',0):.0f} + shopd {c.get('shopd',0):.0f} + redis {c.get('redis',0):.0f} + "
           f"mariadb {c.get('mariadb',0):.0f} µs; without shopd's share the other processes alone cap the rate at "
           f"{cores * 1e6 / others:.0f}/s = {cores * 1e6 / others / frow['throughput']:.1f}x row_lock on {cores} cores")
+    for name, j in (("batched", fbat), ("reserved", fres)):
+        t = j.get("cpu_us_per_request_by_thread", {}).get("shopd", {})
+        if t:
+            top = sorted(t.items(), key=lambda kv: -kv[1])
+            print(f"{name}: shopd's CPU per order by thread: " + ", ".join(f"{k} {v:.0f}" for k, v in top if v >= 0.5) + " µs")
     floor = noop.get("cpu_us_per_request", {}).get("shopd", 0)
     print(f"reserved: with shopd at the CPU of answering GET /healthz ({floor:.0f} µs, http-noop), the cap is "
           f"{cores * 1e6 / (others + floor):.0f}/s = {cores * 1e6 / (others + floor) / frow['throughput']:.1f}x row_lock")

@@ -91,6 +91,14 @@ void AddCpu(nlohmann::json& j, CpuMeter& meter, int64_t requests) {
     per[label] = requests > 0 ? seconds * 1e6 / static_cast<double>(requests) : 0.0;
   }
   j["cpu_us_per_request"] = per;
+  nlohmann::json by_thread = nlohmann::json::object();
+  for (const auto& [label, threads] : meter.SecondsByThread()) {
+    if (label == "client") continue;
+    for (const auto& [name, seconds] : threads) {
+      if (seconds > 0) by_thread[label][name] = requests > 0 ? seconds * 1e6 / static_cast<double>(requests) : 0.0;
+    }
+  }
+  j["cpu_us_per_request_by_thread"] = by_thread;
 }
 
 Result<std::vector<Endpoint>> Endpoints(const std::vector<std::string>& urls) {

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <exception>
 #include <utility>
+#include "lockstep/base/thread_name.h"
 
 namespace lockstep::batch {
 namespace {
@@ -41,7 +42,10 @@ Result<std::unique_ptr<StreamConsumer>> StreamConsumer::Start(redis::Client& cli
 
 StreamConsumer::StreamConsumer(redis::Client& client, StreamConsumerOptions options, StreamHandler handler)
     : client_(client), options_(std::move(options)), handler_(std::move(handler)) {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("stream-consume");
+    Loop();
+  });
 }
 
 StreamConsumer::~StreamConsumer() { Stop(); }

@@ -16,6 +16,7 @@
 #include "lockstep/redis/client.h"
 #include "lockstep/redis/subscriber.h"
 #include "lockstep/resilience/circuit_breaker.h"
+#include "lockstep/base/thread_name.h"
 
 namespace lockstep::cache {
 namespace {
@@ -92,7 +93,10 @@ class ByteCacheImpl final : public ByteCache {
       LOCKSTEP_RETURN_IF_ERROR(subscriber_->Subscribe(channel_));
     }
     if (l1_ != nullptr || options_.second_delete_delay.count() > 0) {
-      maintenance_ = std::thread([this] { MaintenanceLoop(); });
+      maintenance_ = std::thread([this] {
+        SetCurrentThreadName("cache-maint");
+        MaintenanceLoop();
+      });
     }
     return Status::Ok();
   }

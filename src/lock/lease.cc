@@ -6,6 +6,7 @@
 #include <optional>
 #include <random>
 #include <sstream>
+#include "lockstep/base/thread_name.h"
 
 namespace lockstep::lock {
 
@@ -204,7 +205,10 @@ void Lease::PauseRenewalsForTesting() {
 }
 
 Renewer::Renewer(Backend* backend) : backend_(backend) {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    SetCurrentThreadName("lease-renew");
+    Run();
+  });
 }
 
 Renewer::~Renewer() {

@@ -14,6 +14,7 @@
 #include "lockstep/base/mutex.h"
 #include "lockstep/redis/subscriber.h"
 #include "redis/hiredis_conn.h"
+#include "lockstep/base/thread_name.h"
 
 namespace lockstep::redis {
 
@@ -32,7 +33,12 @@ class Subscriber::Impl {
     ::close(wake_fd_);
   }
 
-  void Start() { thread_ = std::thread([this] { Run(); }); }
+  void Start() {
+    thread_ = std::thread([this] {
+      SetCurrentThreadName("redis-sub");
+      Run();
+    });
+  }
 
   // Adds or removes a channel (or a pattern) in the desired state and wakes the thread.
   Status Change(bool pattern, std::string_view name, bool add) LOCKSTEP_EXCLUDES(mu_) {

@@ -89,6 +89,7 @@ OrderService::OrderService(lockstep::sql::Pool& pool, InFlight& in_flight, Domai
       reservations_(reservations) {
   if (!options_.batching) return;
   lockstep::batch::CoalescerOptions c;
+  c.name = "order-batch";
   c.threads = options_.batch_threads;
   c.max_batch = options_.max_batch;
   // A batch may not outlive the longest member deadline anyway; this caps a stuck one.

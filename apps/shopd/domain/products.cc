@@ -8,6 +8,7 @@
 #include "domain/validation.h"
 #include "lockstep/sql/pool.h"
 #include "lockstep/sql/run_in_transaction.h"
+#include "lockstep/base/thread_name.h"
 
 namespace shopd::domain {
 
@@ -81,7 +82,12 @@ lockstep::Result<Product> ProductCodec::Decode(std::string_view bytes) {
 
 ProductService::ProductService(lockstep::sql::Pool& pool, std::unique_ptr<ProductCache> cache)
     : pool_(pool), cache_(std::move(cache)) {
-  if (cache_ != nullptr) background_ = std::thread([this] { BackgroundLoop(); });
+  if (cache_ != nullptr) {
+    background_ = std::thread([this] {
+      lockstep::SetCurrentThreadName("product-inval");
+      BackgroundLoop();
+    });
+  }
 }
 
 ProductService::~ProductService() {

@@ -14,6 +14,7 @@
 #include "lockstep/redis/streams.h"
 #include "lockstep/sql/pool.h"
 #include "lockstep/sql/run_in_transaction.h"
+#include "lockstep/base/thread_name.h"
 
 namespace shopd::domain {
 
@@ -129,7 +130,10 @@ Result<std::unique_ptr<ReservationPersister>> ReservationPersister::Start(lockst
   if (Status s = p->TryStart(); !s.ok()) {
     if (s.code() == lockstep::StatusCode::kInvalidArgument) return s;
     c.on_error(Status(s).Annotate("starting the persister (retrying)"));
-    p->starter_ = std::thread([self] { self->StartLoop(); });
+    p->starter_ = std::thread([self] {
+      lockstep::SetCurrentThreadName("persister-start");
+      self->StartLoop();
+    });
   }
   return p;
 }

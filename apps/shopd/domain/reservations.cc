@@ -16,6 +16,7 @@
 #include "lockstep/redis/streams.h"
 #include "lockstep/sql/pool.h"
 #include "lockstep/sql/run_in_transaction.h"
+#include "lockstep/base/thread_name.h"
 
 namespace shopd::domain {
 
@@ -96,6 +97,7 @@ Reservations::Reservations(lockstep::sql::Pool& pool, lockstep::redis::Client& r
                            ReservationsOptions options)
     : pool_(pool), redis_(redis), metrics_(metrics), options_(std::move(options)) {
   lockstep::batch::CoalescerOptions c;
+  c.name = "reserve-pipe";
   c.threads = 4;
   c.max_batch = 256;
   c.batch_budget = std::chrono::seconds(10);  // Caps a stuck pipeline; members' deadlines end it sooner.
@@ -105,7 +107,10 @@ Reservations::Reservations(lockstep::sql::Pool& pool, lockstep::redis::Client& r
   });
   LOCKSTEP_CHECK(created.ok());
   pipeliner_ = std::move(*created);
-  refresher_ = std::thread([this] { RefreshLoop(); });
+  refresher_ = std::thread([this] {
+    lockstep::SetCurrentThreadName("rsv-refresh");
+    RefreshLoop();
+  });
 }
 
 Reservations::~Reservations() {

@@ -31,6 +31,7 @@
 #include "http/target.h"
 #include "http/worker_pool.h"
 #include "lockstep/base/mutex.h"
+#include "lockstep/base/thread_name.h"
 
 namespace shopd::http {
 namespace {
@@ -238,7 +239,10 @@ class Server::Impl {
     work_guard_.emplace(ioc_.get_executor());
     asio::co_spawn(acceptor_.get_executor(), AcceptLoop(), asio::detached);
     for (int i = 0; i < options_.io_threads; ++i) {
-      io_threads_.emplace_back([this] { RunIo(); });
+      io_threads_.emplace_back([this] {
+        lockstep::SetCurrentThreadName("shopd-io");
+        RunIo();
+      });
     }
     started_.store(true);
     return Status::Ok();

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "lockstep/base/check.h"
+#include "lockstep/base/thread_name.h"
 
 namespace shopd::http {
 
@@ -10,7 +11,10 @@ WorkerPool::WorkerPool(WorkerPoolOptions options) : options_(options) {
   LOCKSTEP_CHECK(options_.threads > 0);
   LOCKSTEP_CHECK(options_.queue_limit > 0);
   threads_.reserve(options_.threads);
-  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { WorkerLoop(); });
+  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] {
+    lockstep::SetCurrentThreadName("shopd-worker");
+    WorkerLoop();
+  });
 }
 
 WorkerPool::~WorkerPool() { Shutdown(); }

@@ -20,6 +20,7 @@
 #include "lockstep/base/result.h"
 #include "lockstep/base/status.h"
 #include "lockstep/base/thread_annotations.h"
+#include "lockstep/base/thread_name.h"
 #include "lockstep/batch/coalescer_options.h"
 
 namespace lockstep::batch {
@@ -211,9 +212,17 @@ class Coalescer {
 
   Coalescer(CoalescerOptions options, BatchFn batch_fn)
       : options_(std::move(options)), batch_fn_(std::move(batch_fn)) {
-    timer_thread_ = std::thread([this] { TimerLoop(); });
+    timer_thread_ = std::thread([this] {
+      SetCurrentThreadName(options_.name + ".t");
+      TimerLoop();
+    });
     if (!options_.executor) {
-      for (int i = 0; i < options_.threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+      for (int i = 0; i < options_.threads; ++i) {
+        workers_.emplace_back([this] {
+          SetCurrentThreadName(options_.name + ".w");
+          WorkerLoop();
+        });
+      }
     }
   }
 

@@ -27,6 +27,9 @@ struct BatchEvent {
 
 // Options of a Coalescer (STYLE.md R9). Validated by Coalescer::Create (kInvalidArgument).
 struct CoalescerOptions {
+  // Names its threads "<name>.w" (executors) and "<name>.t" (timer); see
+  // lockstep/base/thread_name.h. Default "coalescer".
+  std::string name = "coalescer";
   // Executor threads the Coalescer owns; > 0. Ignored when `executor` is set. Default 4.
   int threads = 4;
   // If set, batches run as tasks posted here instead of on owned threads (e.g. a bounded
