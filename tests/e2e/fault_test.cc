@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "e2e/e2e_fixture.h"
+#include "support/process_pause.h"
 
 namespace lockstep::e2e {
 namespace {
@@ -88,7 +89,7 @@ TEST_F(FaultTest, StoppedMariaDbGivesTimelyErrorAndRetryIsExactlyOnce) {
   const std::string body = json{{"request_id", "frozen-1"}, {"from", a}, {"to", b}, {"amount", 100}}.dump();
   {
     Finally resume([mariadb] { ::kill(mariadb, SIGCONT); });
-    ASSERT_EQ(::kill(mariadb, SIGSTOP), 0);
+    ASSERT_TRUE(lockstep::testing::StopProcessAndAwait(mariadb)) << "mariadbd did not stop";
     const auto start = Clock::now();
     // Generous client deadline: the assertion is that an answer arrives, not how fast.
     auto r = TryCall(*shopd, "POST", "/v1/transfers", body, "X-Request-Timeout-Ms: 1000\r\n", std::chrono::seconds(120));

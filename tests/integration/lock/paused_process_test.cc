@@ -21,6 +21,7 @@
 #include "lockstep/redis/client.h"
 #include "lockstep/sql/pool.h"
 #include "support/mariadb_test.h"
+#include "support/process_pause.h"
 #include "support/redis_test.h"
 #include "support/test_env.h"
 
@@ -151,7 +152,7 @@ TEST_F(PausedProcessTest, SigstoppedHolderIsFencedOutAndReportsLost) {
 
   ASSERT_TRUE(AwaitFile(dir + "/ready", 120s)) << "child never held the lock";
   const int64_t child_fence = std::stoll(ReadFile(dir + "/ready"));
-  ASSERT_EQ(::kill(child, SIGSTOP), 0);
+  ASSERT_TRUE(lockstep::testing::StopProcessAndAwait(child)) << "child did not stop";
 
   // The child cannot renew while stopped: its lease lapses in Redis and we get the lock.
   auto guard = (*service)->Acquire(key, {.lease = 30s}, Deadline::After(60s));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "support/redis_test.h"
+#include "support/process_pause.h"
 #include "support/test_env.h"
 
 namespace lockstep::testing {
@@ -167,11 +168,11 @@ TEST_F(ClientTest, DeadlineAgainstStoppedServerAndRecovery) {
   ASSERT_GT(pid, 0);
   ASSERT_TRUE(client().Ping(Deadline::After(5s)).ok());  // One idle pooled connection.
 
-  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
   struct Continue {
     pid_t pid;
     ~Continue() { ::kill(pid, SIGCONT); }
   } resume{pid};
+  ASSERT_TRUE(lockstep::testing::StopProcessAndAwait(pid)) << "redis-server did not stop";
   for (int i = 0; i < 2; ++i) {  // Pooled connection, then a fresh one (connect is accepted by the kernel).
     const auto budget = 300ms;
     const auto start = std::chrono::steady_clock::now();

@@ -8,6 +8,7 @@
 #include "lockstep/sql/pool.h"
 #include "lockstep/sql/run_in_transaction.h"
 #include "support/mariadb_test.h"
+#include "support/process_pause.h"
 #include "support/test_env.h"
 
 namespace lockstep::sql {
@@ -163,8 +164,8 @@ TEST_F(StoppedServerTest, StalledServerDoesNotHangACallPastItsDeadline) {
   double tx_seconds = 0;
   double lease_seconds = 0;
   {
-    ASSERT_EQ(::kill(pid, SIGSTOP), 0);
     ContinueGuard resume(pid);
+    ASSERT_TRUE(lockstep::testing::StopProcessAndAwait(pid)) << "mariadbd did not stop";
     auto start = std::chrono::steady_clock::now();
     in_tx = tx->Execute("INSERT INTO kv (k, v) VALUES ('stalled2', 1)", Deadline::After(milliseconds(700))).status();
     tx_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
