@@ -4,9 +4,8 @@
 #include <optional>
 #include <tuple>
 
-#include <nlohmann/json.hpp>
-
 #include "domain/multi_row.h"
+#include "domain/order_json.h"
 #include "domain/order_rows.h"
 #include "domain/request_records.h"
 #include "domain/reservations.h"
@@ -27,12 +26,7 @@ constexpr std::string_view kScope = "order";
 const std::string kConfirmed = "confirmed";
 
 Outcome Confirmed(const OrderRequest& r, int64_t id) {
-  return Outcome::Json(201, {{"id", id},
-                             {"request_id", r.request_id},
-                             {"user_id", r.user_id},
-                             {"product_id", r.product_id},
-                             {"quantity", r.quantity},
-                             {"status", kConfirmed}});
+  return Outcome{201, OrderBody(id, r.request_id, r.user_id, r.product_id, r.quantity, kConfirmed), false};
 }
 
 Outcome ProductNotFound(int64_t product_id) {

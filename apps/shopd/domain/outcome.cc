@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http/json_text.h"
 #include "lockstep/base/status_mapping.h"
 
 namespace shopd::domain {
@@ -12,7 +13,7 @@ Outcome Outcome::Json(int http_status, const nlohmann::json& body) {
 
 Outcome Outcome::Error(const lockstep::Status& status) {
   const lockstep::HttpError e = lockstep::HttpErrorFor(status);
-  return Json(e.http_status, {{"error", {{"code", std::string(e.error_code)}, {"message", std::string(status.message())}}}});
+  return Outcome{e.http_status, http::ErrorJson(e.error_code, status.message()), false};
 }
 
 }  // namespace shopd::domain

@@ -5,9 +5,8 @@
 #include <random>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
 #include "domain/orders.h"
+#include "domain/order_json.h"
 #include "domain/redis_durability.h"
 #include "lockstep/base/check.h"
 #include "lockstep/batch/coalescer.h"
@@ -155,13 +154,8 @@ Result<lockstep::redis::Script::Call> Reservations::Prepare(const OrderRequest& 
     return Status::Unavailable(backlog, " reservations wait for the persister (bound reserved_max_pending = ",
                                options_.max_pending, "); retry later");
   }
-  const std::string pending_body = Outcome::Json(201, {{"id", order_id},
-                                                       {"request_id", request.request_id},
-                                                       {"user_id", request.user_id},
-                                                       {"product_id", request.product_id},
-                                                       {"quantity", request.quantity},
-                                                       {"status", "pending"}})
-                                       .body;
+  const std::string pending_body =
+      OrderBody(order_id, request.request_id, request.user_id, request.product_id, request.quantity, "pending");
   const std::string oos = Outcome::Error(Status::FailedPrecondition("product ", request.product_id, " has ",
                                                                     kAvailableMarker, " units left, the order asks for ",
                                                                     request.quantity)

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "domain/order_json.h"
 #include "domain/product_json.h"
 #include "http/handler_helpers.h"
 #include "http/json_body.h"
@@ -22,14 +23,6 @@ nlohmann::json AccountJson(const Account& a) {
 
 Response ProductResponse(int status, const Product& p) { return Response::RawJson(status, ProductBody(p)); }
 
-nlohmann::json OrderJson(const Order& o) {
-  return {{"id", o.id},
-          {"request_id", o.request_id},
-          {"user_id", o.user_id},
-          {"product_id", o.product_id},
-          {"quantity", o.quantity},
-          {"status", o.status}};
-}
 
 Response FromOutcome(const Outcome& outcome) {
   Response r;
@@ -160,13 +153,13 @@ void RegisterCommerceRoutes(http::Router& router, const Services& services) {
   router.Add(Method::kGet, "/v1/orders/{id}", http::ResultHandler([&orders](Request& req) -> Result<Response> {
                LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, http::PathInt64(req, "id"));
                LOCKSTEP_ASSIGN_OR_RETURN(Order o, orders.Get(id, req.deadline));
-               return Response::Json(200, OrderJson(o));
+               return Response::RawJson(200, OrderBody(o));
              }));
 
   router.Add(Method::kGet, "/v1/orders", http::ResultHandler([&orders](Request& req) -> Result<Response> {
                LOCKSTEP_ASSIGN_OR_RETURN(std::string rid, http::RequiredQuery(req, "request_id"));
                LOCKSTEP_ASSIGN_OR_RETURN(Order o, orders.GetByRequestId(rid, req.deadline));
-               return Response::Json(200, OrderJson(o));
+               return Response::RawJson(200, OrderBody(o));
              }));
 }
 

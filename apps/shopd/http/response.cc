@@ -2,13 +2,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http/json_text.h"
 #include "lockstep/base/check.h"
 #include "lockstep/base/status_mapping.h"
 
 namespace shopd::http {
 namespace {
 Response ErrorBody(int status, std::string_view code, std::string_view message) {
-  return Response::Json(status, nlohmann::json{{"error", {{"code", code}, {"message", message}}}});
+  Response r = Response::RawJson(status, ErrorJson(code, message));
+  r.headers.Set("Content-Type", std::string(kJsonContentType));
+  return r;
 }
 }  // namespace
 
