@@ -1,5 +1,6 @@
 #include "domain/products.h"
 
+#include <algorithm>
 #include <charconv>
 #include <vector>
 
@@ -274,18 +275,25 @@ void ProductService::StockChanged(int64_t id) {
 }
 
 void ProductService::BackgroundLoop() {
-  lockstep::Clock::time_point next_poll = lockstep::Clock::Real().Now();
+  const lockstep::Clock& clock = lockstep::Clock::Real();
+  lockstep::Clock::time_point next_poll = clock.Now();
+  lockstep::Clock::time_point next_flush = clock.Now();
   while (true) {
     bool poll = false;
     {
       lockstep::MutexLock lock(&bg_mu_);
-      while (!stop_ && dirty_stock_.empty() && lockstep::Clock::Real().Now() < next_poll) {
-        bg_cv_.WaitUntil(&bg_mu_, lockstep::Deadline::At(next_poll));
+      while (!stop_) {
+        const lockstep::Clock::time_point now = clock.Now();
+        if (now >= next_poll || (!dirty_stock_.empty() && now >= next_flush)) break;
+        // Stock changes wait for the flush interval; everything else for the next poll.
+        bg_cv_.WaitUntil(&bg_mu_, lockstep::Deadline::At(dirty_stock_.empty() ? next_poll
+                                                                               : std::min(next_poll, next_flush)));
       }
       if (stop_) return;
-      poll = lockstep::Clock::Real().Now() >= next_poll;
+      poll = clock.Now() >= next_poll;
     }
     FlushStockChanges();
+    next_flush = clock.Now() + kStockFlushInterval;
     if (poll) {
       ReplayPending();
       next_poll = lockstep::Clock::Real().Now() + kPendingPollInterval;
