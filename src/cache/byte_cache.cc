@@ -70,6 +70,7 @@ class ByteCacheImpl final : public ByteCache {
     }
     std::random_device rd;
     instance_id_ = std::to_string(rd()) + std::to_string(rd());
+    heartbeat_channel_ = channel_ + ":hb:" + instance_id_;
   }
 
   ~ByteCacheImpl() override {
@@ -91,6 +92,13 @@ class ByteCacheImpl final : public ByteCache {
       so.on_state = [this](redis::ConnectionState s) { OnBusState(s); };
       LOCKSTEP_ASSIGN_OR_RETURN(subscriber_, redis::Subscriber::Open(std::move(so)));
       LOCKSTEP_RETURN_IF_ERROR(subscriber_->Subscribe(channel_));
+      // Our heartbeats travel on a channel of their own (no other instance receives them:
+      // N instances cost N heartbeat deliveries, not N squared) but on the same subscriber
+      // connection, where Redis appends every message in the order it ran the PUBLISHes:
+      // a heartbeat that came back still proves every earlier invalidation was delivered.
+      // It sorts after the bus channel, so a resubscription (one SUBSCRIBE, sorted) also
+      // subscribes the bus first.
+      LOCKSTEP_RETURN_IF_ERROR(subscriber_->Subscribe(heartbeat_channel_));
     }
     if (l1_ != nullptr || options_.second_delete_delay.count() > 0) {
       maintenance_ = std::thread([this] {
@@ -431,7 +439,7 @@ class ByteCacheImpl final : public ByteCache {
         next_heartbeat = now + options_.heartbeat_interval;
         const std::string message = "h " + instance_id_ + " " + std::to_string(SteadyNanos(now));
         // Not through the breaker: the heartbeat is how the bus notices Redis is back.
-        (void)client_.Command({"PUBLISH", channel_, message}, RedisDeadline());
+        (void)client_.Command({"PUBLISH", heartbeat_channel_, message}, RedisDeadline());
       }
       for (const auto& [key, version] : due) {
         if (l1_ != nullptr) l1_->Tombstone(key, version, clock_.Now(), options_.tombstone_ttl, options_.versioned_fills);
@@ -450,6 +458,7 @@ class ByteCacheImpl final : public ByteCache {
   const std::string bloom_key_;
   const std::string bloom_ready_key_;
   std::string instance_id_;
+  std::string heartbeat_channel_;  // "<bus>:hb:<instance id>": only this instance subscribes.
   std::unique_ptr<internal::L1Store> l1_;
   internal::SingleFlight flights_;
   Counters counters_;

@@ -52,8 +52,9 @@ struct CacheOptions {
   // Deadline of each Redis call the cache makes (L2 read, fill, invalidation). Default 250ms.
   std::chrono::milliseconds redis_timeout{250};
 
-  // L1 is served only while this instance's own heartbeat, published on the bus, came
-  // back within this bound; it is the staleness bound of L1 (see README). > 0. Default 50ms.
+  // L1 is served only while this instance's own heartbeat (published on a channel of its
+  // own, received on the bus connection) came back within this bound; it is the staleness
+  // bound of L1 (see README). > 0. Default 50ms.
   std::chrono::milliseconds staleness_bound{50};
   // How often the heartbeat is published; > 0 and < staleness_bound. Default 10ms.
   std::chrono::milliseconds heartbeat_interval{10};

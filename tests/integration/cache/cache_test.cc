@@ -3,6 +3,7 @@
 // Redis, with versioning on (the stale fill is refused) and off (the race is real).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <set>
@@ -12,6 +13,7 @@
 #include "cache_test_util.h"
 #include "lockstep/cache/cache.h"
 #include "lockstep/redis/client.h"
+#include "lockstep/redis/subscriber.h"
 
 namespace lockstep::cache::testing {
 namespace {
@@ -274,6 +276,50 @@ TEST_F(CacheTest, InvalidationReachesOtherInstancesL1) {
   RecordProperty("converged_us", std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
   std::printf("other instance converged in %lld us\n",
               static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
+}
+
+// Heartbeats go to a channel of the sending instance only, never over the shared bus: a
+// watcher on the bus sees invalidations and no heartbeat, while its pattern subscription
+// sees the heartbeats arrive on their own channel (so some were sent while it watched).
+TEST_F(CacheTest, HeartbeatsStayOffTheSharedBus) {
+  const CacheOptions options = TestCacheOptions(prefix());
+  const std::string bus = options.key_prefix + options.name + ":~bus";
+  Mutex mu;
+  CondVar cv;
+  std::vector<redis::Message> seen;  // Guarded by mu.
+  redis::SubscriberOptions so;
+  so.redis = client().options();
+  so.on_message = [&](const redis::Message& m) {
+    MutexLock lock(&mu);
+    seen.push_back(m);
+    cv.SignalAll();
+  };
+  auto watcher = redis::Subscriber::Open(std::move(so));
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+  ASSERT_TRUE((*watcher)->Subscribe(bus).ok());
+  ASSERT_TRUE((*watcher)->PSubscribe(bus + ":*").ok());
+  ASSERT_TRUE((*watcher)->WaitSubscribed(Deadline::After(kWaitBound)).ok());
+
+  auto cache = OpenCache(client(), options);
+  ASSERT_NE(cache, nullptr);
+  ASSERT_TRUE(cache->WaitBusHealthy(Deadline::After(kWaitBound)).ok());
+  auto count = [&](auto pred) {
+    MutexLock lock(&mu);
+    return std::count_if(seen.begin(), seen.end(), pred);
+  };
+  auto is_heartbeat = [](const redis::Message& m) { return m.payload.rfind("h ", 0) == 0; };
+  auto await = [&](auto pred) {
+    const Deadline d = Deadline::After(kWaitBound);
+    MutexLock lock(&mu);
+    while (std::none_of(seen.begin(), seen.end(), pred) && cv.WaitUntil(&mu, d)) {
+    }
+    return std::any_of(seen.begin(), seen.end(), pred);
+  };
+  ASSERT_TRUE(await([&](const redis::Message& m) { return is_heartbeat(m) && !m.pattern.empty(); }));
+  ASSERT_TRUE(cache->Invalidate("k", 1, Deadline::After(kWaitBound)).ok());
+  ASSERT_TRUE(await([&](const redis::Message& m) { return m.channel == bus && m.payload == "i 1 k"; }));
+  EXPECT_EQ(count([&](const redis::Message& m) { return m.channel == bus && is_heartbeat(m); }), 0);
+  EXPECT_EQ(count([&](const redis::Message& m) { return m.channel != bus && !is_heartbeat(m); }), 0);
 }
 
 // Stampede: 500 concurrent Gets of a cold key -> exactly one loader call.
