@@ -96,8 +96,8 @@ class ByteCacheImpl final : public ByteCache {
       // N instances cost N heartbeat deliveries, not N squared) but on the same subscriber
       // connection, where Redis appends every message in the order it ran the PUBLISHes:
       // a heartbeat that came back still proves every earlier invalidation was delivered.
-      // It sorts after the bus channel, so a resubscription (one SUBSCRIBE, sorted) also
-      // subscribes the bus first.
+      // The bus is subscribed first here, and a resubscription after a reconnect sends both
+      // in one SUBSCRIBE: a heartbeat can never come back while the bus is not subscribed.
       LOCKSTEP_RETURN_IF_ERROR(subscriber_->Subscribe(heartbeat_channel_));
     }
     if (l1_ != nullptr || options_.second_delete_delay.count() > 0) {

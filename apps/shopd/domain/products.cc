@@ -296,7 +296,7 @@ void ProductService::BackgroundLoop() {
     next_flush = clock.Now() + kStockFlushInterval;
     if (poll) {
       ReplayPending();
-      next_poll = lockstep::Clock::Real().Now() + kPendingPollInterval;
+      next_poll = clock.Now() + kPendingPollInterval;
     }
   }
 }
