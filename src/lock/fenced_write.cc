@@ -43,9 +43,13 @@ Result<std::string> FencedUpdateSql(const FencedTable& table, std::string_view s
 }
 
 Status ResolveUnchanged(sql::Transaction& tx, const FencedTable& table, int64_t id, int64_t fence) {
+  // A LOCKING read: it returns the latest committed fence (waiting for an uncommitted
+  // writer), never this transaction's snapshot. A plain SELECT under REPEATABLE READ would
+  // return the snapshot taken at the transaction's first read, which may predate the newer
+  // holder's write, and a stale write would be reported OK (issue 18).
   std::string sql;
   sql.append("SELECT `").append(table.fence_column).append("` FROM `").append(table.table);
-  sql.append("` WHERE `").append(table.id_column).append("` = ?");
+  sql.append("` WHERE `").append(table.id_column).append("` = ? FOR UPDATE");
   LOCKSTEP_ASSIGN_OR_RETURN(const sql::Rows rows, tx.Query(sql, id));
   if (rows.empty()) return Status::NotFound("fenced write: no row ", id, " in ", table.table);
   LOCKSTEP_ASSIGN_OR_RETURN(const int64_t current, rows[0].GetInt64(0));

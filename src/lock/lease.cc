@@ -1,5 +1,7 @@
 #include "lock/lease.h"
 
+#include "lock/scripts.h"
+
 #include <unistd.h>
 
 #include <atomic>
@@ -63,7 +65,7 @@ std::string NewOwnerToken() {
 
 Lease::Lease(std::shared_ptr<Backend> backend, std::string name, std::string key, std::string token,
              int64_t fence, const ResolvedOptions& opts, Clock::time_point sent,
-             std::function<void(std::string_view)> on_lost, std::shared_ptr<LockOwner> owner)
+             std::function<void(std::string_view, int64_t)> on_lost, std::shared_ptr<LockOwner> owner)
     : backend_(std::move(backend)),
       name_(std::move(name)),
       key_(std::move(key)),
@@ -196,7 +198,7 @@ void Lease::MarkLost() {
   if (!callbacks_fired_.compare_exchange_strong(expected, true)) return;
   backend_->CountLost();
   if (backend_->metrics().on_lost) backend_->metrics().on_lost(name_);
-  if (on_lost_) on_lost_(name_);
+  if (on_lost_) on_lost_(name_, fence_);
 }
 
 void Lease::PauseRenewalsForTesting() {
@@ -286,6 +288,19 @@ void Renewer::Run() {
     }
     // `due` (shared_ptrs) is dropped here, outside mu_: a last reference may run ~Lease.
   }
+}
+
+std::vector<RenewItem> RenewItems(const std::vector<Lease*>& leases) {
+  std::vector<RenewItem> items;
+  items.reserve(leases.size());
+  for (const Lease* lease : leases) items.push_back(RenewItem{lease->key(), lease->token(), lease->lease().count()});
+  return items;
+}
+
+Deadline RenewDeadline(const std::vector<Lease*>& leases) {
+  Clock::time_point earliest = Clock::time_point::max();
+  for (Lease* lease : leases) earliest = std::min(earliest, lease->valid_until());
+  return Deadline::At(earliest);
 }
 
 void LeaseTestPeer::PauseRenewals(LockGuard& guard) {

@@ -68,7 +68,7 @@ class Lease {
  public:
   Lease(std::shared_ptr<Backend> backend, std::string name, std::string key, std::string token,
         int64_t fence, const ResolvedOptions& opts, Clock::time_point sent,
-        std::function<void(std::string_view)> on_lost, std::shared_ptr<LockOwner> owner);
+        std::function<void(std::string_view, int64_t)> on_lost, std::shared_ptr<LockOwner> owner);
 
   const std::string& name() const { return name_; }
   const std::string& key() const { return key_; }
@@ -109,7 +109,7 @@ class Lease {
   const std::string token_;
   const int64_t fence_;
   const ResolvedOptions opts_;
-  const std::function<void(std::string_view)> on_lost_;
+  const std::function<void(std::string_view, int64_t)> on_lost_;
   const std::shared_ptr<LockOwner> owner_;  // Null when not reentrant.
 
   Mutex mu_;
@@ -152,6 +152,12 @@ class Renewer {
   bool stop_ LOCKSTEP_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
+
+// What RenewOnNode sends for each lease, and the deadline of a renewal round (the earliest
+// validity end among them: a reply after it cannot extend anything). Defined in lease.cc.
+struct RenewItem;
+std::vector<RenewItem> RenewItems(const std::vector<Lease*>& leases);
+Deadline RenewDeadline(const std::vector<Lease*>& leases);
 
 // Another hold on the owner's live lease of `key`, if options ask for reentrancy and the
 // owner holds a valid one; else null. Defined in lock_service.cc.

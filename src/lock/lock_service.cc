@@ -22,20 +22,18 @@ Result<std::pair<bool, int64_t>> ParseAcquireReply(const redis::Reply& reply) {
   return std::make_pair(reply.array()[0].integer() == 1, reply.array()[1].integer());
 }
 
-// Renews `leases` on one node in one pipeline; one result per lease: 1 (extended),
-// 0 (not ours any more) or the error.
-std::vector<Result<int64_t>> RenewOnNode(redis::Client& client, const std::vector<Lease*>& leases) {
+std::vector<Result<int64_t>> RenewOnNode(redis::Client& client, const std::vector<RenewItem>& items,
+                                         const Deadline& deadline) {
   const redis::Script& script = RenewScript();
   std::vector<std::vector<std::string>> commands;
-  commands.reserve(leases.size());
-  for (const Lease* lease : leases) {
-    commands.push_back({"EVALSHA", script.sha1(), "1", lease->key(), lease->token(),
-                        std::to_string(lease->lease().count())});
+  commands.reserve(items.size());
+  for (const RenewItem& item : items) {
+    commands.push_back({"EVALSHA", script.sha1(), "1", item.key, item.token, std::to_string(item.lease_ms)});
   }
   std::vector<Result<int64_t>> out;
-  out.reserve(leases.size());
-  Result<std::vector<Result<redis::Reply>>> replies = client.Pipeline(commands, Deadline::Infinite());
-  for (size_t i = 0; i < leases.size(); ++i) {
+  out.reserve(items.size());
+  Result<std::vector<Result<redis::Reply>>> replies = client.Pipeline(commands, deadline);
+  for (size_t i = 0; i < items.size(); ++i) {
     if (!replies.ok()) {
       out.push_back(replies.status());
       continue;
@@ -43,8 +41,7 @@ std::vector<Result<int64_t>> RenewOnNode(redis::Client& client, const std::vecto
     Result<redis::Reply> reply = (*replies)[i];
     if (!reply.ok() && reply.status().code() == StatusCode::kNotFound && reply.status().reason() == "noscript") {
       // Script cache flushed (restart): Run falls back to EVAL and reloads it.
-      reply = script.Run(client, {leases[i]->key()}, {leases[i]->token(), std::to_string(leases[i]->lease().count())},
-                         Deadline::Infinite());
+      reply = script.Run(client, {items[i].key}, {items[i].token, std::to_string(items[i].lease_ms)}, deadline);
     }
     if (!reply.ok()) {
       out.push_back(reply.status());
@@ -81,7 +78,7 @@ class ServiceCore final : public Backend {
 
   std::vector<RenewOutcome> RenewBatch(const std::vector<Lease*>& leases) override {
     std::vector<RenewOutcome> out;
-    for (Result<int64_t>& r : RenewOnNode(client_, leases)) {
+    for (Result<int64_t>& r : RenewOnNode(client_, RenewItems(leases), RenewDeadline(leases))) {
       if (!r.ok()) {
         out.push_back({RenewResult::kFailed, r.status()});
       } else if (*r == 1) {
@@ -94,9 +91,13 @@ class ServiceCore final : public Backend {
   }
 
   Status ReleaseLease(const Lease& lease) override {
-    return ReleaseScript()
-        .Run(client_, {lease.key()}, {lease.token(), options_.release_channel}, Deadline::Infinite())
-        .status();
+    LOCKSTEP_ASSIGN_OR_RETURN(redis::Reply reply,
+                              ReleaseScript().Run(client_, {lease.key()}, {lease.token(), options_.release_channel},
+                                                  Deadline::After(options_.release_timeout)));
+    if (reply.is_integer() && reply.integer() == 1) return Status::Ok();
+    return Status::FailedPrecondition("lock '", lease.name(), "' was lost before its release (fence ", lease.fence(),
+                                      "): the key had expired or belongs to another owner")
+        .WithReason("lock_lost");
   }
 
   const LockMetrics& metrics() const override { return options_.metrics; }
@@ -217,6 +218,9 @@ std::shared_ptr<Lease> FindReentrant(const LockOptions& options, const std::stri
 
 Result<std::unique_ptr<LockService>> LockService::Create(redis::Client& client, LockServiceOptions options) {
   if (options.release_channel.empty()) return Status::InvalidArgument("lock: release_channel must be non-empty");
+  if (options.release_timeout <= std::chrono::milliseconds(0)) {
+    return Status::InvalidArgument("lock: release_timeout must be > 0");
+  }
   auto core = std::make_shared<internal::ServiceCore>(client, std::move(options));
   LOCKSTEP_RETURN_IF_ERROR(core->StartSubscriber());
   auto renewer = std::make_unique<internal::Renewer>(core.get());

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -23,13 +24,21 @@ const redis::Script& ReleaseScript();
 // the counter to max(counter, fence) and returns 1; else 0 (Redlock write-back).
 const redis::Script& RaiseFenceScript();
 
-class Lease;
-
 // Parses the acquire script's {granted, fence-or-pttl} reply.
 Result<std::pair<bool, int64_t>> ParseAcquireReply(const redis::Reply& reply);
 
-// Renews `leases` on one node in one pipeline (EVALSHA; NOSCRIPT falls back to EVAL per
-// lease). One result per lease: 1 (extended), 0 (not ours any more) or the error.
-std::vector<Result<int64_t>> RenewOnNode(redis::Client& client, const std::vector<Lease*>& leases);
+// What a renewal sends for one lease (copied out of the lease, so a renewal still in
+// flight on a slow node never touches a lease that is gone). Value type.
+struct RenewItem {
+  std::string key;
+  std::string token;
+  int64_t lease_ms = 0;
+};
+
+// Renews `items` on one node in one pipeline (EVALSHA; NOSCRIPT falls back to EVAL per
+// lease), bounded by `deadline`. One result per item: 1 (extended), 0 (not ours any more)
+// or the error.
+std::vector<Result<int64_t>> RenewOnNode(redis::Client& client, const std::vector<RenewItem>& items,
+                                         const Deadline& deadline);
 
 }  // namespace lockstep::lock::internal

@@ -35,14 +35,14 @@ Result<ExecResult> PooledConnection::ExecutePack(std::string_view sql, const int
   const Deadline deadline = pack.deadline().value_or(Deadline::After(core_->options().default_statement_timeout));
   // Autocommit statements are bounded by the watchdog only; drop a leftover
   // transaction-scoped server limit.
-  LOCKSTEP_RETURN_IF_ERROR(conn_->SetSession(0, -1, deadline));
+  LOCKSTEP_RETURN_IF_ERROR(conn_->SetSession(0, -1, -1, deadline));
   return conn_->Execute(sql, pack.params(), deadline);
 }
 
 Result<Rows> PooledConnection::QueryPack(std::string_view sql, const internal::ParamPack& pack) {
   LOCKSTEP_CHECK_MSG(conn_ != nullptr, "PooledConnection::Query on an empty lease");
   const Deadline deadline = pack.deadline().value_or(Deadline::After(core_->options().default_statement_timeout));
-  LOCKSTEP_RETURN_IF_ERROR(conn_->SetSession(0, -1, deadline));
+  LOCKSTEP_RETURN_IF_ERROR(conn_->SetSession(0, -1, -1, deadline));
   return conn_->Query(sql, pack.params(), deadline);
 }
 

@@ -168,28 +168,41 @@ Status Connection::Ping(const Deadline& deadline) {
   return Status::Ok();
 }
 
-Status Connection::SetSession(double max_statement_time, int isolation, const Deadline& deadline) {
+Status Connection::SetSession(double max_statement_time, int isolation, int snapshot_isolation,
+                              const Deadline& deadline) {
   std::string sql;
+  auto add = [&sql](std::string_view assignment) {
+    if (!sql.empty()) sql += ", ";
+    sql += assignment;
+  };
   if (max_statement_time >= 0 && max_statement_time != session_max_statement_time_) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "@@SESSION.max_statement_time=%.6f", max_statement_time);
-    sql += buf;
+    add(buf);
   }
   if (isolation >= 0 && isolation != session_isolation_) {
     static constexpr const char* kLevels[] = {"READ-COMMITTED", "REPEATABLE-READ", "SERIALIZABLE"};
-    if (!sql.empty()) sql += ", ";
-    sql += "@@SESSION.tx_isolation='";
-    sql += kLevels[isolation];
-    sql += "'";
+    add(std::string("@@SESSION.tx_isolation='") + kLevels[isolation] + "'");
   }
+  const int snapshot = snapshot_isolation;
+  const bool set_snapshot = snapshot >= 0 && snapshot_isolation_ != kUnsupported && snapshot != snapshot_isolation_;
+  if (set_snapshot) add(snapshot == 1 ? "@@SESSION.innodb_snapshot_isolation=ON" : "@@SESSION.innodb_snapshot_isolation=OFF");
   if (sql.empty()) return Status::Ok();
   Status s = ExecText("SET " + sql, deadline);
+  if (!s.ok() && set_snapshot && s.driver_error() == 1193) {
+    // ER_UNKNOWN_SYSTEM_VARIABLE: the server has no innodb_snapshot_isolation (MySQL,
+    // MariaDB before 10.6.18/10.11.8). Never ask again on this connection.
+    snapshot_isolation_ = kUnsupported;
+    return SetSession(max_statement_time, isolation, snapshot_isolation, deadline);
+  }
   if (s.ok()) {
     if (max_statement_time >= 0) session_max_statement_time_ = max_statement_time;
     if (isolation >= 0) session_isolation_ = isolation;
+    if (set_snapshot) snapshot_isolation_ = snapshot;
   } else {
     session_max_statement_time_ = -1;
     session_isolation_ = -1;
+    if (snapshot_isolation_ != kUnsupported) snapshot_isolation_ = -1;
   }
   return s;
 }

@@ -46,8 +46,12 @@ class Connection {
   Status Ping(const Deadline& deadline);
 
   // Sets the session's max_statement_time (seconds; 0 = none) if it differs from the
-  // last value set; `isolation` likewise (-1 = leave).
-  Status SetSession(double max_statement_time, int isolation, const Deadline& deadline);
+  // last value set; `isolation` likewise (-1 = leave); `snapshot_isolation` likewise
+  // (innodb_snapshot_isolation: 0 off, 1 on, -1 leave; skipped for good once the server
+  // said it has no such variable, see snapshot_isolation_unsupported()).
+  Status SetSession(double max_statement_time, int isolation, int snapshot_isolation, const Deadline& deadline);
+  // True once a SET of innodb_snapshot_isolation failed with 1193 (MySQL, MariaDB < 10.6.18).
+  bool snapshot_isolation_unsupported() const { return snapshot_isolation_ == kUnsupported; }
 
   bool broken() const { return broken_; }
   void MarkBroken(const Status& why);
@@ -85,6 +89,8 @@ class Connection {
   Clock::time_point last_used_ = Clock::Real().Now();
   double session_max_statement_time_ = -1;  // Unknown.
   int session_isolation_ = -1;               // Unknown.
+  static constexpr int kUnsupported = 2;
+  int snapshot_isolation_ = -1;              // Unknown, 0 off, 1 on, kUnsupported.
 };
 
 }  // namespace lockstep::sql::internal

@@ -21,6 +21,13 @@ void PoolCore::Log(std::string_view message) const {
   }
 }
 
+void PoolCore::NoteSnapshotIsolationUnsupported() {
+  if (snapshot_warning_logged_.exchange(true, std::memory_order_relaxed)) return;
+  Log("the server has no innodb_snapshot_isolation (MySQL, or MariaDB before 10.6.18 / 10.11.8): a "
+      "REPEATABLE READ transaction that read a row with a plain SELECT can overwrite a newer committed "
+      "version of it without an error; read rows you will write with SELECT ... FOR UPDATE");
+}
+
 Result<std::unique_ptr<Connection>> PoolCore::OpenConnection(const Deadline& deadline) {
   return Connection::Open(connection_, options_.statement_cache_size, &watchdog_, deadline);
 }
@@ -207,7 +214,11 @@ Result<Transaction> Pool::Begin(const TxOptions& options, const Deadline& deadli
     limit = std::ceil(std::chrono::duration<double>(deadline.remaining()).count());
     if (limit < 1) limit = 1;  // 0 would mean "no limit".
   }
-  Status s = conn->SetSession(limit, static_cast<int>(options.isolation), deadline);
+  Status s = conn->SetSession(limit, static_cast<int>(options.isolation), options.snapshot_isolation ? 1 : 0, deadline);
+  if (options.snapshot_isolation && conn->snapshot_isolation_unsupported() &&
+      options.isolation == IsolationLevel::kRepeatableRead) {
+    core_->NoteSnapshotIsolationUnsupported();
+  }
   if (s.ok()) s = conn->ExecText(options.read_only ? "START TRANSACTION READ ONLY" : "START TRANSACTION", deadline);
   if (!s.ok()) {
     // The connection is back in the pool (or discarded if broken) when `state` dies; an

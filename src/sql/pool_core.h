@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,9 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   Watchdog& watchdog() { return watchdog_; }
   // To the observer's on_log, else stderr.
   void Log(std::string_view message) const;
+  // Logs, once per pool, that the server cannot give REPEATABLE READ write-conflict
+  // detection (no innodb_snapshot_isolation).
+  void NoteSnapshotIsolationUnsupported();
 
  private:
   // Opens a connection for a slot already counted in open_.
@@ -43,6 +47,8 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   const ConnectionOptions connection_;
   const PoolOptions options_;
   Watchdog watchdog_;
+  // Atomic: a once-only latch for one log line; no ordering with other state.
+  std::atomic<bool> snapshot_warning_logged_{false};
 
   mutable Mutex mu_;
   CondVar returned_;  // Signalled when a connection is returned or a slot frees up.

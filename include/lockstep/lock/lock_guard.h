@@ -73,8 +73,13 @@ class LockGuard {
   int hold_count() const;
 
   // Drops this guard's hold now; the last hold deletes the key (compare-and-delete) and
-  // returns that call's status (kUnavailable etc.; the lease then expires by itself).
-  // Idempotent: an empty guard returns OK.
+  // returns: OK (the key was ours and is deleted); kFailedPrecondition reason "lock_lost"
+  // (the key had expired or belongs to another owner: the lease was lost before this
+  // release, so the work done under it was not protected from the moment of the loss —
+  // the caller's last chance to learn it); kUnavailable etc. from Redis (the lease then
+  // expires by itself). RedLock: the quorum outcome (OK when a quorum of nodes deleted
+  // our key, "lock_lost" when too few still held it, kUnavailable when too few answered).
+  // Idempotent: an empty or already released guard returns OK.
   Status Release();
 
  private:

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -25,6 +26,9 @@ struct LockServiceOptions {
   // Channel the release script PUBLISHes the released key on; waiters of all services
   // sharing it are woken. Non-empty. Default "lockstep:lock:released".
   std::string release_channel = "lockstep:lock:released";
+  // Bound on one release round trip (per node for RedLock): a stalled Redis costs a
+  // releasing thread at most this; the lease then expires by itself. > 0. Default 1s.
+  std::chrono::milliseconds release_timeout{1'000};
   LockMetrics metrics{};
 };
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -63,8 +64,10 @@ struct LockOptions {
   // instead of waiting for itself. Default false.
   bool reentrant = false;
   // Called once when the lease is lost (see LockGuard::Check), on the renewal thread or
-  // on the thread that noticed it. Same rules as LockMetrics callbacks. May be empty.
-  std::function<void(std::string_view name)> on_lost = nullptr;
+  // on the thread that noticed it, with the lock name and the fence of the lost grant (the
+  // writes that carried it may have been overtaken). Same rules as LockMetrics callbacks.
+  // May be empty.
+  std::function<void(std::string_view name, int64_t fence)> on_lost = nullptr;
 };
 
 }  // namespace lockstep::lock

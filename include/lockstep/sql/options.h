@@ -84,6 +84,17 @@ struct TxOptions {
   // server itself aborts statements that would outlive the deadline (error 1969). The
   // client-side watchdog enforces the exact deadline.
   bool server_statement_limit = true;
+  // Write-conflict detection under REPEATABLE READ (MariaDB's innodb_snapshot_isolation,
+  // 10.6.18+ / 10.11.8+): a statement that would lock or write a row whose latest committed
+  // version is newer than this transaction's snapshot fails with 1020 (kAborted; the server
+  // has rolled the whole transaction back; RunInTransaction reruns the unit) instead of
+  // silently acting on it. So a read-modify-write whose read was a plain SELECT cannot
+  // lose an update committed after that read (the lost update InnoDB's REPEATABLE READ
+  // otherwise allows). No effect under READ COMMITTED (every statement reads the latest
+  // commit: read rows you will write with SELECT ... FOR UPDATE there) or SERIALIZABLE
+  // (plain reads take shared locks). Servers without the variable (MySQL, older MariaDB):
+  // skipped, and the pool logs once through observer.on_log. Default true.
+  bool snapshot_isolation = true;
 };
 
 }  // namespace lockstep::sql

@@ -292,7 +292,7 @@ TEST_F(FencedLockTest, PausedHolderIsFencedOutAndReportsLost) {
 
   EventCounter a_events;
   Result<LockGuard> a = (*service)->Acquire(
-      name, {.lease = 1s, .on_lost = [&](std::string_view) { a_events.Add("lost"); }}, Deadline::After(30s));
+      name, {.lease = 1s, .on_lost = [&](std::string_view, int64_t) { a_events.Add("lost"); }}, Deadline::After(30s));
   ASSERT_TRUE(a.ok()) << a.status();
   {
     Result<sql::Transaction> tx = pool().Begin({}, Deadline::After(30s));

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include <memory>
 #include <thread>
 
@@ -161,8 +163,15 @@ TEST_F(LockServiceTest, FencesStrictlyIncrease) {
 TEST_F(LockServiceTest, LosesLockWhenKeyIsTakenOver) {
   const std::string name = Key("lost");
   EventCounter lost;
-  Result<LockGuard> g = service_->Acquire(
-      name, {.lease = 2s, .on_lost = [&](std::string_view) { lost.Add("lost"); }}, Deadline::After(30s));
+  std::atomic<int64_t> lost_fence{0};
+  Result<LockGuard> g = service_->Acquire(name,
+                                          {.lease = 2s,
+                                           .on_lost =
+                                               [&](std::string_view, int64_t fence) {
+                                                 lost_fence = fence;
+                                                 lost.Add("lost");
+                                               }},
+                                          Deadline::After(30s));
   ASSERT_TRUE(g.ok()) << g.status();
   // Another party overwrites the key: the next compare-and-pexpire is refused.
   ASSERT_TRUE(client().Set(name, "someone-else", Deadline::After(10s)).ok());
@@ -173,8 +182,12 @@ TEST_F(LockServiceTest, LosesLockWhenKeyIsTakenOver) {
   EXPECT_TRUE(g->lost());
   EXPECT_TRUE(g->deadline().expired());
   EXPECT_EQ(events_.Get("lost"), 1);
-  // Releasing a lost guard never deletes the new owner's key.
-  (void)g->Release();
+  EXPECT_EQ(lost_fence.load(), g->fence()) << "on_lost carries the lost grant's fence";
+  // Releasing a lost guard never deletes the new owner's key, and says the lock was lost.
+  const Status released = g->Release();
+  EXPECT_EQ(released.code(), StatusCode::kFailedPrecondition) << released;
+  EXPECT_EQ(released.reason(), "lock_lost") << released;
+  EXPECT_TRUE(g->Release().ok()) << "a released guard releases nothing more";
   Result<std::optional<std::string>> value = client().Get(name, Deadline::After(10s));
   ASSERT_TRUE(value.ok());
   EXPECT_EQ(value->value_or(""), "someone-else");
