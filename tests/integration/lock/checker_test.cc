@@ -2,7 +2,6 @@
 // a fenced read-modify-write of a counter row in MariaDB. The database, not the lock,
 // decides what is accepted; the checks are on what it recorded. Labelled tsan.
 #include <gtest/gtest.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +22,7 @@
 #include "lockstep/lock/redlock.h"
 #include "lockstep/redis/client.h"
 #include "lockstep/sql/pool.h"
+#include "support/child_process.h"
 #include "support/mariadb_test.h"
 #include "support/test_env.h"
 
@@ -244,21 +244,11 @@ TEST_F(FencedLockTest, TwoProcessesCompeteForOneLock) {
 
   // The child is this test binary, filtered to the disabled worker test.
   const std::string out_path = ::testing::TempDir() + "lock_child_" + std::to_string(::getpid()) + ".txt";
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  env_strings.push_back(std::string(kChildDb) + "=" + database());
-  env_strings.push_back(std::string(kChildKey) + "=" + redis_.Key("lock"));
-  env_strings.push_back(std::string(kChildChannel) + "=" + redis_.Key("released"));
-  env_strings.push_back(std::string(kChildOut) + "=" + out_path);
-  std::vector<char*> envp;
-  for (std::string& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::string exe = "/proc/self/exe";
-  std::string filter = "--gtest_filter=FencedLockChild.DISABLED_Worker";
-  std::string disabled = "--gtest_also_run_disabled_tests";
-  std::vector<char*> argv = {exe.data(), filter.data(), disabled.data(), nullptr};
-  pid_t child = -1;
-  ASSERT_EQ(posix_spawn(&child, exe.c_str(), nullptr, nullptr, argv.data(), envp.data()), 0);
+  const pid_t child = lockstep::testing::SpawnSelf(
+      "FencedLockChild.DISABLED_Worker",
+      {std::string(kChildDb) + "=" + database(), std::string(kChildKey) + "=" + redis_.Key("lock"),
+       std::string(kChildChannel) + "=" + redis_.Key("released"), std::string(kChildOut) + "=" + out_path});
+  ASSERT_GT(child, 0);
 
   Outcome out;
   RunChecker([&](const std::string& n, const LockOptions& lo, const Deadline& d) { return (*service)->Acquire(n, lo, d); },

@@ -3,7 +3,6 @@
 // write is refused at the resource and its guard reports the lock lost.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,12 +19,11 @@
 #include "lockstep/lock/lock_service.h"
 #include "lockstep/redis/client.h"
 #include "lockstep/sql/pool.h"
+#include "support/child_process.h"
 #include "support/mariadb_test.h"
 #include "support/process_pause.h"
 #include "support/redis_test.h"
 #include "support/test_env.h"
-
-extern char** environ;
 
 namespace lockstep::lock {
 namespace {
@@ -125,20 +123,10 @@ TEST_F(PausedProcessTest, SigstoppedHolderIsFencedOutAndReportsLost) {
   const std::string dir = ::testing::TempDir() + "paused_" + std::to_string(::getpid());
   ASSERT_EQ(std::system(("rm -rf '" + dir + "' && mkdir -p '" + dir + "'").c_str()), 0);
 
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  env_strings.push_back(std::string(kDbEnv) + "=" + database());
-  env_strings.push_back(std::string(kKeyEnv) + "=" + key);
-  env_strings.push_back(std::string(kDirEnv) + "=" + dir);
-  std::vector<char*> envp;
-  for (std::string& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::string exe = "/proc/self/exe";
-  std::string filter = "--gtest_filter=PausedHolderChild.DISABLED_Holder";
-  std::string disabled = "--gtest_also_run_disabled_tests";
-  std::vector<char*> argv = {exe.data(), filter.data(), disabled.data(), nullptr};
-  pid_t child = -1;
-  ASSERT_EQ(posix_spawn(&child, exe.c_str(), nullptr, nullptr, argv.data(), envp.data()), 0);
+  const pid_t child = testing::SpawnSelf("PausedHolderChild.DISABLED_Holder",
+                                         {std::string(kDbEnv) + "=" + database(), std::string(kKeyEnv) + "=" + key,
+                                          std::string(kDirEnv) + "=" + dir});
+  ASSERT_GT(child, 0);
   struct Reap {  // Never leave a stopped child behind (until it has been waited for).
     pid_t pid;
     bool armed = true;

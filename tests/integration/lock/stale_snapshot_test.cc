@@ -9,7 +9,6 @@
 // Labelled tsan (with the rest of the lock integration tests).
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,12 +29,11 @@
 #include "lockstep/redis/client.h"
 #include "lockstep/sql/pool.h"
 #include "lockstep/sql/run_in_transaction.h"
+#include "support/child_process.h"
 #include "support/mariadb_test.h"
 #include "support/process_pause.h"
 #include "support/redis_test.h"
 #include "support/test_env.h"
-
-extern char** environ;
 
 namespace lockstep::lock {
 namespace {
@@ -294,20 +292,10 @@ TEST_F(ReadFirstCheckerTest, SigstoppedHoldersLoseNoUpdateUnderDefaultIsolation)
     }
   } reap{&children};
   for (int c = 0; c < kChildren; ++c) {
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-    env_strings.push_back(std::string(kDbEnv) + "=" + database());
-    env_strings.push_back(std::string(kKeyEnv) + "=" + key);
-    env_strings.push_back(std::string(kOutEnv) + "=" + dir + "/out" + std::to_string(c));
-    std::vector<char*> envp;
-    for (std::string& e : env_strings) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    std::string exe = "/proc/self/exe";
-    std::string filter = "--gtest_filter=ReadFirstChild.DISABLED_Worker";
-    std::string disabled = "--gtest_also_run_disabled_tests";
-    std::vector<char*> argv = {exe.data(), filter.data(), disabled.data(), nullptr};
-    pid_t child = -1;
-    ASSERT_EQ(posix_spawn(&child, exe.c_str(), nullptr, nullptr, argv.data(), envp.data()), 0);
+    const pid_t child = lockstep::testing::SpawnSelf(
+        "ReadFirstChild.DISABLED_Worker", {std::string(kDbEnv) + "=" + database(), std::string(kKeyEnv) + "=" + key,
+                                           std::string(kOutEnv) + "=" + dir + "/out" + std::to_string(c)});
+    ASSERT_GT(child, 0);
     children.push_back(child);
   }
 
