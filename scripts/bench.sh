@@ -38,7 +38,8 @@ scripts/bootstrap.sh
 mkdir -p build
 cmake -S "$ROOT" -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_BUILD_TESTS=OFF \
   >build/bench.configure.log 2>&1 || { cat build/bench.configure.log; exit 1; }
-ninja -C build/bench shopd lockstep-bench lockstep_sql_bench lockstep_redis_bench lockstep_cache_bench
+ninja -C build/bench shopd lockstep-bench lockstep_sql_bench lockstep_redis_bench lockstep_cache_bench \
+  lockstep_lock_handoff_bench
 
 STACK=(--dir "$ROOT/build/bench-stack")
 shopd_pid=""
@@ -69,6 +70,9 @@ if [ "$what" = micro ] || [ "$what" = all ]; then
   LOCKSTEP_REDIS_PORT=${LOCKSTEP_REDIS_PORTS%%,*} build/bench/bench/lockstep_cache_bench --benchmark_min_time=2
   echo "== raw limit: redis-benchmark GET, 1 connection"
   redis-benchmark -p "${LOCKSTEP_REDIS_PORTS%%,*}" -t get -n 100000 -c 1 -q
+  echo "== micro: lock hand-offs, 32 waiters over 2 services (default mode, then fair)"
+  LOCKSTEP_REDIS_PORT=${LOCKSTEP_REDIS_PORTS%%,*} build/bench/bench/lockstep_lock_handoff_bench
+  LOCKSTEP_REDIS_PORT=${LOCKSTEP_REDIS_PORTS%%,*} build/bench/bench/lockstep_lock_handoff_bench --fair
 fi
 
 if [ "$what" = shopd ] || [ "$what" = all ]; then

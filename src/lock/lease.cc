@@ -309,5 +309,7 @@ void LeaseTestPeer::PauseRenewals(LockGuard& guard) {
 
 const std::string& LeaseTestPeer::Token(const LockGuard& guard) { return guard.lease_->token(); }
 
+int64_t LeaseTestPeer::QueueTicket(const LockGuard& guard) { return guard.lease_->queue_ticket(); }
+
 }  // namespace internal
 }  // namespace lockstep::lock

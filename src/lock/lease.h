@@ -74,6 +74,10 @@ class Lease {
   const std::string& key() const { return key_; }
   const std::string& token() const { return token_; }
   int64_t fence() const { return fence_; }
+  // The waiter queue ticket the grant was made on (0: not queued). Set once, before the
+  // lease is shared.
+  void SetQueueTicket(int64_t ticket) { queue_ticket_ = ticket; }
+  int64_t queue_ticket() const { return queue_ticket_; }
   milliseconds lease() const { return opts_.lease; }
   milliseconds renew_every() const { return opts_.renew_every; }
 
@@ -111,6 +115,7 @@ class Lease {
   const ResolvedOptions opts_;
   const std::function<void(std::string_view, int64_t)> on_lost_;
   const std::shared_ptr<LockOwner> owner_;  // Null when not reentrant.
+  int64_t queue_ticket_ = 0;  // Written before the lease is shared; read-only after.
 
   Mutex mu_;
   Clock::time_point valid_until_ LOCKSTEP_GUARDED_BY(mu_);
@@ -190,6 +195,8 @@ struct LeaseTestPeer {
   // Stops renewing the guard's lease, as if its process were paused: the lease runs out.
   static void PauseRenewals(LockGuard& guard);
   static const std::string& Token(const LockGuard& guard);
+  // The lock-queue ticket the grant was made on (0: granted without queueing).
+  static int64_t QueueTicket(const LockGuard& guard);
 };
 
 }  // namespace internal

@@ -52,28 +52,71 @@ std::vector<Result<int64_t>> RenewOnNode(redis::Client& client, const std::vecto
   return out;
 }
 
+// Registration TTL of a waiter in the lock's queue: it refreshes it on every attempt, at
+// least once per poll_interval.
+std::chrono::milliseconds RegistrationTtl(const LockOptions& options) {
+  return std::max<std::chrono::milliseconds>(3 * options.poll_interval, 500ms);
+}
+
+// One Acquire call that waits: its queue member in Redis ("<wake channel>#<seq>") and the
+// wake-ups addressed to it. Guarded by ServiceCore::mu_ (members below `member`).
+struct Waiter {
+  uint64_t seq = 0;
+  std::string member;
+  CondVar cv;
+  uint64_t wakes = 0;
+};
+
+// Parsed reply of QueueAcquireScript. Value type.
+struct Attempt {
+  bool granted = false;
+  int64_t fence_or_pttl = 0;  // Fence when granted; else the holder's PTTL, or -3.
+  int64_t ticket = 0;         // Queue ticket (0 = not queued).
+};
+inline constexpr int64_t kQueuedBehindOthers = -3;
+
 // Shared by LockService and its leases. Thread-safe.
 class ServiceCore final : public Backend {
  public:
-  ServiceCore(redis::Client& client, LockServiceOptions options) : client_(client), options_(std::move(options)) {}
+  ServiceCore(redis::Client& client, LockServiceOptions options)
+      : client_(client),
+        options_(std::move(options)),
+        wake_channel_(options_.release_channel + ":" + NewOwnerToken()) {}
   ~ServiceCore() override { subscriber_.reset(); }  // No callback into us after this.
 
   Status StartSubscriber() {
     redis::SubscriberOptions so;
     so.redis = client_.options();
-    so.on_message = [this](const redis::Message& m) { OnRelease(m.payload); };
+    so.on_message = [this](const redis::Message& m) { OnWake(m.payload); };
     so.on_state = [this](redis::ConnectionState s) { OnState(s); };
     LOCKSTEP_ASSIGN_OR_RETURN(subscriber_, redis::Subscriber::Open(std::move(so)));
-    return subscriber_->Subscribe(options_.release_channel);
+    return subscriber_->Subscribe(wake_channel_);
   }
 
-  // One grant attempt: {granted, fence} or {busy, holder PTTL}.
-  Result<std::pair<bool, int64_t>> TryOnce(const std::string& key, const std::string& token,
-                                           std::chrono::milliseconds lease, const Deadline& deadline) {
-    LOCKSTEP_ASSIGN_OR_RETURN(redis::Reply reply,
-                              AcquireScript().Run(client_, {key, key + ":fence"},
-                                                  {token, std::to_string(lease.count())}, deadline));
-    return ParseAcquireReply(reply);
+  // One grant attempt (see QueueAcquireScript). `waiter` null: not queued.
+  Result<Attempt> TryOnce(const std::string& key, const std::string& token, const LockOptions& options,
+                          std::chrono::milliseconds lease, const Waiter* waiter, const Deadline& deadline) {
+    const QueueKeys keys(key);
+    LOCKSTEP_ASSIGN_OR_RETURN(
+        redis::Reply reply,
+        QueueAcquireScript().Run(client_, {keys.lock, keys.fence, keys.queue, keys.expiry, keys.seq},
+                                 {token, std::to_string(lease.count()), waiter != nullptr ? waiter->member : "",
+                                  options.fair ? "1" : "0", std::to_string(RegistrationTtl(options).count())},
+                                 deadline));
+    if (!reply.is_array() || reply.array().size() != 3 || !reply.array()[0].is_integer() ||
+        !reply.array()[1].is_integer() || !reply.array()[2].is_integer()) {
+      return Status::Internal("lock: unexpected acquire reply ", reply.DebugString());
+    }
+    return Attempt{reply.array()[0].integer() == 1, reply.array()[1].integer(), reply.array()[2].integer()};
+  }
+
+  // Takes `waiter` out of the lock's queue (an Acquire that gives up), waking the next
+  // one if the lock is free. Best effort, bounded: a registration left behind expires.
+  void Leave(const std::string& key, const Waiter& waiter) {
+    const QueueKeys keys(key);
+    const auto budget = std::min<std::chrono::milliseconds>(options_.release_timeout, 100ms);
+    (void)LeaveQueueScript().Run(client_, {keys.lock, keys.queue, keys.expiry}, {waiter.member},
+                                 Deadline::After(budget));
   }
 
   std::vector<RenewOutcome> RenewBatch(const std::vector<Lease*>& leases) override {
@@ -91,9 +134,10 @@ class ServiceCore final : public Backend {
   }
 
   Status ReleaseLease(const Lease& lease) override {
+    const QueueKeys keys(lease.key());
     LOCKSTEP_ASSIGN_OR_RETURN(redis::Reply reply,
-                              ReleaseScript().Run(client_, {lease.key()}, {lease.token(), options_.release_channel},
-                                                  Deadline::After(options_.release_timeout)));
+                              QueueReleaseScript().Run(client_, {keys.lock, keys.queue, keys.expiry}, {lease.token()},
+                                                       Deadline::After(options_.release_timeout)));
     if (reply.is_integer() && reply.integer() == 1) return Status::Ok();
     return Status::FailedPrecondition("lock '", lease.name(), "' was lost before its release (fence ", lease.fence(),
                                       "): the key had expired or belongs to another owner")
@@ -107,36 +151,37 @@ class ServiceCore final : public Backend {
     renewals_.fetch_add(renewals, std::memory_order_relaxed);
   }
 
-  // Waiter registry. The epoch of a key changes on every release message for it and on
-  // every reconnect of the subscriber (messages may have been missed).
-  void AddWaiter(const std::string& key) LOCKSTEP_EXCLUDES(mu_) {
+  // Waiter registry: a release wakes the one waiter it names; a reconnect of the
+  // subscriber wakes all (messages may have been missed).
+  void AddWaiter(Waiter* waiter) LOCKSTEP_EXCLUDES(mu_) {
     MutexLock l(&mu_);
-    ++waiting_[key].waiters;
+    waiter->seq = ++next_seq_;
+    waiter->member = wake_channel_ + "#" + std::to_string(waiter->seq);
+    waiters_[waiter->seq] = waiter;
   }
-  void RemoveWaiter(const std::string& key) LOCKSTEP_EXCLUDES(mu_) {
+  void RemoveWaiter(const Waiter* waiter) LOCKSTEP_EXCLUDES(mu_) {
     MutexLock l(&mu_);
-    auto it = waiting_.find(key);
-    if (it != waiting_.end() && --it->second.waiters == 0) waiting_.erase(it);
+    waiters_.erase(waiter->seq);
   }
   struct Epochs {
-    uint64_t key = 0;     // Release messages for the key.
+    uint64_t wakes = 0;   // Wake-ups addressed to the waiter.
     uint64_t global = 0;  // Subscriber (re)connects: messages may have been missed.
     bool operator==(const Epochs&) const = default;
   };
-  Epochs Epoch(const std::string& key) LOCKSTEP_EXCLUDES(mu_) {
+  Epochs Epoch(const Waiter& waiter) LOCKSTEP_EXCLUDES(mu_) {
     MutexLock l(&mu_);
-    return EpochLocked(key);
+    return Epochs{waiter.wakes, global_epoch_};
   }
   enum class Woken { kTimeout, kReleased, kReconnected };
-  // Waits until a release message for `key` or a reconnect moves past `seen`, or the
-  // deadline.
-  Woken WaitForRelease(const std::string& key, const Epochs& seen, const Deadline& deadline) LOCKSTEP_EXCLUDES(mu_) {
+  // Waits until a wake-up for `waiter` or a reconnect moves past `seen`, or the deadline.
+  Woken WaitForRelease(Waiter& waiter, const Epochs& seen, const Deadline& deadline) LOCKSTEP_EXCLUDES(mu_) {
     MutexLock l(&mu_);
     for (;;) {
-      const Epochs now = EpochLocked(key);
-      if (now.key != seen.key) return Woken::kReleased;
-      if (now.global != seen.global) return Woken::kReconnected;
-      if (!cv_.WaitUntil(&mu_, deadline) && EpochLocked(key) == seen) return Woken::kTimeout;
+      if (waiter.wakes != seen.wakes) return Woken::kReleased;
+      if (global_epoch_ != seen.global) return Woken::kReconnected;
+      if (!waiter.cv.WaitUntil(&mu_, deadline) && waiter.wakes == seen.wakes && global_epoch_ == seen.global) {
+        return Woken::kTimeout;
+      }
     }
   }
   Status WaitSubscribed(const Deadline& deadline) { return subscriber_->WaitSubscribed(deadline); }
@@ -148,57 +193,65 @@ class ServiceCore final : public Backend {
   std::atomic<uint64_t> acquired_{0}, wakes_{0}, polls_{0}, renewals_{0}, renew_batches_{0}, lost_{0};
 
  private:
-  struct Waiting {
-    int waiters = 0;
-    uint64_t epoch = 0;
-  };
-  Epochs EpochLocked(const std::string& key) LOCKSTEP_REQUIRES(mu_) {
-    auto it = waiting_.find(key);
-    return Epochs{it == waiting_.end() ? 0 : it->second.epoch, global_epoch_};
-  }
-  void OnRelease(const std::string& key) LOCKSTEP_EXCLUDES(mu_) {
-    {
-      MutexLock l(&mu_);
-      auto it = waiting_.find(key);
-      if (it == waiting_.end()) return;
-      ++it->second.epoch;
+  // A wake-up message: the member "<wake channel>#<seq>" of the waiter it is for.
+  void OnWake(const std::string& member) LOCKSTEP_EXCLUDES(mu_) {
+    const size_t hash = member.rfind('#');
+    if (hash == std::string::npos) return;
+    uint64_t seq = 0;
+    for (size_t i = hash + 1; i < member.size(); ++i) {
+      if (member[i] < '0' || member[i] > '9') return;
+      seq = seq * 10 + static_cast<uint64_t>(member[i] - '0');
     }
-    cv_.SignalAll();
+    MutexLock l(&mu_);
+    auto it = waiters_.find(seq);
+    if (it == waiters_.end()) return;  // Gave up meanwhile (it left the queue, waking the next).
+    ++it->second->wakes;
+    it->second->cv.Signal();
   }
   void OnState(redis::ConnectionState state) LOCKSTEP_EXCLUDES(mu_) {
     if (state != redis::ConnectionState::kConnected) return;
-    {
-      MutexLock l(&mu_);
-      ++global_epoch_;
-    }
-    cv_.SignalAll();
+    MutexLock l(&mu_);
+    ++global_epoch_;
+    for (auto& [seq, waiter] : waiters_) waiter->cv.Signal();
   }
 
   redis::Client& client_;
   const LockServiceOptions options_;
+  const std::string wake_channel_;  // "<release_channel>:<service token>": this service's waiters.
   std::unique_ptr<redis::Subscriber> subscriber_;
 
   Mutex mu_;
-  CondVar cv_;
-  std::map<std::string, Waiting> waiting_ LOCKSTEP_GUARDED_BY(mu_);
+  std::map<uint64_t, Waiter*> waiters_ LOCKSTEP_GUARDED_BY(mu_);
+  uint64_t next_seq_ LOCKSTEP_GUARDED_BY(mu_) = 0;
   uint64_t global_epoch_ LOCKSTEP_GUARDED_BY(mu_) = 0;
 };
 
-// RAII registration of a waiter.
+// RAII registration of a waiting Acquire: in the service's registry for its whole life;
+// in the lock's Redis queue from its first failed attempt until it is granted (the
+// script dequeues it) or gives up (the destructor leaves the queue).
 class WaiterScope {
  public:
   WaiterScope(ServiceCore* core, const std::string& key) : core_(core), key_(key) {
-    if (core_ != nullptr) core_->AddWaiter(key_);
+    if (core_ != nullptr) core_->AddWaiter(&waiter_);
   }
   ~WaiterScope() {
-    if (core_ != nullptr) core_->RemoveWaiter(key_);
+    if (core_ == nullptr) return;
+    if (queued_) core_->Leave(key_, waiter_);
+    core_->RemoveWaiter(&waiter_);
   }
   WaiterScope(const WaiterScope&) = delete;
   WaiterScope& operator=(const WaiterScope&) = delete;
 
+  // Null when the Acquire does not wait.
+  Waiter* waiter() { return core_ != nullptr ? &waiter_ : nullptr; }
+  // Whether the lock's queue holds this waiter after the last attempt.
+  void set_queued(bool queued) { queued_ = queued; }
+
  private:
   ServiceCore* core_;
   const std::string& key_;
+  Waiter waiter_;
+  bool queued_ = false;
 };
 
 std::shared_ptr<Lease> FindReentrant(const LockOptions& options, const std::string& key) {
@@ -252,21 +305,25 @@ Result<LockGuard> LockService::Acquire(std::string_view name, const LockOptions&
   if (std::shared_ptr<internal::Lease> lease = internal::FindReentrant(options, key)) return granted(std::move(lease));
 
   const bool wait = options.wait == WaitPolicy::kWait;
-  internal::WaiterScope waiter(wait ? core_.get() : nullptr, key);
+  internal::WaiterScope scope(wait ? core_.get() : nullptr, key);
   if (wait) {
-    // Subscribed before the first attempt, so a release after a failed attempt is never
+    // Subscribed before the first attempt, so a wake-up after a failed attempt is never
     // missed. If the subscriber cannot connect, waiting degrades to the fallback poll.
     (void)core_->WaitSubscribed(deadline.CappedAt(options.poll_interval));
   }
   bool reported_wait = false;
   for (;;) {
-    const internal::ServiceCore::Epochs epoch = core_->Epoch(key);
+    const internal::ServiceCore::Epochs epoch =
+        wait ? core_->Epoch(*scope.waiter()) : internal::ServiceCore::Epochs{};
     const Clock::time_point sent = Clock::Real().Now();
-    LOCKSTEP_ASSIGN_OR_RETURN(const auto attempt, core_->TryOnce(key, token, resolved.lease, deadline));
-    if (attempt.first) {
-      auto lease = std::make_shared<internal::Lease>(core_, std::string(name), key, token, attempt.second, resolved,
-                                                     sent, options.on_lost,
+    LOCKSTEP_ASSIGN_OR_RETURN(const internal::Attempt attempt,
+                              core_->TryOnce(key, token, options, resolved.lease, scope.waiter(), deadline));
+    scope.set_queued(wait && !attempt.granted);
+    if (attempt.granted) {
+      auto lease = std::make_shared<internal::Lease>(core_, std::string(name), key, token, attempt.fence_or_pttl,
+                                                     resolved, sent, options.on_lost,
                                                      options.reentrant ? options.owner : nullptr);
+      lease->SetQueueTicket(attempt.ticket);
       lease->RegisterWithOwner(lease);
       if (options.auto_renew) renewer_->Add(lease);
       return granted(std::move(lease));
@@ -279,12 +336,13 @@ Result<LockGuard> LockService::Acquire(std::string_view name, const LockOptions&
       reported_wait = true;
       if (metrics.on_wait) metrics.on_wait(name);
     }
-    // Wake on a release message, else when the holder's lease would run out, else after
-    // poll_interval. PTTL -2 (the key vanished meanwhile): retry after 1ms, never spin.
+    // Wake on a release addressed to this waiter (the queue's head), else when the holder's
+    // lease would run out, else after poll_interval (which also refreshes the queue
+    // registration). PTTL -2 (the key vanished meanwhile): retry after 1ms, never spin.
     std::chrono::milliseconds pause = options.poll_interval;
-    if (attempt.second >= 0) pause = std::min(pause, std::chrono::milliseconds(attempt.second + 1));
-    if (attempt.second == -2) pause = std::chrono::milliseconds(1);
-    const auto woken = core_->WaitForRelease(key, epoch, deadline.CappedAt(pause));
+    if (attempt.fence_or_pttl >= 0) pause = std::min(pause, std::chrono::milliseconds(attempt.fence_or_pttl + 1));
+    if (attempt.fence_or_pttl == -2) pause = std::chrono::milliseconds(1);
+    const auto woken = core_->WaitForRelease(*scope.waiter(), epoch, deadline.CappedAt(pause));
     if (woken == internal::ServiceCore::Woken::kReleased) {
       core_->wakes_.fetch_add(1, std::memory_order_relaxed);
       if (metrics.on_wake) metrics.on_wake(name);

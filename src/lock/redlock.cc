@@ -305,6 +305,9 @@ Result<LockGuard> RedLock::TryAcquire(std::string_view name, const LockOptions& 
 }
 
 Result<LockGuard> RedLock::Acquire(std::string_view name, const LockOptions& options, const Deadline& deadline) {
+  if (options.fair) {
+    return Status::InvalidArgument("redlock: fair mode is not supported (no shared waiter queue across masters)");
+  }
   LOCKSTEP_ASSIGN_OR_RETURN(const internal::AcquireStart begin,
                             internal::AcquireStart::Begin("redlock", core_->options().key_prefix, name, options));
   const internal::ResolvedOptions& resolved = begin.resolved;

@@ -23,8 +23,9 @@ struct LockServiceOptions {
   // Prefix of every key: "<prefix><name>" holds the owner token (PX lease) and
   // "<prefix><name>:fence" the fence counter. Default "lock:".
   std::string key_prefix = "lock:";
-  // Channel the release script PUBLISHes the released key on; waiters of all services
-  // sharing it are woken. Non-empty. Default "lockstep:lock:released".
+  // Prefix of the wake-up channels: each service subscribes to
+  // "<release_channel>:<service token>" and a release PUBLISHes on the channel of the one
+  // waiter it wakes. Non-empty. Default "lockstep:lock:released".
   std::string release_channel = "lockstep:lock:released";
   // Bound on one release round trip (per node for RedLock): a stalled Redis costs a
   // releasing thread at most this; the lease then expires by itself. > 0. Default 1s.
@@ -56,13 +57,18 @@ struct LockServiceStats {
 // Renewal: one scheduler thread per service keeps a timer heap of leases; the leases due
 // together are renewed in one pipeline (compare-and-pexpire script).
 //
-// Waiting: the release script PUBLISHes the key on `release_channel`; one Subscriber per
-// service (its own connection) wakes the waiters of that key. A waiter also retries after
-// min(poll_interval, the holder's remaining PTTL) so a lost message or a crashed holder
-// costs at most that; it never spins. Fairness: none. Waiters race on each release (no
-// FIFO), so under constant contention one waiter can lose every race and starve until its
-// deadline; the deadline is the only bound. Use a queue in front of the lock if you need
-// fairness.
+// Waiting: a waiter that finds the lock busy joins the lock's queue in Redis (a ZSET of
+// waiters by arrival, each registration with an expiry refreshed on every attempt). The
+// release script deletes the key and wakes ONE waiter, the queue's head, by a PUBLISH on
+// its service's channel (one Subscriber connection per service); a granted waiter leaves
+// the queue, one that gives up removes itself and wakes the next. A waiter also retries
+// after min(poll_interval, the holder's remaining PTTL), so a lost message, a crashed
+// holder or a dead head costs at most that (plus the dead head's registration TTL); it
+// never spins. Default mode: a free lock goes to whoever asks first (the woken head races
+// new arrivals and the releasing thread itself; no starvation bound but the deadline).
+// Fair mode (LockOptions::fair): FIFO across processes with a stated bound (options.h).
+// Keys per lock name: "<prefix><name>" (holder), ":fence", and while anyone waits ":q",
+// ":qt", ":qseq" (they expire by themselves when nobody has waited for a while).
 //
 // Thread-safe. REQUIRES: `client` outlives the service and every guard it issued; no
 // Acquire is in flight when the service is destroyed. Destroying the service stops renewals: guards still alive then lose their lease when
@@ -80,7 +86,9 @@ class LockService {
   // or: kDeadlineExceeded reason "lock_busy" (still held by another owner at the
   // deadline), kAborted reason "lock_busy" (kNoWait and busy), kInvalidArgument (bad
   // options or empty name), kUnavailable / kDeadlineExceeded from Redis (the grant may have
-  // happened: it then expires after one lease). Thread-safe.
+  // happened: it then expires after one lease). An Acquire that gives up after queueing
+  // removes itself from the lock's queue, which may take up to min(release_timeout, 100ms)
+  // past the deadline when Redis is slow. Thread-safe.
   Result<LockGuard> Acquire(std::string_view name, const LockOptions& options, const Deadline& deadline);
   // Acquire with WaitPolicy::kNoWait. Thread-safe.
   Result<LockGuard> TryAcquire(std::string_view name, const LockOptions& options,

@@ -55,8 +55,19 @@ struct LockOptions {
   WaitPolicy wait = WaitPolicy::kWait;
   // Waiting: upper bound between two attempts when no release message arrives (lost
   // message, holder crashed). The wait also ends when the holder's lease would expire.
-  // > 0. Default 1s.
+  // A waiter's place in the lock's queue is kept while it retries at least once per
+  // registration TTL = max(3 x poll_interval, 500ms). > 0. Default 1s.
   std::chrono::milliseconds poll_interval{1'000};
+  // Fair (FIFO) mode, LockService only (RedLock: kInvalidArgument). A fair acquirer is
+  // granted a free lock only when no live waiter queued before it: waiters are served in
+  // the order they first found the lock busy, across processes (the queue is in Redis), and
+  // a releasing thread cannot barge ahead of them. A fair TryAcquire fails while anyone is
+  // queued. Bound: a waiter whose process keeps its registration alive is granted after at
+  // most one grant per waiter queued ahead of it (plus the current holder); a waiter ahead
+  // that died without leaving delays the queue by at most its registration TTL + one
+  // poll_interval. Non-fair acquirers of the same name may still barge: use one mode per
+  // name. Default false (a free lock goes to whoever asks first; the queue's head is woken).
+  bool fair = false;
   // The owner on whose behalf the lock is taken; null = a fresh anonymous owner.
   std::shared_ptr<LockOwner> owner = nullptr;
   // With an owner: a second Acquire of the same name by the same owner while a guard of

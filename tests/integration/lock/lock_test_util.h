@@ -18,10 +18,10 @@ using namespace std::chrono_literals;
 class EventCounter {
  public:
   void Add(std::string_view event) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++counts_[std::string(event)];
-    }
+    // Notifies under the lock: a test that awaited this event may destroy the counter as
+    // soon as Await returns, which it cannot do before Add has let go of everything.
+    std::lock_guard<std::mutex> lock(mu_);
+    ++counts_[std::string(event)];
     cv_.notify_all();
   }
   int Get(std::string_view event) {
