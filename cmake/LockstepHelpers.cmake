@@ -17,10 +17,15 @@ endfunction()
 # lockstep_add_test(<name> SOURCES ... [DEPS ...] [LABELS ...] [INTEGRATION])
 # A gtest binary registered with ctest through gtest_discover_tests-free add_test (one
 # process per binary keeps fixtures cheap). INTEGRATION tests need the `servers` fixture.
+# Unit tests beside the sources (under src/) may include the module's private headers;
+# tests elsewhere (tests/, apps/) see the public headers only.
 function(lockstep_add_test name)
   cmake_parse_arguments(ARG "INTEGRATION" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
-  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+  if(CMAKE_CURRENT_SOURCE_DIR MATCHES "^${PROJECT_SOURCE_DIR}/src(/|$)")
+    target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src)
+  endif()
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 600)

@@ -1,6 +1,7 @@
 #include "lock/lease.h"
 
 #include "lock/scripts.h"
+#include "lockstep/lock/test_peer.h"
 
 #include <unistd.h>
 
@@ -13,6 +14,8 @@
 namespace lockstep::lock {
 
 LockOwner::LockOwner() : token_(internal::NewOwnerToken()), registry_(std::make_unique<Registry>()) {}
+
+LockOwner::~LockOwner() = default;
 
 namespace internal {
 
@@ -303,13 +306,14 @@ Deadline RenewDeadline(const std::vector<Lease*>& leases) {
   return Deadline::At(earliest);
 }
 
-void LeaseTestPeer::PauseRenewals(LockGuard& guard) {
+}  // namespace internal
+
+void LockGuardTestPeer::PauseRenewals(LockGuard& guard) {
   if (guard.lease_ != nullptr) guard.lease_->PauseRenewalsForTesting();
 }
 
-const std::string& LeaseTestPeer::Token(const LockGuard& guard) { return guard.lease_->token(); }
+const std::string& LockGuardTestPeer::Token(const LockGuard& guard) { return guard.lease_->token(); }
 
-int64_t LeaseTestPeer::QueueTicket(const LockGuard& guard) { return guard.lease_->queue_ticket(); }
+int64_t LockGuardTestPeer::QueueTicket(const LockGuard& guard) { return guard.lease_->queue_ticket(); }
 
-}  // namespace internal
 }  // namespace lockstep::lock

@@ -190,14 +190,5 @@ struct LockOwnerAccess {
   static LockOwner::Registry* Registry(LockOwner& owner) { return owner.registry_.get(); }
 };
 
-// Test-only access to guard internals (integration tests include this private header).
-struct LeaseTestPeer {
-  // Stops renewing the guard's lease, as if its process were paused: the lease runs out.
-  static void PauseRenewals(LockGuard& guard);
-  static const std::string& Token(const LockGuard& guard);
-  // The lock-queue ticket the grant was made on (0: granted without queueing).
-  static int64_t QueueTicket(const LockGuard& guard);
-};
-
 }  // namespace internal
 }  // namespace lockstep::lock

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "http/json_text.h"
-#include "lockstep/base/status_mapping.h"
+#include "http/status_mapping.h"
 
 namespace shopd::domain {
 
@@ -12,7 +12,7 @@ Outcome Outcome::Json(int http_status, const nlohmann::json& body) {
 }
 
 Outcome Outcome::Error(const lockstep::Status& status) {
-  const lockstep::HttpError e = lockstep::HttpErrorFor(status);
+  const http::HttpError e = http::HttpErrorFor(status);
   return Outcome{e.http_status, http::ErrorJson(e.error_code, status.message()), false};
 }
 

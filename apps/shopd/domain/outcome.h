@@ -18,7 +18,7 @@ struct Outcome {
 
   static Outcome Json(int http_status, const nlohmann::json& body);
   // The API error body for `status` (status code and error code from the one mapping table,
-  // lockstep::HttpErrorFor). REQUIRES: !status.ok().
+  // http::HttpErrorFor). REQUIRES: !status.ok().
   static Outcome Error(const lockstep::Status& status);
 };
 

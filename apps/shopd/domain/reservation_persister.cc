@@ -107,7 +107,7 @@ Result<std::unique_ptr<ReservationPersister>> ReservationPersister::Start(lockst
                                                                          DomainMetrics& metrics,
                                                                          ReservationPersisterOptions options) {
   std::unique_ptr<ReservationPersister> p(new ReservationPersister(pool, redis, metrics, std::move(options)));
-  lockstep::batch::StreamConsumerOptions& c = p->consumer_options_;
+  lockstep::redis::StreamConsumerOptions& c = p->consumer_options_;
   c.stream = p->options_.keys.Stream();
   c.group = std::string(ReservedKeys::kGroup);
   c.consumer = p->options_.consumer;
@@ -140,8 +140,8 @@ Result<std::unique_ptr<ReservationPersister>> ReservationPersister::Start(lockst
 
 Status ReservationPersister::TryStart() {
   LOCKSTEP_ASSIGN_OR_RETURN(
-      std::unique_ptr<lockstep::batch::StreamConsumer> consumer,
-      lockstep::batch::StreamConsumer::Start(
+      std::unique_ptr<lockstep::redis::StreamConsumer> consumer,
+      lockstep::redis::StreamConsumer::Start(
           redis_, consumer_options_,
           [this](std::vector<lockstep::redis::StreamEntry>& entries, std::vector<Status>& per_entry) {
             return Handle(entries, per_entry);
@@ -177,7 +177,7 @@ ReservationPersister::~ReservationPersister() {
     stop_cv_.SignalAll();
   }
   if (starter_.joinable()) starter_.join();
-  std::unique_ptr<lockstep::batch::StreamConsumer> consumer;
+  std::unique_ptr<lockstep::redis::StreamConsumer> consumer;
   {
     lockstep::MutexLock lock(&mu_);
     consumer = std::move(consumer_);

@@ -14,7 +14,7 @@
 #include "lockstep/base/mutex.h"
 #include "lockstep/base/result.h"
 #include "lockstep/base/status.h"
-#include "lockstep/batch/stream_consumer.h"
+#include "lockstep/redis/stream_consumer.h"
 
 
 namespace shopd::domain {
@@ -47,7 +47,7 @@ struct ReservationEntry {
   std::vector<std::pair<std::string, std::string>> ToFields() const;
 };
 
-// Writes reservations from the stream to MariaDB (lockstep::batch::StreamConsumer, group
+// Writes reservations from the stream to MariaDB (lockstep::redis::StreamConsumer, group
 // "persister"; any number of processes). Per batch ONE transaction: lock the products'
 // rows, INSERT the orders that are not there yet (status confirmed), decrement the stock by
 // exactly what was inserted, and write their request_records; then, in Redis, mark the
@@ -91,11 +91,11 @@ class ReservationPersister {
   lockstep::redis::Client& redis_;
   DomainMetrics& metrics_;
   const ReservationPersisterOptions options_;
-  lockstep::batch::StreamConsumerOptions consumer_options_;
+  lockstep::redis::StreamConsumerOptions consumer_options_;
   lockstep::Mutex mu_;
   lockstep::CondVar stop_cv_;
   bool stop_ LOCKSTEP_GUARDED_BY(mu_) = false;
-  std::unique_ptr<lockstep::batch::StreamConsumer> consumer_ LOCKSTEP_GUARDED_BY(mu_);
+  std::unique_ptr<lockstep::redis::StreamConsumer> consumer_ LOCKSTEP_GUARDED_BY(mu_);
   std::thread starter_;  // Retries TryStart while Redis is unreachable.
 };
 

@@ -4,7 +4,7 @@
 
 #include "http/json_text.h"
 #include "lockstep/base/check.h"
-#include "lockstep/base/status_mapping.h"
+#include "http/status_mapping.h"
 
 namespace shopd::http {
 namespace {
@@ -40,7 +40,7 @@ Response Response::Text(int status, std::string body, std::string_view content_t
 
 Response Response::Error(const lockstep::Status& status) {
   LOCKSTEP_CHECK(!status.ok());
-  const lockstep::HttpError e = lockstep::HttpErrorFor(status);
+  const HttpError e = HttpErrorFor(status);
   Response r = ErrorBody(e.http_status, e.error_code, status.message());
   if (e.retry_after) r.headers.Set("Retry-After", "1");
   return r;

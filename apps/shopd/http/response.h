@@ -27,7 +27,7 @@ struct Response {
   static Response RawJson(int status, std::string json);
   // A body with an explicit content type (e.g. /metrics text).
   static Response Text(int status, std::string body, std::string_view content_type);
-  // The API error for a non-OK Status: HTTP status and code from lockstep::HttpErrorFor
+  // The API error for a non-OK Status: HTTP status and code from HttpErrorFor (http/status_mapping.h)
   // (the one mapping table), body {"error":{"code":"<code>","message":"<message>"}},
   // plus `Retry-After: 1` when the mapping says so. REQUIRES: !status.ok().
   static Response Error(const lockstep::Status& status);

@@ -12,7 +12,6 @@ namespace lockstep::lock {
 namespace internal {
 class Lease;
 struct AcquireStart;
-struct LeaseTestPeer;
 struct LockOwnerAccess;
 }  // namespace internal
 
@@ -22,6 +21,7 @@ struct LockOwnerAccess;
 class LockOwner {
  public:
   LockOwner();
+  ~LockOwner();  // Out of line: Registry is private to the module.
   LockOwner(const LockOwner&) = delete;
   LockOwner& operator=(const LockOwner&) = delete;
 
@@ -84,7 +84,7 @@ class LockGuard {
 
  private:
   friend struct internal::AcquireStart;
-  friend struct internal::LeaseTestPeer;
+  friend struct LockGuardTestPeer;
   explicit LockGuard(std::shared_ptr<internal::Lease> lease) : lease_(std::move(lease)) {}
   std::shared_ptr<internal::Lease> lease_;
 };

@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "lock/lease.h"
+#include "lockstep/lock/test_peer.h"
 #include "lock_test_util.h"
 #include "lockstep/lock/fenced_write.h"
 #include "lockstep/lock/lock_service.h"
@@ -291,7 +291,7 @@ TEST_F(FencedLockTest, PausedHolderIsFencedOutAndReportsLost) {
     ASSERT_TRUE(tx->Commit().ok());
   }
   // A "pauses" (no renewals): its lease lapses in Redis and B gets the lock.
-  internal::LeaseTestPeer::PauseRenewals(*a);
+  LockGuardTestPeer::PauseRenewals(*a);
   Result<LockGuard> b = (*service)->Acquire(name, {.lease = 30s}, Deadline::After(60s));
   ASSERT_TRUE(b.ok()) << b.status();
   EXPECT_GT(b->fence(), a->fence());

@@ -9,7 +9,7 @@
 #include <memory>
 #include <thread>
 
-#include "lock/lease.h"
+#include "lockstep/lock/test_peer.h"
 #include "lock_test_util.h"
 #include "support/redis_test.h"
 
@@ -207,7 +207,7 @@ TEST_F(LockServiceTest, PausedRenewalReportsLostWhenValidityEnds) {
   const std::string name = Key("paused");
   Result<LockGuard> g = service_->Acquire(name, {.lease = 1s}, Deadline::After(30s));
   ASSERT_TRUE(g.ok()) << g.status();
-  internal::LeaseTestPeer::PauseRenewals(*g);
+  LockGuardTestPeer::PauseRenewals(*g);
   ASSERT_TRUE(events_.Await("lost", 1));
   EXPECT_EQ(g->Check().reason(), "lock_lost");
 }

@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "lock/lease.h"
+#include "lockstep/lock/test_peer.h"
 #include "lock_test_util.h"
 #include "lockstep/lock/lock_service.h"
 #include "support/child_process.h"
@@ -25,7 +25,6 @@ namespace lockstep::lock {
 namespace {
 
 using namespace std::chrono_literals;
-using internal::LeaseTestPeer;
 
 // Waits until `probe()` holds; false after a generous bound (not a timing assertion).
 template <typename Probe>
@@ -84,7 +83,7 @@ TEST_F(WaiterQueueTest, EachReleaseWakesOnlyTheQueueHead) {
         tickets[i] = g.status();
         return;
       }
-      tickets[i] = LeaseTestPeer::QueueTicket(*g);
+      tickets[i] = LockGuardTestPeer::QueueTicket(*g);
       Status released = g->Release();
       if (!released.ok()) tickets[i] = released;
     });
@@ -145,7 +144,7 @@ TEST_F(WaiterQueueTest, FairTryAcquireCannotBargeAheadOfTheQueue) {
   }
   waiter.join();
   ASSERT_TRUE(waited.ok()) << waited.status();
-  EXPECT_GT(LeaseTestPeer::QueueTicket(*waited), 0);
+  EXPECT_GT(LockGuardTestPeer::QueueTicket(*waited), 0);
   ASSERT_TRUE(waited->Release().ok());
   Result<LockGuard> free_now = services_[0]->TryAcquire(name, fair);
   EXPECT_TRUE(free_now.ok()) << "queue empty: a fair TryAcquire gets a free lock";
@@ -167,7 +166,7 @@ TEST_F(WaiterQueueTest, FairQueueSkipsADeadHeadOnceItsRegistrationExpires) {
   EXPECT_FALSE(blocked.ok()) << "the lock is free but a live registration is queued ahead";
   Result<LockGuard> waited = services_[0]->Acquire(name, {.poll_interval = 50ms, .fair = true}, Deadline::After(120s));
   ASSERT_TRUE(waited.ok()) << waited.status();
-  EXPECT_EQ(LeaseTestPeer::QueueTicket(*waited), 2) << "served from the queue, behind the ghost";
+  EXPECT_EQ(LockGuardTestPeer::QueueTicket(*waited), 2) << "served from the queue, behind the ghost";
   EXPECT_EQ(QueueLength(client(), name), 0) << "the ghost was purged";
 }
 
@@ -201,7 +200,7 @@ TEST(FairChild, DISABLED_Worker) {
           failures.fetch_add(1);
           continue;
         }
-        const std::string entry = std::to_string(g->fence()) + " " + std::to_string(LeaseTestPeer::QueueTicket(*g));
+        const std::string entry = std::to_string(g->fence()) + " " + std::to_string(LockGuardTestPeer::QueueTicket(*g));
         if (!(*client)->Command({"RPUSH", key + ":log", entry}, Deadline::After(10s)).ok()) failures.fetch_add(1);
         std::this_thread::sleep_for(1ms);
         if (!g->Release().ok()) failures.fetch_add(1);

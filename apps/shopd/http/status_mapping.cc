@@ -1,18 +1,9 @@
-#include "lockstep/base/status_mapping.h"
+#include "http/status_mapping.h"
 
-namespace lockstep {
+namespace shopd::http {
 
-RetryPolicy RetryPolicyFor(StatusCode code) {
-  switch (code) {
-    case StatusCode::kAborted: return RetryPolicy::kRetryUnit;
-    case StatusCode::kUnavailable: return RetryPolicy::kRetryIfIdempotent;
-    case StatusCode::kDeadlineExceeded:
-    case StatusCode::kResourceExhausted: return RetryPolicy::kCallerAfterDelay;
-    default: return RetryPolicy::kNone;
-  }
-}
-
-HttpError HttpErrorFor(const Status& status) {
+HttpError HttpErrorFor(const lockstep::Status& status) {
+  using lockstep::StatusCode;
   switch (status.code()) {
     case StatusCode::kOk: return {200, "", false};
     case StatusCode::kInvalidArgument:
@@ -37,4 +28,4 @@ HttpError HttpErrorFor(const Status& status) {
   return {500, "internal", false};
 }
 
-}  // namespace lockstep
+}  // namespace shopd::http

@@ -1,11 +1,11 @@
-#include "lockstep/batch/stream_consumer.h"
+#include "lockstep/redis/stream_consumer.h"
 
 #include <cstdlib>
 #include <exception>
 #include <utility>
 #include "lockstep/base/thread_name.h"
 
-namespace lockstep::batch {
+namespace lockstep::redis {
 namespace {
 
 // "<ms>-<seq>" as a pair for ordering; malformed ids order first (never used for trimming).
@@ -256,4 +256,4 @@ bool StreamConsumer::Trim() {
   return true;
 }
 
-}  // namespace lockstep::batch
+}  // namespace lockstep::redis

@@ -1,4 +1,4 @@
-#include "lockstep/batch/stream_consumer.h"
+#include "lockstep/redis/stream_consumer.h"
 
 #include <gtest/gtest.h>
 
@@ -17,8 +17,8 @@ namespace lockstep::testing {
 namespace {
 
 using namespace std::chrono_literals;
-using batch::StreamConsumer;
-using batch::StreamConsumerOptions;
+using redis::StreamConsumer;
+using redis::StreamConsumerOptions;
 using redis::StreamEntry;
 
 // Generous bound for awaited conditions (a loaded 2-core CI machine never gets near it).
@@ -154,7 +154,7 @@ TEST_F(StreamConsumerTest, FailedEntriesStayPendingAndAreRedelivered) {
     EXPECT_GE(counts[ids[i]], 2) << i;
   }
   EXPECT_EQ(counts[ids[2]], 3);
-  const batch::StreamConsumerStats stats = (*consumer)->Stats();
+  const redis::StreamConsumerStats stats = (*consumer)->Stats();
   EXPECT_EQ(stats.entries_acked, ids.size());
   EXPECT_GE(stats.handler_failures, ids.size() + 1);
   MutexLock lock(&mu);

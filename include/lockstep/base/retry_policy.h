@@ -14,17 +14,7 @@ enum class RetryPolicy {
   kCallerAfterDelay,   // The caller, after Retry-After / with the same request id.
 };
 
+// The retry policy of a failed call with `code`. Thread-safe (pure).
 RetryPolicy RetryPolicyFor(StatusCode code);
-
-// The one table that decides an HTTP status and API error code for a Status.
-struct HttpError {
-  int http_status;              // 200 for OK.
-  std::string_view error_code;  // snake_case API code ("invalid_argument"); for 409 the
-                                // status's reason (e.g. "out_of_stock") when it has one.
-  bool retry_after;             // Whether the reply carries Retry-After (429, 503).
-};
-
-// Thread-safe (pure). The returned error_code may point into `status`; keep it alive.
-HttpError HttpErrorFor(const Status& status);
 
 }  // namespace lockstep

@@ -16,7 +16,7 @@
 #include "lockstep/redis/client.h"
 #include "lockstep/redis/streams.h"
 
-namespace lockstep::batch {
+namespace lockstep::redis {
 
 // Handles one batch. `per_entry` arrives sized like `entries`, all OK; set an element to an
 // error to leave that entry pending (it is retried). A non-OK return leaves the whole batch
@@ -126,4 +126,4 @@ class StreamConsumer {
   std::thread thread_;
 };
 
-}  // namespace lockstep::batch
+}  // namespace lockstep::redis
