@@ -111,7 +111,7 @@ if [ "$what" = shopd ] || [ "$what" = all ]; then
   fres256=$(run_c 256 flashsale --url "$U" --mysql "$M" --mode reserved --stock "$requests" --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
   # The Lua limit: shopd's reservation script (extracted from its source, the same text
   # shopd loads) straight into Redis, stock never running out, request ids random.
-  SRC=$(sed -n '/kReserve(R"lua(/,/)lua");/p' apps/shopd/domain/reservations.cc | sed '1d;$d')
+  SRC=$(sed -n '/kReserve(R"lua(/,/)lua");/p' apps/shopd/domain/orders/reservations.cc | sed '1d;$d')
   SHA=$(redis-cli -p "$RP" script load "$SRC")
   redis-cli -p "$RP" set rb:stock:1 1000000000000 >/dev/null
   redis-cli -p "$RP" set rb:incarnation bench >/dev/null

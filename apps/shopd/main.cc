@@ -11,17 +11,17 @@
 #include <spdlog/spdlog.h>
 
 #include "config/config.h"
-#include "domain/accounts.h"
+#include "domain/accounts/accounts.h"
 #include "domain/domain_metrics.h"
 #include "domain/in_flight.h"
-#include "domain/orders.h"
-#include "domain/products.h"
-#include "domain/reconcile.h"
-#include "domain/reservation_persister.h"
-#include "domain/reservations.h"
-#include "domain/routes.h"
+#include "domain/orders/orders.h"
+#include "domain/products/products.h"
+#include "domain/orders/reconcile.h"
+#include "domain/orders/reservation_persister.h"
+#include "domain/orders/reservations.h"
+#include "api/routes.h"
 #include "domain/schema.h"
-#include "domain/transfers.h"
+#include "domain/transfers/transfers.h"
 #include "http/ops_routes.h"
 #include "http/server.h"
 #include "lockstep/base/backoff.h"
@@ -264,9 +264,9 @@ int main(int argc, char** argv) {
     return PoolMetrics(**pool, **redis) + domain_metrics.Render() + products.CacheMetrics() +
            reservations.RenderMetrics();
   });
-  const shopd::domain::Services services{&accounts, &transfers, &products, &orders};
-  shopd::domain::RegisterAccountRoutes(server.router(), services);
-  shopd::domain::RegisterCommerceRoutes(server.router(), services);
+  const shopd::api::Services services{&accounts, &transfers, &products, &orders};
+  shopd::api::RegisterAccountRoutes(server.router(), services);
+  shopd::api::RegisterCommerceRoutes(server.router(), services);
 
   if (lockstep::Status s = server.Start(); !s.ok()) {
     spdlog::critical("shopd: cannot start: {}", s.ToString());

@@ -8,14 +8,14 @@ namespace shopd::domain {
 using lockstep::Status;
 
 Status RequestRecords::Insert(lockstep::sql::Transaction& tx, std::string_view scope, std::string_view request_id,
-                              std::string_view digest, const Outcome& outcome) {
+                              std::string_view digest, const reply::Outcome& outcome) {
   return tx.Execute("INSERT INTO request_records (scope, request_id, request_digest, http_status, response, created_at) "
                     "VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6))",
                     scope, request_id, digest, outcome.http_status, outcome.body)
       .status();
 }
 
-lockstep::Result<Outcome> RequestRecords::Replay(lockstep::sql::Pool& pool, std::string_view scope,
+lockstep::Result<reply::Outcome> RequestRecords::Replay(lockstep::sql::Pool& pool, std::string_view scope,
                                                  std::string_view request_id, std::string_view digest,
                                                  const lockstep::Deadline& deadline) {
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool.Acquire(deadline));
@@ -29,7 +29,7 @@ lockstep::Result<Outcome> RequestRecords::Replay(lockstep::sql::Pool& pool, std:
     return Status::FailedPrecondition("request_id was already used with a different request body")
         .WithReason("request_id_conflict");
   }
-  Outcome out;
+  reply::Outcome out;
   LOCKSTEP_ASSIGN_OR_RETURN(int64_t status, rows[0].GetInt64(1));
   LOCKSTEP_ASSIGN_OR_RETURN(out.body, rows[0].GetString(2));
   out.http_status = static_cast<int>(status);

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "domain/outcome.h"
+#include "reply/outcome.h"
 #include "lockstep/base/deadline.h"
 #include "lockstep/base/result.h"
 
@@ -25,12 +25,12 @@ class RequestRecords {
   // Inserts the record. kAlreadyExists if (scope, request_id) is already recorded (the
   // caller rolls back and replays); the insert waits on an uncommitted duplicate.
   static lockstep::Status Insert(lockstep::sql::Transaction& tx, std::string_view scope,
-                                 std::string_view request_id, std::string_view digest, const Outcome& outcome);
+                                 std::string_view request_id, std::string_view digest, const reply::Outcome& outcome);
 
   // The recorded outcome for (scope, request_id) if its digest equals `digest` (marked
   // replayed); kFailedPrecondition "request_id_conflict" if recorded with another digest;
   // kNotFound if there is no record.
-  static lockstep::Result<Outcome> Replay(lockstep::sql::Pool& pool, std::string_view scope,
+  static lockstep::Result<reply::Outcome> Replay(lockstep::sql::Pool& pool, std::string_view scope,
                                           std::string_view request_id, std::string_view digest,
                                           const lockstep::Deadline& deadline);
 };

@@ -2,14 +2,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "http/json_text.h"
+#include "reply/json_text.h"
 #include "lockstep/base/check.h"
-#include "http/status_mapping.h"
+#include "reply/status_mapping.h"
 
 namespace shopd::http {
 namespace {
 Response ErrorBody(int status, std::string_view code, std::string_view message) {
-  Response r = Response::RawJson(status, ErrorJson(code, message));
+  Response r = Response::RawJson(status, reply::ErrorJson(code, message));
   r.headers.Set("Content-Type", std::string(kJsonContentType));
   return r;
 }
@@ -40,7 +40,7 @@ Response Response::Text(int status, std::string body, std::string_view content_t
 
 Response Response::Error(const lockstep::Status& status) {
   LOCKSTEP_CHECK(!status.ok());
-  const HttpError e = HttpErrorFor(status);
+  const reply::HttpError e = reply::HttpErrorFor(status);
   Response r = ErrorBody(e.http_status, e.error_code, status.message());
   if (e.retry_after) r.headers.Set("Retry-After", "1");
   return r;

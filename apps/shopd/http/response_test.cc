@@ -1,4 +1,5 @@
 #include "http/response.h"
+#include "reply/outcome.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -49,6 +50,21 @@ TEST(RequestTimeoutTest, DefaultCapAndErrors) {
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(Response::Error(r.status()).status, 400);
   }
+}
+
+TEST(ResponseTest, ErrorFromStatusCarriesTheApiErrorBody) {
+  const Response r = Response::Error(lockstep::Status::NotFound("product 7 \"x\" not found"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.headers.Get("Content-Type").value_or(std::string_view()), kJsonContentType);
+  const auto j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j.at("error").at("code"), "not_found");
+  EXPECT_EQ(j.at("error").at("message"), "product 7 \"x\" not found");
+}
+
+TEST(ResponseTest, JsonPrintsWhatTheRecordedReplyPrints) {
+  // Replayed bodies (reply::Outcome) and live ones (Response::Json) are compared byte for byte.
+  const nlohmann::json j = {{"name", "caf\xc3\xa9 \"q\" \xff"}, {"n", -7}, {"a", {1, 2}}};
+  EXPECT_EQ(Response::Json(200, j).body, reply::Outcome::Json(200, j).body);
 }
 
 }  // namespace

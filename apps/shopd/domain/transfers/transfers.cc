@@ -1,0 +1,117 @@
+#include "domain/transfers/transfers.h"
+
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "domain/request_records.h"
+#include "domain/validation.h"
+#include "lockstep/sql/pool.h"
+#include "lockstep/sql/run_in_transaction.h"
+
+namespace shopd::domain {
+
+using lockstep::Status;
+using lockstep::StatusCode;
+
+namespace {
+constexpr std::string_view kScope = "transfer";  // The procedure shopd_transfer_v2 writes it.
+}  // namespace
+
+TransferOkBody::TransferOkBody(const TransferRequest& request)
+    : head(R"({"from":{"balance":)"),
+      mid(R"(,"id":)" + std::to_string(request.from) + R"(},"request_id":)" + nlohmann::json(request.request_id).dump() +
+          R"(,"to":{"balance":)"),
+      tail(R"(,"id":)" + std::to_string(request.to) + "}}") {}
+
+std::string TransferOkBody::Assemble(int64_t from_balance, int64_t to_balance) const {
+  return head + std::to_string(from_balance) + mid + std::to_string(to_balance) + tail;
+}
+
+Status TransferRequest::Validate() const {
+  LOCKSTEP_RETURN_IF_ERROR(ValidateRequestId(request_id));
+  if (from <= 0) return Status::InvalidArgument("field 'from' must be a positive account id");
+  if (to <= 0) return Status::InvalidArgument("field 'to' must be a positive account id");
+  if (from == to) return Status::InvalidArgument("fields 'from' and 'to' must differ");
+  if (amount <= 0) return Status::InvalidArgument("field 'amount' must be positive");
+  return Status::Ok();
+}
+
+std::string TransferRequest::Digest() const {
+  return std::to_string(from) + ">" + std::to_string(to) + ":" + std::to_string(amount);
+}
+
+lockstep::Result<reply::Outcome> TransferService::Transfer(const TransferRequest& request, const lockstep::Deadline& deadline) {
+  LOCKSTEP_RETURN_IF_ERROR(request.Validate());
+  const std::string digest = request.Digest();
+  LOCKSTEP_ASSIGN_OR_RETURN(InFlight::Ticket ticket, in_flight_.Enter(kScope, request.request_id, deadline));
+
+  const TransferOkBody body(request);
+  // The rejections the procedure may record, rendered here so the recorded body is the
+  // reply byte for byte.
+  const reply::Outcome from_unknown = reply::Outcome::Error(Status::NotFound("account ", request.from, " not found"));
+  const reply::Outcome to_unknown = reply::Outcome::Error(Status::NotFound("account ", request.to, " not found"));
+  const reply::Outcome insufficient = reply::Outcome::Error(
+      Status::FailedPrecondition("account ", request.from, " has insufficient funds").WithReason("insufficient_funds"));
+  const reply::Outcome overflow = reply::Outcome::Error(
+      Status::FailedPrecondition("account ", request.to, " balance would overflow").WithReason("balance_overflow"));
+  reply::Outcome outcome;
+  lockstep::sql::RunStats stats;
+  const Status status = lockstep::sql::RunWithRetries(
+      pool_, {}, deadline,
+      [&](lockstep::sql::PooledConnection& conn) -> Status {
+        // One round trip (procedure shopd_transfer_v2, schema migration 6): its own
+        // READ COMMITTED transaction locks both rows in ascending id order — every transfer
+        // takes its locks in the same global order, so two transfers cannot wait on each
+        // other's rows — records the outcome (one record per request_id, whatever the
+        // outcome), moves the money for a 200, and commits. A request_id already recorded
+        // (by this or another process, with any outcome or body) fails it with
+        // kAlreadyExists once that record committed, with nothing written.
+        LOCKSTEP_ASSIGN_OR_RETURN(
+            lockstep::sql::Rows rows,
+            conn.Query("CALL shopd_transfer_v2(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", request.request_id, digest,
+                       request.from, request.to, request.amount, body.head, body.mid, body.tail, from_unknown.body,
+                       to_unknown.body, insufficient.body, overflow.body, deadline));
+        if (rows.size() != 1) return Status::Internal("shopd_transfer_v2 returned ", rows.size(), " rows");
+        const auto& row = rows[0];
+        LOCKSTEP_ASSIGN_OR_RETURN(int64_t http_status, row.GetInt64(0));
+        if (http_status == 200) {
+          LOCKSTEP_ASSIGN_OR_RETURN(int64_t from_balance, row.GetInt64(1));
+          LOCKSTEP_ASSIGN_OR_RETURN(int64_t to_balance, row.GetInt64(2));
+          outcome = reply::Outcome{200, body.Assemble(from_balance, to_balance), false};
+          return Status::Ok();
+        }
+        LOCKSTEP_ASSIGN_OR_RETURN(bool from_null, row.IsNull(1));
+        LOCKSTEP_ASSIGN_OR_RETURN(bool to_null, row.IsNull(2));
+        if (http_status == 404) {
+          outcome = from_null ? from_unknown : to_unknown;
+        } else if (http_status == 409 && !from_null && !to_null) {
+          const int64_t from_balance = row.GetInt64(1).value_or(0);
+          outcome = from_balance < request.amount ? insufficient : overflow;
+        } else {
+          return Status::Internal("shopd_transfer_v2 returned status ", http_status);
+        }
+        return Status::Ok();
+      },
+      &stats);
+  DomainMetrics::Add(metrics_.tx_retries, stats.retries);
+  DomainMetrics::Add(metrics_.deadlocks, stats.deadlocks);
+  DomainMetrics::Add(metrics_.lock_wait_timeouts, stats.lock_wait_timeouts);
+
+  if (status.code() == StatusCode::kAlreadyExists) {
+    auto replay = RequestRecords::Replay(pool_, kScope, request.request_id, digest, deadline);
+    if (replay.ok()) DomainMetrics::Add(metrics_.replays);
+    if (!replay.ok() && replay.status().code() == StatusCode::kNotFound) {
+      return Status::Internal("duplicate request_id but no record of it");
+    }
+    return replay;
+  }
+  if (!status.ok()) {
+    if (status.code() == StatusCode::kUnknown) DomainMetrics::Add(metrics_.outcome_unknown);
+    return status;
+  }
+  DomainMetrics::Add(outcome.http_status == 200 ? metrics_.transfers_ok : metrics_.transfers_rejected);
+  return outcome;
+}
+
+}  // namespace shopd::domain
