@@ -39,6 +39,9 @@ class RedLockCore final : public Backend {
     Clock::time_point sent;
     std::chrono::milliseconds holder_ttl{-1};  // Smallest PTTL seen on a busy node.
     Status error;
+    // kUnavailable only: some nodes were merely late (no answer within the budget), not
+    // failing: a later attempt may well reach a quorum (a loaded machine, a stalled node).
+    bool slow = false;
   };
 
   static Clock::duration NodeBudget(const ResolvedOptions& opts) {
@@ -80,10 +83,11 @@ class RedLockCore final : public Backend {
     }
     std::vector<int> granted;
     int64_t fence = 0;
-    int errors = 0;
+    int errors = 0, late = 0;
     for (int i = 0; i < n; ++i) {
       if (!slots[i]) {
         ++errors;  // Not answered within the budget (or not needed: the outcome was decided).
+        ++late;
         if (a.error.ok()) a.error = Status::DeadlineExceeded("node ", i, " did not answer within its budget");
       } else if (!slots[i]->ok()) {
         ++errors;
@@ -124,6 +128,7 @@ class RedLockCore final : public Backend {
         ->Wait(granted, [](const FanoutRound<Result<redis::Reply>>::Slots&) { return false; }, undo_deadline);
     if (errors > n - q) {
       a.outcome = Outcome::kUnavailable;
+      a.slow = late > 0;
       a.error = Status::Unavailable("redlock: only ", n - errors, " of ", n, " nodes answered in time, quorum is ",
                                     q, "; last error: ", a.error.ToString());
     }
@@ -335,7 +340,10 @@ Result<LockGuard> RedLock::Acquire(std::string_view name, const LockOptions& opt
       if (options.auto_renew) renewer_->Add(lease);
       return granted(std::move(lease));
     }
-    if (a.outcome == internal::RedLockCore::Outcome::kUnavailable) return a.error;
+    // Too few nodes answered: fail fast when they failed (down, refused) or the caller does
+    // not wait; when some were only late, retry with backoff until the deadline.
+    const bool unavailable = a.outcome == internal::RedLockCore::Outcome::kUnavailable;
+    if (unavailable && (!a.slow || options.wait == WaitPolicy::kNoWait || deadline.expired())) return a.error;
     if (options.wait == WaitPolicy::kNoWait) {
       return Status::Aborted("lock '", name, "' is held by another owner").WithReason("lock_busy");
     }
@@ -352,6 +360,7 @@ Result<LockGuard> RedLock::Acquire(std::string_view name, const LockOptions& opt
     core_->polls_.fetch_add(1, std::memory_order_relaxed);
     Clock::Real().SleepFor(std::min(pause, deadline.remaining()));
     if (deadline.expired()) {
+      if (unavailable) return a.error;
       return Status::DeadlineExceeded("lock '", name, "' still held at the deadline").WithReason("lock_busy");
     }
   }

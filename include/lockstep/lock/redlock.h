@@ -35,8 +35,11 @@ class RedLockCore;
 // there vanished, so its fence is larger: fences are strictly increasing per name even
 // when failed attempts bumped only a minority. On any failure the attempt releases
 // everywhere. Renewal needs a quorum too. Waiting retries with jittered backoff capped at
-// poll_interval (no pub/sub across nodes). A majority of nodes unreachable fails fast with
-// kUnavailable.
+// poll_interval (no pub/sub across nodes). A majority of nodes failing (down, refused)
+// fails fast with kUnavailable; when too few answered because some were only late (no
+// reply within the per-node budget: a stalled node, a loaded machine), a waiting Acquire
+// retries with backoff until its deadline and then returns kUnavailable; TryAcquire makes
+// one attempt.
 //
 // Fence durability: as LockService, on every node (appendonly yes + appendfsync always).
 //
