@@ -94,7 +94,7 @@ lockstep::cache::CacheOptions ProductCacheOptions(const shopd::config::ShopdConf
 }
 
 std::string PoolMetrics(const lockstep::sql::Pool& pool, const lockstep::redis::Client& redis) {
-  const lockstep::sql::PoolStats s = pool.Stats();
+  const lockstep::sql::PoolStats s = pool.stats();
   const lockstep::redis::ClientStats r = redis.stats();
   std::string out;
   auto gauge = [&out](const char* name, const char* help, const char* type, double v) {

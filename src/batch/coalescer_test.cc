@@ -196,7 +196,7 @@ TEST(CoalescerTest, ManyThreadsFewKeysEveryCallerGetsItsOwnResponse) {
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_EQ(log.overlaps(), 0);
-  const CoalescerStats stats = c->Stats();
+  const CoalescerStats stats = c->stats();
   EXPECT_EQ(stats.submitted, uint64_t{kThreads * kPerThread});
   EXPECT_EQ(stats.batched_requests, uint64_t{kThreads * kPerThread});
   EXPECT_EQ(stats.queue_depth, 0u);
@@ -218,7 +218,7 @@ TEST(CoalescerTest, QueuedRequestsRunAsOneBatchUpToMaxBatch) {
   ASSERT_TRUE(gate.AwaitEntered());
   // Key 7 is busy: these queue behind the running batch.
   for (int i = 1; i <= 9; ++i) ASSERT_TRUE(c->Submit(7, i, Deadline::Infinite(), rec.Callback(i)).ok());
-  EXPECT_EQ(c->Stats().queue_depth, 9u);
+  EXPECT_EQ(c->stats().queue_depth, 9u);
   gate.Open();
   ASSERT_TRUE(rec.AwaitCount(10));
   for (int i = 0; i <= 9; ++i) {
@@ -227,7 +227,7 @@ TEST(CoalescerTest, QueuedRequestsRunAsOneBatchUpToMaxBatch) {
     EXPECT_EQ(*r, Respond(7, i));
   }
   EXPECT_EQ(log.sizes(), (std::vector<std::size_t>{1, 4, 4, 1}));
-  const CoalescerStats stats = c->Stats();
+  const CoalescerStats stats = c->stats();
   EXPECT_EQ(stats.batches, 4u);
   EXPECT_EQ(stats.max_batch_seen, 4u);
   EXPECT_EQ(stats.batch_size_histogram[CoalescerStats::BucketOf(1)], 2u);
@@ -256,14 +256,14 @@ TEST(CoalescerTest, ConcurrentCallersAreBatchedWhenTheBatchIsSlow) {
   }
   // Await every caller queued (no sleeps: Stats is the condition, polled with yields).
   const Deadline bound = Deadline::After(kWaitBound);
-  while (c->Stats().queue_depth < 20 && !bound.expired()) std::this_thread::yield();
-  EXPECT_EQ(c->Stats().queue_depth, 20u);
+  while (c->stats().queue_depth < 20 && !bound.expired()) std::this_thread::yield();
+  EXPECT_EQ(c->stats().queue_depth, 20u);
   gate.Open();
   first.join();
   for (std::thread& t : callers) t.join();
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_EQ(log.sizes(), (std::vector<std::size_t>{1, 20}));
-  EXPECT_LT(c->Stats().batches, 21u);
+  EXPECT_LT(c->stats().batches, 21u);
 }
 
 TEST(CoalescerTest, DeadlineBeforeStartIsNeverExecuted) {
@@ -292,7 +292,7 @@ TEST(CoalescerTest, DeadlineBeforeStartIsNeverExecuted) {
   EXPECT_TRUE(rec.Get(2).ok());
   EXPECT_FALSE(log.Saw(1));
   EXPECT_FALSE(log.Saw(99));
-  const CoalescerStats stats = c->Stats();
+  const CoalescerStats stats = c->stats();
   EXPECT_EQ(stats.expired_before_start, 1u);
   EXPECT_EQ(stats.batched_requests, 2u);
   EXPECT_EQ(rec.duplicates(), 0);
@@ -337,7 +337,7 @@ TEST(CoalescerTest, DeadlineDuringTheBatchGivesOutcomeUnknown) {
   }
   EXPECT_EQ(rec.size(), 1u);
   EXPECT_EQ(rec.duplicates(), 0);  // The dropped batch result did not complete it again.
-  EXPECT_EQ(c->Stats().outcome_unknown, 1u);
+  EXPECT_EQ(c->stats().outcome_unknown, 1u);
 }
 
 TEST(CoalescerTest, FullQueuesRejectAtOnce) {
@@ -361,7 +361,7 @@ TEST(CoalescerTest, FullQueuesRejectAtOnce) {
   ASSERT_TRUE(rec.AwaitCount(4));
   for (int id : {0, 1, 2, 4}) EXPECT_TRUE(rec.Get(id).ok()) << id;
   EXPECT_EQ(rec.size(), 4u);  // Rejected submits never complete.
-  const CoalescerStats stats = c->Stats();
+  const CoalescerStats stats = c->stats();
   EXPECT_EQ(stats.rejected, 2u);
   EXPECT_EQ(stats.rejected_key_full, 1u);
   EXPECT_EQ(stats.rejected_overloaded, 1u);
@@ -392,7 +392,7 @@ TEST(CoalescerTest, OneBadMemberDoesNotFailTheOthers) {
       EXPECT_EQ(*rec.Get(i), Respond(1, i));
     }
   }
-  EXPECT_EQ(c->Stats().batches, 2u);  // 5 really shared a batch with 1..4, 6..9.
+  EXPECT_EQ(c->stats().batches, 2u);  // 5 really shared a batch with 1..4, 6..9.
 }
 
 TEST(CoalescerTest, WholeBatchErrorsReachEveryMember) {
@@ -407,7 +407,7 @@ TEST(CoalescerTest, WholeBatchErrorsReachEveryMember) {
   EXPECT_EQ(c->SubmitAndWait(2, 1, Deadline::After(kWaitBound)).status().code(), StatusCode::kInternal);
   EXPECT_EQ(c->SubmitAndWait(3, 1, Deadline::After(kWaitBound)).status().code(), StatusCode::kInternal);
   EXPECT_EQ(*c->SubmitAndWait(4, 1, Deadline::After(kWaitBound)), Respond(4, 1));
-  EXPECT_EQ(c->Stats().whole_batch_errors, 3u);
+  EXPECT_EQ(c->stats().whole_batch_errors, 3u);
 }
 
 TEST(CoalescerTest, OtherKeysProgressWhileOneKeyIsBlocked) {

@@ -59,7 +59,7 @@ void StreamConsumer::Stop() {
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }
 
-StreamConsumerStats StreamConsumer::Stats() const {
+StreamConsumerStats StreamConsumer::stats() const {
   MutexLock lock(&mu_);
   return stats_;
 }

@@ -167,7 +167,7 @@ void PoolCore::Shutdown() {
   idle.clear();  // Closes outside the lock.
 }
 
-PoolStats PoolCore::Stats() const {
+PoolStats PoolCore::stats() const {
   PoolStats s;
   {
     MutexLock lock(&mu_);
@@ -228,7 +228,7 @@ Result<Transaction> Pool::Begin(const TxOptions& options, const Deadline& deadli
   return Transaction(std::move(state));
 }
 
-PoolStats Pool::Stats() const { return core_->Stats(); }
+PoolStats Pool::stats() const { return core_->stats(); }
 const PoolOptions& Pool::options() const { return core_->options(); }
 const ConnectionOptions& Pool::connection_options() const { return core_->connection_options(); }
 

@@ -28,7 +28,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   void Release(Connection* conn) LOCKSTEP_EXCLUDES(mu_);
   // Closes idle connections; connections returned later are closed too.
   void Shutdown() LOCKSTEP_EXCLUDES(mu_);
-  PoolStats Stats() const LOCKSTEP_EXCLUDES(mu_);
+  PoolStats stats() const LOCKSTEP_EXCLUDES(mu_);
 
   const ConnectionOptions& connection_options() const { return connection_; }
   const PoolOptions& options() const { return options_; }

@@ -21,7 +21,7 @@ void RegisterOpsRoutes(Server& server, std::vector<ReadinessCheck> checks,
   router.Add(
       Method::kGet, "/metrics",
       [&server, extra_metrics = std::move(extra_metrics)](Request&) {
-        std::string text = RenderPrometheus(server.Stats());
+        std::string text = RenderPrometheus(server.stats());
         if (extra_metrics) text += extra_metrics();
         return Response::Text(200, std::move(text), "text/plain; version=0.0.4");
       },

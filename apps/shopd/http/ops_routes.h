@@ -22,7 +22,7 @@ struct ReadinessCheck {
 //   GET /healthz  -> 200 {"status":"ok"} while the process runs (inline).
 //   GET /readyz   -> 200 {"status":"ready"} unless draining or a check fails, then 503
 //                    unavailable naming the reason (worker pool: checks may block).
-//   GET /metrics  -> Prometheus text of server.Stats() (inline).
+//   GET /metrics  -> Prometheus text of server.stats() (inline).
 // `server` and `checks` are captured by reference/copy: `server` must outlive it.
 // REQUIRES: server.Start() not called yet.
 // `extra_metrics` (optional) returns more Prometheus text appended to /metrics (pool

@@ -251,9 +251,9 @@ class Server::Impl {
   uint16_t port() const { return port_; }
   bool draining() const { return draining_.load(); }
 
-  StatsSnapshot Stats() const {
+  StatsSnapshot stats() const {
     StatsSnapshot s;
-    if (pool_ != nullptr) s.pool = pool_->Stats();
+    if (pool_ != nullptr) s.pool = pool_->stats();
     {
       lockstep::MutexLock lock(&mu_);
       s.open_connections = static_cast<int64_t>(connections_.size());
@@ -582,7 +582,7 @@ class Server::Impl {
   // Atomic: read on every strand without a lock; a stale false is harmless because Drain
   // re-checks each connection on its strand after setting it.
   std::atomic<bool> draining_{false};
-  // Atomic: Stats()/Drain() may race with Start() in misuse; cheap to make it exact.
+  // Atomic: stats()/Drain() may race with Start() in misuse; cheap to make it exact.
   std::atomic<bool> started_{false};
 
   mutable lockstep::Mutex mu_;
@@ -600,6 +600,6 @@ lockstep::Status Server::Start() { return impl_->Start(); }
 uint16_t Server::port() const { return impl_->port(); }
 bool Server::draining() const { return impl_->draining(); }
 void Server::Drain() { impl_->Drain(); }
-StatsSnapshot Server::Stats() const { return impl_->Stats(); }
+StatsSnapshot Server::stats() const { return impl_->stats(); }
 
 }  // namespace shopd::http

@@ -88,7 +88,7 @@ class Server {
   void Drain();
 
   // Pool, connection and per-route counters now.
-  StatsSnapshot Stats() const;
+  StatsSnapshot stats() const;
 
  private:
   class Impl;

@@ -304,14 +304,14 @@ TEST_F(ServerTest, ShedsWith503WhenWorkerQueueIsFull) {
   ASSERT_TRUE(a.Send(BuildRequest("GET", "/block")));
   ASSERT_TRUE(WaitUntil([&] { return blocked_.load() == 1; }));
   ASSERT_TRUE(b.Send(BuildRequest("GET", "/block")));
-  ASSERT_TRUE(WaitUntil([&] { return server_->Stats().pool.queue_depth == 1; }));
+  ASSERT_TRUE(WaitUntil([&] { return server_->stats().pool.queue_depth == 1; }));
   ASSERT_TRUE(c.Send(BuildRequest("GET", "/block")));
   auto shed = c.ReadResponse();
   ASSERT_TRUE(shed);
   EXPECT_EQ(shed->status, 503);
   EXPECT_EQ(ErrorCode(*shed), "unavailable");
   EXPECT_EQ(shed->Header("retry-after"), "1");
-  EXPECT_EQ(server_->Stats().pool.shed_total, 1);
+  EXPECT_EQ(server_->stats().pool.shed_total, 1);
   Release();
   auto ra = a.ReadResponse();
   auto rb = b.ReadResponse();
@@ -329,7 +329,7 @@ TEST_F(ServerTest, DeadlinePassedWhileQueuedGets504WithoutRunningHandler) {
   ASSERT_TRUE(WaitUntil([&] { return blocked_.load() == 1; }));
   const auto sent = std::chrono::steady_clock::now();
   ASSERT_TRUE(b.Send(BuildRequest("GET", "/count", {}, "X-Request-Timeout-Ms: 1\r\n")));
-  ASSERT_TRUE(WaitUntil([&] { return server_->Stats().pool.queue_depth == 1; }));
+  ASSERT_TRUE(WaitUntil([&] { return server_->stats().pool.queue_depth == 1; }));
   // The 1 ms deadline started when the header arrived (after `sent`).
   ASSERT_TRUE(WaitUntil([&] { return std::chrono::steady_clock::now() > sent + 5ms; }));
   Release();

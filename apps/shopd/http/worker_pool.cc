@@ -63,7 +63,7 @@ void WorkerPool::Shutdown() {
   }
 }
 
-WorkerPoolStats WorkerPool::Stats() const {
+WorkerPoolStats WorkerPool::stats() const {
   lockstep::MutexLock lock(&mu_);
   return WorkerPoolStats{static_cast<int64_t>(queue_.size()), in_flight_, shed_total_, completed_total_};
 }

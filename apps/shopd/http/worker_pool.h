@@ -48,7 +48,7 @@ class WorkerPool {
   // long as the running jobs do.
   void Shutdown() LOCKSTEP_EXCLUDES(mu_);
 
-  WorkerPoolStats Stats() const LOCKSTEP_EXCLUDES(mu_);
+  WorkerPoolStats stats() const LOCKSTEP_EXCLUDES(mu_);
 
  private:
   void WorkerLoop() LOCKSTEP_EXCLUDES(mu_);

@@ -18,7 +18,7 @@ TEST(WorkerPoolTest, RunsJobs) {
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(pool.TrySubmit([&] { done.fetch_add(1); }));
   pool.Shutdown();
   EXPECT_EQ(done.load(), 50);
-  EXPECT_EQ(pool.Stats().completed_total, 50);
+  EXPECT_EQ(pool.stats().completed_total, 50);
   EXPECT_FALSE(pool.TrySubmit([] {}));
 }
 
@@ -33,13 +33,13 @@ TEST(WorkerPoolTest, ShedsWhenQueueIsFull) {
   ASSERT_TRUE(WaitUntil([&] { return started.load(); }));
   ASSERT_TRUE(pool.TrySubmit([] {}));  // Waits in the queue.
   EXPECT_FALSE(pool.TrySubmit([] {}));  // Queue full: shed at once.
-  WorkerPoolStats s = pool.Stats();
+  WorkerPoolStats s = pool.stats();
   EXPECT_EQ(s.queue_depth, 1);
   EXPECT_EQ(s.in_flight, 1);
   EXPECT_EQ(s.shed_total, 1);
   release.count_down();
   pool.Shutdown();
-  EXPECT_EQ(pool.Stats().completed_total, 2);
+  EXPECT_EQ(pool.stats().completed_total, 2);
 }
 
 }  // namespace

@@ -163,7 +163,7 @@ class Coalescer {
     return std::move(*slot->result);
   }
 
-  CoalescerStats Stats() const LOCKSTEP_EXCLUDES(mu_) {
+  CoalescerStats stats() const LOCKSTEP_EXCLUDES(mu_) {
     MutexLock lock(&mu_);
     CoalescerStats s = stats_;
     s.queue_depth = queued_;

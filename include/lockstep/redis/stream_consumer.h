@@ -95,7 +95,7 @@ class StreamConsumer {
   // under the same consumer name, or for XAUTOCLAIM by another consumer). Idempotent.
   void Stop() LOCKSTEP_EXCLUDES(mu_);
 
-  StreamConsumerStats Stats() const LOCKSTEP_EXCLUDES(mu_);
+  StreamConsumerStats stats() const LOCKSTEP_EXCLUDES(mu_);
 
  private:
   StreamConsumer(redis::Client& client, StreamConsumerOptions options, StreamHandler handler);

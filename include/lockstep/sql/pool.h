@@ -48,7 +48,7 @@ class Pool {
   // remaining time. Codes as Acquire, plus the driver's for BEGIN.
   Result<Transaction> Begin(const TxOptions& options, const Deadline& deadline);
 
-  PoolStats Stats() const;
+  PoolStats stats() const;
   const PoolOptions& options() const;
   const ConnectionOptions& connection_options() const;
 

@@ -8,6 +8,7 @@
 #include "lockstep/base/result.h"
 #include "lockstep/sql/connection.h"
 #include "lockstep/sql/row.h"
+#include "lockstep/sql/statements.h"
 #include "lockstep/sql/value.h"
 
 namespace lockstep::sql {
@@ -24,29 +25,16 @@ class Savepoint;
 // kUnknown the transaction is poisoned: later statements return that error again and
 // Commit() rolls back and returns it (1213 already rolled the server transaction back; a
 // new statement would otherwise run outside any transaction).
-class Transaction {
+class Transaction : public internal::Statements<Transaction> {
  public:
   Transaction(Transaction&& other) noexcept;
   // Rolls back the transaction this one held, then takes over `other`'s.
   Transaction& operator=(Transaction&& other) noexcept;
   ~Transaction();
 
-  // As PooledConnection::Execute/Query, inside this transaction. The default deadline is
-  // the one given to Begin; a Deadline argument overrides it. kFailedPrecondition if the
-  // transaction already ended.
-  template <typename... Args>
-  Result<ExecResult> Execute(std::string_view sql, const Args&... args) {
-    return ExecutePack(sql, internal::ParamPack(args...));
-  }
-  template <typename... Args>
-  Result<Rows> Query(std::string_view sql, const Args&... args) {
-    return QueryPack(sql, internal::ParamPack(args...));
-  }
-  // As Execute/Query with parameters collected at run time (see ParamList).
-  Result<ExecResult> ExecuteList(std::string_view sql, const ParamList& params) {
-    return ExecutePack(sql, params.pack());
-  }
-  Result<Rows> QueryList(std::string_view sql, const ParamList& params) { return QueryPack(sql, params.pack()); }
+  // Execute / Query / ExecuteList / QueryList (internal::Statements), inside this
+  // transaction. The default deadline is the one given to Begin; a Deadline argument
+  // overrides it. kFailedPrecondition if the transaction already ended.
 
   // Commits. The connection is moved out first, so a failed COMMIT is never followed by
   // anything but a rollback or a discard. Returns OK (committed); kAborted (rolled back:
@@ -72,6 +60,7 @@ class Transaction {
  private:
   friend class Pool;
   friend class Savepoint;
+  friend class internal::Statements<Transaction>;
   explicit Transaction(std::unique_ptr<internal::TxState> state);
   Result<ExecResult> ExecutePack(std::string_view sql, const internal::ParamPack& pack);
   Result<Rows> QueryPack(std::string_view sql, const internal::ParamPack& pack);

@@ -108,7 +108,7 @@ TEST_F(StreamConsumerTest, ProcessesEachEntryOnceAndAcksIt) {
   (*consumer)->Stop();
   std::map<std::string, int> counts = seen.counts();
   for (const std::string& id : ids) EXPECT_EQ(counts[id], 1) << id;
-  EXPECT_EQ((*consumer)->Stats().entries_acked, ids.size());
+  EXPECT_EQ((*consumer)->stats().entries_acked, ids.size());
   EXPECT_EQ(PendingCount(), 0);
 }
 
@@ -154,7 +154,7 @@ TEST_F(StreamConsumerTest, FailedEntriesStayPendingAndAreRedelivered) {
     EXPECT_GE(counts[ids[i]], 2) << i;
   }
   EXPECT_EQ(counts[ids[2]], 3);
-  const redis::StreamConsumerStats stats = (*consumer)->Stats();
+  const redis::StreamConsumerStats stats = (*consumer)->stats();
   EXPECT_EQ(stats.entries_acked, ids.size());
   EXPECT_GE(stats.handler_failures, ids.size() + 1);
   MutexLock lock(&mu);
@@ -183,7 +183,7 @@ TEST_F(StreamConsumerTest, DeadConsumersEntriesAreReclaimed) {
   ASSERT_TRUE(seen.Await([&](const auto& c) { return c.size() == ids.size(); }));
   ASSERT_TRUE(AwaitPendingCount(0));
   (*consumer)->Stop();
-  EXPECT_EQ((*consumer)->Stats().entries_claimed, ids.size());
+  EXPECT_EQ((*consumer)->stats().entries_claimed, ids.size());
   for (auto& [id, n] : seen.counts()) EXPECT_EQ(n, 1) << id;
 }
 
@@ -236,12 +236,12 @@ TEST_F(StreamConsumerTest, TrimmingNeverRemovesPendingEntries) {
   ASSERT_TRUE(consumer.ok()) << consumer.status();
   ASSERT_TRUE(seen.Await([&](const auto& c) { return c.size() == 6u; }));
   // Await a trim that ran after everything of "alive" was acked.
-  const uint64_t trims_before = (*consumer)->Stats().trims;
+  const uint64_t trims_before = (*consumer)->stats().trims;
   {
     const Deadline d = Deadline::After(kWaitBound);
-    while ((*consumer)->Stats().trims < trims_before + 2 && !d.expired()) Clock::Real().SleepFor(5ms);
+    while ((*consumer)->stats().trims < trims_before + 2 && !d.expired()) Clock::Real().SleepFor(5ms);
   }
-  ASSERT_GE((*consumer)->Stats().trims, trims_before + 2);
+  ASSERT_GE((*consumer)->stats().trims, trims_before + 2);
   EXPECT_EQ(PendingCount(), 4);
   // The pending entries are intact (a trimmed one would come back with no fields).
   Result<std::vector<StreamEntry>> again =

@@ -90,7 +90,7 @@ TEST_F(ConcurrencyTest, TransfersConserveTheTotal) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(Value(1) + Value(2), 2000);
-  const PoolStats stats = pool().Stats();
+  const PoolStats stats = pool().stats();
   EXPECT_LE(stats.open, pool().options().max_connections);
   EXPECT_EQ(stats.in_use, 0);
 }
@@ -118,7 +118,7 @@ TEST_F(PoolLimitTest, AcquireTimesOutWithAClearStatusWhenAllConnectionsAreHeld) 
   EXPECT_EQ(d.status().code(), StatusCode::kDeadlineExceeded) << d.status();
   auto tx = pool().Begin({}, Deadline::After(seconds(30)));
   EXPECT_EQ(tx.status().code(), StatusCode::kUnavailable);
-  const PoolStats stats = pool().Stats();
+  const PoolStats stats = pool().stats();
   EXPECT_EQ(stats.open, 2);
   EXPECT_EQ(stats.in_use, 2);
   EXPECT_GE(stats.waits, 3u);
@@ -144,8 +144,8 @@ TEST_F(PoolHandoffTest, WaiterGetsTheReturnedConnection) {
   std::thread waiter([&] { got = pool().Acquire(Deadline::After(seconds(60))); });
   // Await the waiter actually waiting (no sleeps as synchronisation).
   const Deadline until = Deadline::After(seconds(30));
-  while (pool().Stats().waits == 0 && !until.expired()) std::this_thread::yield();
-  ASSERT_EQ(pool().Stats().waits, 1u);
+  while (pool().stats().waits == 0 && !until.expired()) std::this_thread::yield();
+  ASSERT_EQ(pool().stats().waits, 1u);
   *held = PooledConnection();  // Return it.
   waiter.join();
   ASSERT_TRUE(got.ok()) << got.status();

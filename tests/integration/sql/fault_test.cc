@@ -55,7 +55,7 @@ TEST_F(FaultTest, DeadlineMidTransactionLeavesNoPartialEffect) {
 }
 
 TEST_F(FaultTest, KilledConnectionIsDiscardedAndPoolRecovers) {
-  const uint64_t discarded_before = pool().Stats().discarded;
+  const uint64_t discarded_before = pool().stats().discarded;
   {
     auto tx = pool().Begin({}, Deadline::After(seconds(30)));
     ASSERT_TRUE(tx.ok());
@@ -67,8 +67,8 @@ TEST_F(FaultTest, KilledConnectionIsDiscardedAndPoolRecovers) {
     // Poisoned: Commit refuses and reports the loss.
     EXPECT_EQ(tx->Commit().code(), StatusCode::kUnavailable);
   }
-  EXPECT_EQ(pool().Stats().discarded, discarded_before + 1);
-  EXPECT_EQ(pool().Stats().in_use, 0);
+  EXPECT_EQ(pool().stats().discarded, discarded_before + 1);
+  EXPECT_EQ(pool().stats().in_use, 0);
   // The next call works on a fresh connection.
   auto tx = pool().Begin({}, Deadline::After(seconds(30)));
   ASSERT_TRUE(tx.ok()) << tx.status();
@@ -120,7 +120,7 @@ TEST_F(IdleKillTest, HealthCheckOnCheckoutDiscardsAKilledIdleConnection) {
   auto rows = lease->Query("SELECT CONNECTION_ID()");
   ASSERT_TRUE(rows.ok()) << rows.status();
   EXPECT_NE(*(*rows)[0].GetInt64(0), id);
-  EXPECT_EQ(pool().Stats().discarded, 1u);
+  EXPECT_EQ(pool().stats().discarded, 1u);
 }
 
 // Sends SIGCONT to `pid` when destroyed, whatever happened in between.
@@ -158,7 +158,7 @@ TEST_F(StoppedServerTest, StalledServerDoesNotHangACallPastItsDeadline) {
   ASSERT_TRUE(tx->Execute("INSERT INTO kv (k, v) VALUES ('stalled', 1)").ok());
   auto lease = pool().Acquire(Deadline::After(seconds(30)));
   ASSERT_TRUE(lease.ok());
-  const uint64_t fired_before = pool().Stats().watchdog_fired;
+  const uint64_t fired_before = pool().stats().watchdog_fired;
   Status in_tx;
   Status autocommit;
   double tx_seconds = 0;
@@ -180,7 +180,7 @@ TEST_F(StoppedServerTest, StalledServerDoesNotHangACallPastItsDeadline) {
       << autocommit;
   EXPECT_LT(tx_seconds, 0.7 + 5);
   EXPECT_LT(lease_seconds, 0.3 + 5);
-  EXPECT_GE(pool().Stats().watchdog_fired, fired_before + 2);
+  EXPECT_GE(pool().stats().watchdog_fired, fired_before + 2);
   EXPECT_EQ(tx->Commit().code(), StatusCode::kDeadlineExceeded);  // Poisoned; nothing committed.
   lease = Result<PooledConnection>(PooledConnection());
   // The server is running again: the pool recovers with fresh connections.

@@ -51,7 +51,7 @@ TEST_F(TransactionTest, RollsBackWhenDestroyedUncommitted) {
     ASSERT_TRUE(tx->Execute("INSERT INTO kv (k, v) VALUES (?, ?)", "a", 1).ok());
   }
   EXPECT_EQ(Count(), 0);
-  const PoolStats stats = pool().Stats();
+  const PoolStats stats = pool().stats();
   EXPECT_EQ(stats.in_use, 0);
   EXPECT_EQ(stats.discarded, 0u);  // A clean rollback keeps the connection.
 }
