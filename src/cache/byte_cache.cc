@@ -2,21 +2,19 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <map>
 #include <random>
 #include <thread>
 #include <utility>
 
-#include "cache/bloom.h"
+#include "cache/invalidation_bus.h"
 #include "cache/l1_store.h"
-#include "cache/l2_scripts.h"
+#include "cache/l2_store.h"
 #include "cache/single_flight.h"
 #include "lockstep/base/mutex.h"
-#include "lockstep/redis/client.h"
-#include "lockstep/redis/subscriber.h"
-#include "lockstep/resilience/circuit_breaker.h"
 #include "lockstep/base/thread_name.h"
+#include "lockstep/redis/client.h"
+#include "lockstep/resilience/circuit_breaker.h"
 
 namespace lockstep::cache {
 namespace {
@@ -33,13 +31,6 @@ struct Counters {
 void Inc(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 uint64_t Load(const std::atomic<uint64_t>& c) { return c.load(std::memory_order_relaxed); }
 
-std::optional<int64_t> ParseInt(std::string_view s) {
-  int64_t v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 std::chrono::milliseconds Jittered(std::chrono::milliseconds ttl, double jitter) {
   if (jitter <= 0) return ttl;
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -48,10 +39,9 @@ std::chrono::milliseconds Jittered(std::chrono::milliseconds ttl, double jitter)
       static_cast<int64_t>(static_cast<double>(ttl.count()) * (1.0 + dist(rng))));
 }
 
-int64_t SteadyNanos(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-
+// The cache proper: the read path (L1, L2, single-flight loads and their fills), Invalidate,
+// and the maintenance thread (heartbeats of the bus, delayed second deletes). L1 is an
+// L1Store, L2 an L2Store, the bus an InvalidationBus. Thread-safe.
 class ByteCacheImpl final : public ByteCache {
  public:
   ByteCacheImpl(redis::Client& client, const CacheOptions& options, CacheHooks hooks, const Clock& clock,
@@ -60,45 +50,35 @@ class ByteCacheImpl final : public ByteCache {
         options_(options),
         hooks_(std::move(hooks)),
         clock_(clock),
-        breaker_(std::move(breaker)),
-        key_prefix_(options.key_prefix + options.name + ":"),
         channel_(options.key_prefix + options.name + ":~bus"),
-        bloom_key_(options.key_prefix + options.name + ":~bloom"),
-        bloom_ready_key_(options.key_prefix + options.name + ":~bloom_ready") {
+        l2_(client, options_, channel_, clock, std::move(breaker)) {
     if (options_.l1_enabled) {
       l1_ = std::make_unique<internal::L1Store>(options_.l1_max_entries, options_.l1_max_bytes, options_.l1_shards);
     }
-    std::random_device rd;
-    instance_id_ = std::to_string(rd()) + std::to_string(rd());
-    heartbeat_channel_ = channel_ + ":hb:" + instance_id_;
   }
 
   ~ByteCacheImpl() override {
-    // The subscriber first: no callback may run once members start going away.
-    subscriber_.reset();
     {
       MutexLock lock(&mu_);
       stop_ = true;
       cv_.SignalAll();
     }
     if (maintenance_.joinable()) maintenance_.join();
+    // The bus after the thread that publishes its heartbeats, and before the members its
+    // callbacks use: none runs once members start going away.
+    bus_.reset();
   }
 
+  // Opens the bus (L1 only) and starts the maintenance thread. Called once by Open,
+  // before the cache is shared.
   Status Start() {
     if (l1_ != nullptr) {
-      redis::SubscriberOptions so;
-      so.redis = client_.options();
-      so.on_message = [this](const redis::Message& m) { OnMessage(m); };
-      so.on_state = [this](redis::ConnectionState s) { OnBusState(s); };
-      LOCKSTEP_ASSIGN_OR_RETURN(subscriber_, redis::Subscriber::Open(std::move(so)));
-      LOCKSTEP_RETURN_IF_ERROR(subscriber_->Subscribe(channel_));
-      // Our heartbeats travel on a channel of their own (no other instance receives them:
-      // N instances cost N heartbeat deliveries, not N squared) but on the same subscriber
-      // connection, where Redis appends every message in the order it ran the PUBLISHes:
-      // a heartbeat that came back still proves every earlier invalidation was delivered.
-      // The bus is subscribed first here, and a resubscription after a reconnect sends both
-      // in one SUBSCRIBE: a heartbeat can never come back while the bus is not subscribed.
-      LOCKSTEP_RETURN_IF_ERROR(subscriber_->Subscribe(heartbeat_channel_));
+      internal::InvalidationBus::Callbacks callbacks;
+      callbacks.on_invalidate = [this](std::string_view key, int64_t version) { OnBusInvalidation(key, version); };
+      // Messages published while disconnected are lost: start from an empty L1.
+      callbacks.on_reset = [this] { DropL1(); };
+      LOCKSTEP_ASSIGN_OR_RETURN(bus_,
+                                internal::InvalidationBus::Open(client_, channel_, options_, clock_, std::move(callbacks)));
     }
     if (l1_ != nullptr || options_.second_delete_delay.count() > 0) {
       maintenance_ = std::thread([this] {
@@ -112,7 +92,7 @@ class ByteCacheImpl final : public ByteCache {
   Result<Versioned<std::string>> Get(std::string_view key, const Loader& loader, const Deadline& deadline) override {
     if (l1_ != nullptr) {
       const Clock::time_point now = clock_.Now();
-      if (BusHealthyAt(now)) {
+      if (bus_->HealthyAt(now)) {
         if (auto hit = l1_->Get(key, now)) {
           Inc(counters_.l1_hits);
           return *std::move(hit);
@@ -133,7 +113,7 @@ class ByteCacheImpl final : public ByteCache {
   std::optional<Versioned<std::string>> PeekL1(std::string_view key) override {
     if (l1_ == nullptr) return std::nullopt;
     const Clock::time_point now = clock_.Now();
-    if (!BusHealthyAt(now)) return std::nullopt;
+    if (!bus_->HealthyAt(now)) return std::nullopt;
     auto hit = l1_->Get(key, now);
     if (hit) Inc(counters_.l1_hits);
     return hit;
@@ -145,10 +125,10 @@ class ByteCacheImpl final : public ByteCache {
     }
     const int64_t version = new_version == kUnknownVersion ? kMaxVersion : new_version;
     Inc(counters_.invalidations);
-    if (l1_ != nullptr) l1_->Tombstone(key, version, clock_.Now(), options_.tombstone_ttl, options_.versioned_fills);
+    TombstoneL1(key, version);
     // Callers that join from now on must not share a load that may have read the old row.
     flights_.Detach(key);
-    const Status s = InvalidateL2(key, version, deadline);
+    const Status s = l2_.Invalidate(key, version, deadline);
     if (!s.ok()) {
       Inc(counters_.invalidation_failures);
       return s;
@@ -161,7 +141,7 @@ class ByteCacheImpl final : public ByteCache {
     return s;
   }
 
-  bool bus_healthy() const override { return l1_ != nullptr && BusHealthyAt(clock_.Now()); }
+  bool bus_healthy() const override { return bus_ != nullptr && bus_->HealthyAt(clock_.Now()); }
 
   Status WaitBusHealthy(const Deadline& deadline) const override {
     if (l1_ == nullptr) return Status::FailedPrecondition("L1 is disabled: there is no bus");
@@ -202,108 +182,23 @@ class ByteCacheImpl final : public ByteCache {
       s.l1_bytes = l1_->bytes();
     }
     s.bus_healthy = bus_healthy();
-    s.breaker = breaker_->stats();
+    s.breaker = l2_.breaker_stats();
     return s;
   }
 
   const CacheOptions& options() const override { return options_; }
 
  private:
-  struct L2Entry {
-    std::string kind;  // "v", "n", "x" or "" (none).
-    Versioned<std::string> entry;
-    int64_t time_us = 0;  // Redis TIME when read.
-  };
+  Status BloomAdd(std::string_view key, const Deadline& deadline) override { return l2_.BloomAdd(key, deadline); }
+  Status BloomMarkReady(const Deadline& deadline) override { return l2_.BloomMarkReady(deadline); }
 
-  std::string RedisKey(std::string_view key) const { return key_prefix_ + std::string(key); }
-  Deadline RedisDeadline(const Deadline& outer = Deadline::Infinite()) const {
-    return outer.CappedAt(options_.redis_timeout, clock_);
+  void TombstoneL1(std::string_view key, int64_t version) {
+    if (l1_ != nullptr) l1_->Tombstone(key, version, clock_.Now(), options_.tombstone_ttl, options_.versioned_fills);
   }
 
-  bool BusHealthyAt(Clock::time_point now) const {
-    const int64_t hb = last_heartbeat_ns_.load(std::memory_order_acquire);
-    if (hb == 0) return false;
-    return SteadyNanos(now) - hb < std::chrono::duration_cast<std::chrono::nanoseconds>(options_.staleness_bound).count();
-  }
-
-  // A Redis call through the breaker.
-  Result<redis::Reply> RunScript(const redis::Script& script, const std::vector<std::string>& keys,
-                                 const std::vector<std::string>& args, const Deadline& deadline) {
-    LOCKSTEP_RETURN_IF_ERROR(breaker_->Allow());
-    Result<redis::Reply> r = script.Run(client_, keys, args, deadline);
-    breaker_->Record(r.ok() ? Status::Ok() : r.status());
-    return r;
-  }
-
-  Status BloomAdd(std::string_view key, const Deadline& deadline) override {
-    if (options_.bloom_bits == 0) return Status::FailedPrecondition("cache has no Bloom filter (bloom_bits = 0)");
-    return RunScript(internal::BloomAddScript(), {bloom_key_}, BloomArgs(key), RedisDeadline(deadline)).status();
-  }
-
-  Status BloomMarkReady(const Deadline& deadline) override {
-    if (options_.bloom_bits == 0) return Status::FailedPrecondition("cache has no Bloom filter (bloom_bits = 0)");
-    LOCKSTEP_RETURN_IF_ERROR(breaker_->Allow());
-    const Status s = client_.Set(bloom_ready_key_, "1", RedisDeadline(deadline));
-    breaker_->Record(s);
-    return s;
-  }
-
-  std::vector<std::string> BloomArgs(std::string_view key) const {
-    std::vector<std::string> args;
-    for (uint64_t p : internal::BloomPositions(key, options_.bloom_bits, options_.bloom_hashes)) {
-      args.push_back(std::to_string(p));
-    }
-    return args;
-  }
-
-  Result<L2Entry> ReadL2(std::string_view key) {
-    std::vector<std::string> keys = {RedisKey(key)};
-    std::vector<std::string> args;
-    if (options_.bloom_bits > 0) {
-      keys.push_back(bloom_key_);
-      keys.push_back(bloom_ready_key_);
-      args = BloomArgs(key);
-    }
-    LOCKSTEP_ASSIGN_OR_RETURN(redis::Reply r, RunScript(internal::ReadScript(), keys, args, RedisDeadline()));
-    const auto& a = r.array();
-    if (a.size() != 5) return Status::Internal("cache read script: unexpected reply ", r.DebugString());
-    L2Entry e;
-    e.kind = a[0].str();
-    const auto sec = ParseInt(a[3].str());
-    const auto usec = ParseInt(a[4].str());
-    if (!sec || !usec) return Status::Internal("cache read script: bad TIME ", r.DebugString());
-    e.time_us = *sec * 1'000'000 + *usec;
-    if (e.kind == "v" || e.kind == "n") {
-      const auto version = ParseInt(a[1].str());
-      if (!version) return Status::Internal("cache entry with bad version ", r.DebugString());
-      e.entry.version = *version;
-      if (e.kind == "v") e.entry.value = a[2].str();
-    }
-    return e;
-  }
-
-  Result<int64_t> FillL2(std::string_view key, const Versioned<std::string>& v, int64_t load_start_us) {
-    const auto ttl = Jittered(v.found() ? options_.l2_ttl : options_.negative_ttl, options_.ttl_jitter);
-    const int64_t max_age_us =
-        std::chrono::duration_cast<std::chrono::microseconds>(options_.tombstone_ttl).count();
-    LOCKSTEP_ASSIGN_OR_RETURN(
-        redis::Reply r,
-        RunScript(internal::FillScript(), {RedisKey(key)},
-                  {v.found() ? "v" : "n", std::to_string(v.version), v.found() ? *v.value : std::string(),
-                   std::to_string(ttl.count()), std::to_string(load_start_us), std::to_string(max_age_us),
-                   options_.versioned_fills ? "1" : "0"},
-                  RedisDeadline()));
-    return r.AsInteger();
-  }
-
-  Status InvalidateL2(std::string_view key, int64_t version, const Deadline& deadline) {
-    if (!options_.l2_enabled && l1_ == nullptr) return Status::Ok();
-    std::string message = "i " + std::to_string(version) + " " + std::string(key);
-    return RunScript(internal::InvalidateScript(), {RedisKey(key)},
-                     {std::to_string(version), std::to_string(options_.tombstone_ttl.count()), channel_,
-                      std::move(message), options_.versioned_fills ? "1" : "0", options_.l2_enabled ? "1" : "0"},
-                     RedisDeadline(deadline))
-        .status();
+  void CountRefusedFill(FillOutcome o) {
+    if (o == FillOutcome::kStale) Inc(counters_.stale_fills_refused);
+    if (o == FillOutcome::kTooOld) Inc(counters_.old_fills_refused);
   }
 
   void FillL1(std::string_view key, const Versioned<std::string>& v, Clock::time_point load_start, uint64_t epoch) {
@@ -312,10 +207,8 @@ class ByteCacheImpl final : public ByteCache {
     if (epoch_.load(std::memory_order_acquire) != epoch) return;
     const auto ttl = Jittered(v.found() ? options_.l1_ttl : std::min(options_.l1_ttl, options_.negative_ttl),
                               options_.ttl_jitter);
-    const FillOutcome o = l1_->Fill(key, v, load_start, clock_.Now(), ttl, options_.tombstone_ttl,
-                                    options_.versioned_fills);
-    if (o == FillOutcome::kStale) Inc(counters_.stale_fills_refused);
-    if (o == FillOutcome::kTooOld) Inc(counters_.old_fills_refused);
+    CountRefusedFill(
+        l1_->Fill(key, v, load_start, clock_.Now(), ttl, options_.tombstone_ttl, options_.versioned_fills));
   }
 
   Result<Versioned<std::string>> LoadThrough(std::string_view key, const Loader& loader) {
@@ -323,7 +216,7 @@ class ByteCacheImpl final : public ByteCache {
     const Clock::time_point local_start = clock_.Now();
     std::optional<int64_t> redis_start_us;  // Set when L2 answered: fills go through it.
     if (options_.l2_enabled) {
-      Result<L2Entry> read = ReadL2(key);
+      Result<internal::L2Entry> read = l2_.Read(key);
       if (read.ok()) {
         if (read->kind == "a") {
           // Never created: no load, nothing to fill (a later create adds it before returning).
@@ -354,52 +247,24 @@ class ByteCacheImpl final : public ByteCache {
     if (hooks_.before_fill) hooks_.before_fill(key);
     bool fill_l1 = !options_.l2_enabled;
     if (redis_start_us) {
-      Result<int64_t> filled = FillL2(key, *loaded, *redis_start_us);
+      const auto ttl = Jittered(loaded->found() ? options_.l2_ttl : options_.negative_ttl, options_.ttl_jitter);
+      Result<FillOutcome> filled = l2_.Fill(key, *loaded, ttl, *redis_start_us);
       if (!filled.ok()) {
         Inc(counters_.l2_errors);
-      } else if (*filled == 1 || *filled == 0) {
-        if (*filled == 1) Inc(counters_.fills);
-        fill_l1 = true;
-      } else if (*filled == -3) {
-        Inc(counters_.old_fills_refused);
       } else {
-        Inc(counters_.stale_fills_refused);
+        if (*filled == FillOutcome::kStored) Inc(counters_.fills);
+        fill_l1 = *filled == FillOutcome::kStored || *filled == FillOutcome::kSame;
+        CountRefusedFill(*filled);
       }
     }
     if (fill_l1) FillL1(key, *loaded, local_start, epoch);
     return loaded;
   }
 
-  void OnMessage(const redis::Message& m) {
-    std::string_view p = m.payload;
-    if (p.size() < 2 || p[1] != ' ') return;
-    const char type = p[0];
-    p.remove_prefix(2);
-    const size_t space = p.find(' ');
-    if (space == std::string_view::npos) return;
-    const std::string_view first = p.substr(0, space);
-    const std::string_view rest = p.substr(space + 1);
-    if (type == 'h') {
-      if (first != instance_id_) return;
-      const auto sent = ParseInt(rest);
-      // Our own heartbeat came back: every message published before it was sent has been
-      // delivered (one connection, in order), so L1 is at most now - sent behind.
-      if (sent) last_heartbeat_ns_.store(*sent, std::memory_order_release);
-    } else if (type == 'i') {
-      const auto version = ParseInt(first);
-      if (!version) return;
-      Inc(counters_.bus_messages);
-      l1_->Tombstone(rest, *version, clock_.Now(), options_.tombstone_ttl, options_.versioned_fills);
-      flights_.Detach(rest);
-    }
-  }
-
-  void OnBusState(redis::ConnectionState state) {
-    // Messages published while disconnected are lost: stop serving L1 at once, and start
-    // from an empty L1 after the reconnect.
-    last_heartbeat_ns_.store(0, std::memory_order_release);
-    DropL1();
-    (void)state;
+  void OnBusInvalidation(std::string_view key, int64_t version) {
+    Inc(counters_.bus_messages);
+    TombstoneL1(key, version);
+    flights_.Detach(key);
   }
 
   void MaintenanceLoop() {
@@ -412,7 +277,7 @@ class ByteCacheImpl final : public ByteCache {
         while (!stop_) {
           const Clock::time_point now = clock_.Now();
           Clock::time_point wake = Clock::time_point::max();
-          if (l1_ != nullptr) {
+          if (bus_ != nullptr) {
             if (now >= next_heartbeat) {
               heartbeat = true;
               break;
@@ -437,13 +302,11 @@ class ByteCacheImpl final : public ByteCache {
       if (heartbeat) {
         const Clock::time_point now = clock_.Now();
         next_heartbeat = now + options_.heartbeat_interval;
-        const std::string message = "h " + instance_id_ + " " + std::to_string(SteadyNanos(now));
-        // Not through the breaker: the heartbeat is how the bus notices Redis is back.
-        (void)client_.Command({"PUBLISH", heartbeat_channel_, message}, RedisDeadline());
+        bus_->PublishHeartbeat(now);
       }
       for (const auto& [key, version] : due) {
-        if (l1_ != nullptr) l1_->Tombstone(key, version, clock_.Now(), options_.tombstone_ttl, options_.versioned_fills);
-        (void)InvalidateL2(key, version, Deadline::Infinite());
+        TombstoneL1(key, version);
+        (void)l2_.Invalidate(key, version, Deadline::Infinite());
       }
     }
   }
@@ -452,20 +315,14 @@ class ByteCacheImpl final : public ByteCache {
   const CacheOptions options_;
   const CacheHooks hooks_;
   const Clock& clock_;
-  std::unique_ptr<resilience::CircuitBreaker> breaker_;
-  const std::string key_prefix_;
-  const std::string channel_;
-  const std::string bloom_key_;
-  const std::string bloom_ready_key_;
-  std::string instance_id_;
-  std::string heartbeat_channel_;  // "<bus>:hb:<instance id>": only this instance subscribes.
-  std::unique_ptr<internal::L1Store> l1_;
+  const std::string channel_;  // The invalidation bus channel.
+  internal::L2Store l2_;
+  std::unique_ptr<internal::L1Store> l1_;  // Null when L1 is disabled.
+  // Set by Start when L1 is enabled (null otherwise), before the cache is shared; reset by
+  // the destructor.
+  std::unique_ptr<internal::InvalidationBus> bus_;
   internal::SingleFlight flights_;
   Counters counters_;
-  // Steady-clock ns at which our last heartbeat that came back was sent; 0 = unhealthy.
-  // Atomic: written by the subscriber thread, read by every Get; a stale read only delays
-  // a decision by one heartbeat.
-  std::atomic<int64_t> last_heartbeat_ns_{0};
   // Bumped on every L1 drop; a load that saw another epoch does not fill L1. Atomic: read
   // on every load, written by the subscriber thread.
   std::atomic<uint64_t> epoch_{0};
@@ -475,7 +332,6 @@ class ByteCacheImpl final : public ByteCache {
   bool stop_ LOCKSTEP_GUARDED_BY(mu_) = false;
   std::multimap<Clock::time_point, std::pair<std::string, int64_t>> second_deletes_ LOCKSTEP_GUARDED_BY(mu_);
   std::thread maintenance_;
-  std::unique_ptr<redis::Subscriber> subscriber_;
 };
 
 }  // namespace

@@ -9,22 +9,16 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cache/fill_outcome.h"
 #include "lockstep/base/clock.h"
 #include "lockstep/base/mutex.h"
 #include "lockstep/cache/versioned.h"
 
 namespace lockstep::cache::internal {
 
-enum class FillOutcome {
-  kStored,
-  kSame,     // An entry of the same version is there already.
-  kStale,    // A newer version, or a tombstone the load did not start after.
-  kTooOld,   // The load started more than max_age ago.
-};
-
 // L1: an in-process map from key to value / not-found / tombstone, sharded by key hash,
 // each shard an LRU bounded by entries and bytes (limits split evenly over shards).
-// Fills follow the same rules as the L2 Lua scripts (l2_scripts.cc). Thread-safe.
+// Fills follow the same rules as the L2 Lua scripts (l2_scripts.cc, L2Store). Thread-safe.
 class L1Store {
  public:
   L1Store(size_t max_entries, size_t max_bytes, int shards);

@@ -58,6 +58,7 @@ Result<ConnectionOptions> ParseMysqlUrl(std::string_view url) {
     if (!after.empty()) {
       if (after.front() != ':') return Status::InvalidArgument("mysql url: junk after ] in host");
       port_text = after.substr(1);
+      if (port_text.empty()) return Status::InvalidArgument("mysql url: empty port");
     }
   } else {
     const size_t pc = hostport.rfind(':');

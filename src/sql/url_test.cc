@@ -39,7 +39,8 @@ TEST(ParseMysqlUrl, RejectsBadInputWithClearMessages) {
                         Case{"mysql://u@h:0/db", "port"}, Case{"mysql://u@h:99999/db", "port"},
                         Case{"mysql://u@h:abc/db", "port"}, Case{"mysql://u:pw%zz@h/db", "password"},
                         Case{"mysql://u:pw%2@h/db", "password"}, Case{"mysql://u@/db", "host"},
-                        Case{"mysql://u@h/db?x=1", "query"}, Case{"mysql://u@h:/db", "port"}}) {
+                        Case{"mysql://u@h/db?x=1", "query"}, Case{"mysql://u@h:/db", "port"},
+                        Case{"mysql://u@[::1]:/db", "port"}}) {
     auto r = ParseMysqlUrl(c.url);
     ASSERT_FALSE(r.ok()) << c.url;
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << c.url;

@@ -14,7 +14,8 @@
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
-#include "config/url.h"
+#include "lockstep/redis/url.h"
+#include "lockstep/sql/url.h"
 
 namespace shopd::config {
 namespace {
@@ -202,19 +203,26 @@ lockstep::Result<bool> ResolvePassword(const Layer& merged, const std::string& k
   return false;
 }
 
-// Validates `url` (scheme) and applies a separately given password. Returns the URL's
-// own password through `url_password` when none was given separately.
-lockstep::Result<std::string> ApplyPassword(const std::string& url, std::string_view scheme, const std::string& source,
-                                           const std::optional<std::string>& password, std::string* url_password) {
-  auto parsed = ParseServiceUrl(url, scheme);
-  if (!parsed.ok()) return Status::InvalidArgument(source, ": ", parsed.status().message());
-  if (password) {
-    parsed->password = *password;
-    parsed->has_password = !password->empty();
-  } else if (url_password != nullptr && url_password->empty()) {
-    *url_password = parsed->password;
+// A MariaDB URL setting through lockstep's parser. shopd takes mysql:// only (lockstep also
+// reads mariadb://); errors name `source`.
+lockstep::Result<lockstep::sql::ConnectionOptions> ParseMysql(const std::string& url, const std::string& source) {
+  const size_t sep = url.find("://");
+  if (sep == std::string::npos) {
+    return Status::InvalidArgument(source, ": URL must look like mysql://[user[:password]@]host[:port][/path]");
   }
-  return FormatServiceUrl(*parsed);
+  if (std::string_view(url).substr(0, sep) != "mysql") {
+    return Status::InvalidArgument(source, ": URL scheme must be 'mysql', got '", url.substr(0, sep), "'");
+  }
+  lockstep::Result<lockstep::sql::ConnectionOptions> parsed = lockstep::sql::ParseMysqlUrl(url);
+  if (!parsed.ok()) return std::move(parsed).status().Annotate(source);
+  return parsed;
+}
+
+// A Redis URL setting through lockstep's parser; errors name `source`.
+lockstep::Result<lockstep::redis::RedisOptions> ParseRedis(const std::string& url, const std::string& source) {
+  lockstep::Result<lockstep::redis::RedisOptions> parsed = lockstep::redis::ParseRedisUrl(url);
+  if (!parsed.ok()) return std::move(parsed).status().Annotate(source);
+  return parsed;
 }
 
 lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
@@ -309,25 +317,45 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
   LOCKSTEP_ASSIGN_OR_RETURN(bool has_redis_pw, ResolvePassword(merged, "redis_password", &pw));
   if (has_redis_pw) redis_pw = pw;
 
-  std::string url_pw;
-  LOCKSTEP_ASSIGN_OR_RETURN(c.mysql, ApplyPassword(c.mysql, "mysql", source("mysql"), mysql_pw, &url_pw));
-  c.mysql_password = mysql_pw.value_or(url_pw);
-  for (std::string& replica : c.mysql_replicas) {
-    LOCKSTEP_ASSIGN_OR_RETURN(replica, ApplyPassword(replica, "mysql", source("mysql_replicas"), mysql_pw, nullptr));
+  // Each URL is parsed once, here; a separately given password replaces the URL's own.
+  LOCKSTEP_ASSIGN_OR_RETURN(c.mysql_connection, ParseMysql(c.mysql, source("mysql")));
+  if (mysql_pw) c.mysql_connection.password = *mysql_pw;
+  c.mysql_password = c.mysql_connection.password;
+  c.mysql_replica_connections.clear();
+  for (const std::string& url : c.mysql_replicas) {
+    LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::ConnectionOptions replica, ParseMysql(url, source("mysql_replicas")));
+    if (mysql_pw) replica.password = *mysql_pw;
+    c.mysql_replica_connections.push_back(std::move(replica));
   }
-  url_pw.clear();
-  for (std::string& url : c.redis) {
-    LOCKSTEP_ASSIGN_OR_RETURN(url, ApplyPassword(url, "redis", source("redis"), redis_pw, &url_pw));
+  std::string url_pw;  // The first URL password, when none was given separately.
+  c.redis_connections.clear();
+  for (const std::string& url : c.redis) {
+    LOCKSTEP_ASSIGN_OR_RETURN(lockstep::redis::RedisOptions redis, ParseRedis(url, source("redis")));
+    if (url_pw.empty()) url_pw = redis.password;
+    if (redis_pw) redis.password = *redis_pw;
+    c.redis_connections.push_back(std::move(redis));
   }
   c.redis_password = redis_pw.value_or(url_pw);
   return Status::Ok();
 }
 
-std::string Join(const std::vector<std::string>& items, bool redact) {
+// A connection as a URL for the log, the password shown as "***".
+std::string RedactedUrl(const lockstep::sql::ConnectionOptions& o) { return o.ToString(); }
+std::string RedactedUrl(const lockstep::redis::RedisOptions& o) {
+  std::string out = "redis://";
+  if (!o.user.empty() || !o.password.empty()) out += o.user + (o.password.empty() ? "" : ":***") + "@";
+  out += o.host.find(':') == std::string::npos ? o.host : "[" + o.host + "]";
+  out += ":" + std::to_string(o.port);
+  if (o.db != 0) out += "/" + std::to_string(o.db);
+  return out;
+}
+
+template <typename Options>
+std::string Join(const std::vector<Options>& items) {
   std::string out = "[";
-  for (const std::string& s : items) {
+  for (const Options& o : items) {
     if (out.size() > 1) out += ",";
-    out += redact ? RedactUrl(s) : s;
+    out += RedactedUrl(o);
   }
   return out + "]";
 }
@@ -369,8 +397,9 @@ EnvLookup ProcessEnv() {
 
 std::string ShopdConfig::Redacted() const {
   std::ostringstream out;
-  out << "listen=" << listen << " mysql=" << RedactUrl(mysql) << " mysql_replicas=" << Join(mysql_replicas, true)
-      << " redis=" << Join(redis, true) << " mysql_password=" << (mysql_password.empty() ? "<none>" : "***")
+  out << "listen=" << listen << " mysql=" << RedactedUrl(mysql_connection)
+      << " mysql_replicas=" << Join(mysql_replica_connections) << " redis=" << Join(redis_connections)
+      << " mysql_password=" << (mysql_password.empty() ? "<none>" : "***")
       << " redis_password=" << (redis_password.empty() ? "<none>" : "***") << " io_threads=" << io_threads
       << " worker_threads=" << worker_threads << " queue_limit=" << queue_limit
       << " body_limit_bytes=" << body_limit_bytes << " default_request_timeout_ms=" << default_request_timeout.count()
@@ -391,9 +420,8 @@ std::string ShopdConfig::Redacted() const {
 
 std::string ShopdConfig::EffectiveRedisKeyPrefix() const {
   if (!redis_key_prefix.empty()) return redis_key_prefix;
-  auto url = ParseServiceUrl(mysql, "mysql");
-  if (!url.ok() || url->path.empty()) return "shopd:";
-  return "shopd:" + url->path + ":";
+  if (mysql_connection.database.empty()) return "shopd:";
+  return "shopd:" + mysql_connection.database + ":";
 }
 
 lockstep::Result<ConfigLoad> LoadConfig(const std::vector<std::string>& args, const EnvLookup& env) {

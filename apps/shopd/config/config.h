@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "lockstep/base/result.h"
+#include "lockstep/redis/options.h"
+#include "lockstep/sql/options.h"
 
 namespace shopd::config {
 
@@ -28,16 +30,23 @@ namespace shopd::config {
 struct ShopdConfig {
   // IP:port to listen on ("127.0.0.1:8080", "[::1]:8080"; port 0 = ephemeral).
   std::string listen = "127.0.0.1:8080";
-  // MariaDB primary. After loading, carries the effective password (see mysql_password).
+  // MariaDB primary, as given (mysql:// only; read by lockstep::sql::ParseMysqlUrl).
   std::string mysql = "mysql://lockstep@127.0.0.1:13306/shop";
-  // MariaDB replicas (used once replica routing exists). Default none.
+  // MariaDB replicas (used once replica routing exists), as given. Default none.
   std::vector<std::string> mysql_replicas;
-  // Redis masters (more than one = Redlock). Flags/env take a comma-separated list.
+  // Redis masters (more than one = Redlock), as given (read by lockstep::redis::ParseRedisUrl).
+  // Flags/env take a comma-separated list.
   std::vector<std::string> redis = {"redis://127.0.0.1:16379"};
-  // Effective passwords ("" = none): the separately given one, else the URL's. Already
-  // substituted into every URL above. Never log them: use Redacted().
+  // Effective passwords ("" = none): the separately given one, else the URL's (decoded;
+  // for redis the first URL that has one). Never log them: use Redacted().
   std::string mysql_password;
   std::string redis_password;
+  // Set by LoadConfig: the URLs above, each parsed once, with the effective password
+  // applied (a separately given password replaces every URL's own). TLS settings are
+  // not part of them (mysql_ssl_* below). Empty in a ShopdConfig not made by LoadConfig.
+  lockstep::sql::ConnectionOptions mysql_connection;
+  std::vector<lockstep::sql::ConnectionOptions> mysql_replica_connections;
+  std::vector<lockstep::redis::RedisOptions> redis_connections;
   int io_threads = 2;         // > 0.
   int worker_threads = 32;    // > 0. Measured: more threads only add context switches on 2 cores (BENCHMARKS.md).
   int queue_limit = 1024;     // > 0.
@@ -87,7 +96,8 @@ struct ShopdConfig {
   int64_t cache_l1_max_entries = 100'000;
   std::chrono::milliseconds cache_second_delete{0};
 
-  // redis_key_prefix, or "shopd:<database>:" when it is empty ("shopd:" without a database).
+  // redis_key_prefix, or "shopd:<database of mysql_connection>:" when it is empty
+  // ("shopd:" without a database).
   std::string EffectiveRedisKeyPrefix() const;
 
   // One line with every setting, passwords shown as *** (for the startup log).

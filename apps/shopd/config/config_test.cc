@@ -7,8 +7,6 @@
 #include <fstream>
 #include <map>
 
-#include "config/url.h"
-
 namespace shopd::config {
 namespace {
 
@@ -104,7 +102,11 @@ TEST_F(ConfigTest, ListsFromFlagsAndEnv) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->config.mysql_replicas,
             (std::vector<std::string>{"mysql://r@127.0.0.1:2/shop", "mysql://r@127.0.0.1:3/shop"}));
+  ASSERT_EQ(c->config.mysql_replica_connections.size(), 2u);
+  EXPECT_EQ(c->config.mysql_replica_connections[1].port, 3);
   EXPECT_EQ(c->config.redis.size(), 3u);
+  ASSERT_EQ(c->config.redis_connections.size(), 3u);
+  EXPECT_EQ(c->config.redis_connections[2].port, 3);
   auto e = Load({}, {{"SHOPD_MYSQL_REPLICAS", "mysql://a@127.0.0.1:9/shop,mysql://b@127.0.0.1:10/shop"}});
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->config.mysql_replicas.size(), 2u);
@@ -114,9 +116,38 @@ TEST_F(ConfigTest, SeparatePasswordOverridesUrlPassword) {
   auto c = Load({"--mysql", "mysql://user:inurl@127.0.0.1:3306/shop", "--redis", "redis://:rpw@127.0.0.1:6379"},
                 {{"SHOPD_MYSQL_PASSWORD", "s3cret"}});
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->config.mysql, "mysql://user:s3cret@127.0.0.1:3306/shop");
+  EXPECT_EQ(c->config.mysql, "mysql://user:inurl@127.0.0.1:3306/shop");  // As given.
+  EXPECT_EQ(c->config.mysql_connection.user, "user");
+  EXPECT_EQ(c->config.mysql_connection.password, "s3cret");
+  EXPECT_EQ(c->config.mysql_connection.host, "127.0.0.1");
+  EXPECT_EQ(c->config.mysql_connection.port, 3306);
+  EXPECT_EQ(c->config.mysql_connection.database, "shop");
   EXPECT_EQ(c->config.mysql_password, "s3cret");
   EXPECT_EQ(c->config.redis_password, "rpw");  // From the URL.
+  ASSERT_EQ(c->config.redis_connections.size(), 1u);
+  EXPECT_EQ(c->config.redis_connections[0].password, "rpw");
+  EXPECT_EQ(c->config.redis_connections[0].port, 6379);
+}
+
+TEST_F(ConfigTest, SeparatePasswordReachesEveryUrlAndAnEmptyOneRemovesThem) {
+  auto c = Load({"--mysql-replica", "mysql://r:old@127.0.0.1:2/shop", "--redis",
+                 "redis://:a@127.0.0.1:1,redis://127.0.0.1:2"},
+                {{"SHOPD_MYSQL_PASSWORD", "new"}, {"SHOPD_REDIS_PASSWORD", ""}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->config.mysql_replica_connections.size(), 1u);
+  EXPECT_EQ(c->config.mysql_replica_connections[0].password, "new");
+  ASSERT_EQ(c->config.redis_connections.size(), 2u);
+  EXPECT_EQ(c->config.redis_connections[0].password, "");
+  EXPECT_EQ(c->config.redis_password, "");
+}
+
+TEST_F(ConfigTest, UrlPasswordIsPercentDecodedLikeLockstepReadsIt) {
+  auto c = Load({"--mysql", "mysql://u:p%40ss%2F1@127.0.0.1:1/shop", "--redis",
+                 "redis://127.0.0.1:1,redis://:r%3A1@127.0.0.1:2"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->config.mysql_password, "p@ss/1");
+  EXPECT_EQ(c->config.mysql_connection.password, "p@ss/1");
+  EXPECT_EQ(c->config.redis_password, "r:1");  // The first URL that has one.
 }
 
 TEST_F(ConfigTest, PasswordFileFlagBeatsEnvPassword) {
@@ -124,11 +155,15 @@ TEST_F(ConfigTest, PasswordFileFlagBeatsEnvPassword) {
   auto c = Load({"--mysql-password-file", pw}, {{"SHOPD_MYSQL_PASSWORD", "from-env"}});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->config.mysql_password, "from-file");
-  EXPECT_EQ(c->config.mysql, "mysql://lockstep:from-file@127.0.0.1:13306/shop");
+  EXPECT_EQ(c->config.mysql_connection.user, "lockstep");
+  EXPECT_EQ(c->config.mysql_connection.password, "from-file");
+  EXPECT_EQ(c->config.mysql_connection.port, 13306);
   auto e = Load({}, {{"SHOPD_REDIS_PASSWORD_FILE", pw}});
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->config.redis_password, "from-file");
-  EXPECT_EQ(e->config.redis[0], "redis://:from-file@127.0.0.1:16379");
+  ASSERT_EQ(e->config.redis_connections.size(), 1u);
+  EXPECT_EQ(e->config.redis_connections[0].password, "from-file");
+  EXPECT_EQ(e->config.redis_connections[0].port, 16379);
 }
 
 TEST_F(ConfigTest, RedactedHidesPasswords) {
@@ -139,8 +174,12 @@ TEST_F(ConfigTest, RedactedHidesPasswords) {
   EXPECT_EQ(line.find("hunter2"), std::string::npos) << line;
   EXPECT_EQ(line.find("topsecret"), std::string::npos) << line;
   EXPECT_NE(line.find("mysql://user:***@127.0.0.1:3306/shop"), std::string::npos) << line;
+  EXPECT_NE(line.find("redis=[redis://:***@127.0.0.1:1]"), std::string::npos) << line;
   EXPECT_EQ(line.find('\n'), std::string::npos);
-  EXPECT_EQ(RedactUrl("mysql://u:p@w:rd@h:1/db"), "mysql://u:***@h:1/db");
+  auto at = Load({"--mysql", "mysql://u:p@w:rd@h:1/db"});  // The last '@' ends the password.
+  ASSERT_TRUE(at.ok()) << at.status();
+  EXPECT_NE(at->config.Redacted().find(" mysql=mysql://u:***@h:1/db "), std::string::npos) << at->config.Redacted();
+  EXPECT_EQ(at->config.Redacted().find("rd@"), std::string::npos);
 }
 
 TEST_F(ConfigTest, Errors) {
@@ -165,6 +204,9 @@ TEST_F(ConfigTest, Errors) {
       {{"--config", "/nonexistent/shopd.toml"}, {}, "cannot read config file"},
       {{"--mysql-password-file", "/nonexistent/pw"}, {}, "--mysql-password-file"},
       {{"--mysql", "postgres://x@h:1/db"}, {}, "scheme must be 'mysql'"},
+      {{"--mysql", "mariadb://x@h:1/db"}, {}, "scheme must be 'mysql'"},
+      {{"--mysql", "mysql://x@[::1]:/db"}, {}, "port"},
+      {{}, {{"SHOPD_MYSQL_REPLICAS", "mysql://x@h:1/db,mysql://x@h:0/db"}}, "SHOPD_MYSQL_REPLICAS"},
       {{"--redis", "redis://h:0"}, {}, "port"},
       {{"--log-level", "loud"}, {}, "--log-level"},
       {{"--default-request-timeout-ms", "70000"}, {}, "max_request_timeout_ms"},
