@@ -43,7 +43,7 @@ void AddCpu(nlohmann::json& j, CpuMeter& meter, int64_t requests) {
   j["cpu_us_per_request_by_thread"] = by_thread;
 }
 
-nlohmann::json SummaryJson(const char* scenario, const LoadStats::Summary& s) {
+nlohmann::json SummaryJson(const char* scenario, const LoadStats::Summary& s, const CommonOptions& opt) {
   nlohmann::json statuses = nlohmann::json::object();
   for (const auto& [status, count] : s.statuses) statuses[std::to_string(status)] = count;
   return {{"scenario", scenario},
@@ -54,7 +54,8 @@ nlohmann::json SummaryJson(const char* scenario, const LoadStats::Summary& s) {
           {"p95_ms", s.p95_us / 1000.0},
           {"p99_ms", s.p99_us / 1000.0},
           {"max_ms", s.max_us / 1000.0},
-          {"statuses", statuses}};
+          {"statuses", statuses},
+          {"connections", opt.connections}};
 }
 
 int64_t Count5xx(const LoadStats::Summary& s) {

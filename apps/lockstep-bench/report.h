@@ -25,8 +25,8 @@ std::optional<CpuMeter> StartCpuMeter(const CommonOptions& opt);
 void AddCpu(nlohmann::json& j, CpuMeter& meter, int64_t requests);
 
 // The summary object of a load run: scenario, requests, seconds, throughput, latency
-// percentiles in ms and the status counts.
-nlohmann::json SummaryJson(const char* scenario, const LoadStats::Summary& s);
+// percentiles in ms, the status counts and the run's connections.
+nlohmann::json SummaryJson(const char* scenario, const LoadStats::Summary& s, const CommonOptions& opt);
 
 // Answers that count against --max-5xx: 5xx and transport errors (status 0).
 int64_t Count5xx(const LoadStats::Summary& s);

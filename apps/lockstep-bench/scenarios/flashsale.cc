@@ -125,7 +125,7 @@ int RunFlashsale(const CommonOptions& opt, const FlashsaleOptions& fopt) {
   if (!violations) return 2;
   probe.AddViolations(*violations);
 
-  nlohmann::json j = SummaryJson("flashsale", summary);
+  nlohmann::json j = SummaryJson("flashsale", summary, opt);
   AddCpu(j, *cpu, summary.requests);
   int64_t confirmed = 0, sold = 0;
   for (const auto& [rid, a] : manifest.answers) {
@@ -141,7 +141,6 @@ int RunFlashsale(const CommonOptions& opt, const FlashsaleOptions& fopt) {
   j["product_id"] = manifest.product_id;
   j["confirmed"] = confirmed;
   j["units_sold"] = sold;
-  j["connections"] = opt.connections;
   j["request_prefix"] = manifest.request_prefix;
   probe.AddCounts(j);
   PrintHuman(j);

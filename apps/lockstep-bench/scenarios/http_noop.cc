@@ -26,9 +26,8 @@ int RunHttpNoop(const CommonOptions& opt) {
     auto r = client.Send("GET", "/healthz", "", Deadline::After(std::chrono::milliseconds(opt.timeout_ms)), headers);
     return r.ok() ? r->status : 0;
   });
-  nlohmann::json j = SummaryJson("http-noop", summary);
+  nlohmann::json j = SummaryJson("http-noop", summary, opt);
   AddCpu(j, *cpu, summary.requests);
-  j["connections"] = opt.connections;
   return PrintUnchecked(j);
 }
 

@@ -208,9 +208,8 @@ int RunReads(const CommonOptions& opt, const ReadsOptions& ropt) {
   });
   stop_writer = true;
   writer.join();
-  nlohmann::json j = SummaryJson("reads", summary);
+  nlohmann::json j = SummaryJson("reads", summary, opt);
   AddCpu(j, *cpu, summary.requests);
-  j["connections"] = opt.connections;
   j["instances"] = endpoints.size();
   j["products"] = ropt.products;
   j["writes"] = writes_done.load();

@@ -24,9 +24,8 @@ std::optional<nlohmann::json> RunSqlLoad(const CommonOptions& opt, const char* n
   std::optional<CpuMeter> cpu = StartCpuMeter(opt);
   if (!cpu) return std::nullopt;
   auto summary = RunLoad(opt, none, name, [&](int, int64_t i, HttpClient&) { return body(i); });
-  nlohmann::json j = SummaryJson(name, summary);
+  nlohmann::json j = SummaryJson(name, summary, opt);
   AddCpu(j, *cpu, summary.requests);
-  j["connections"] = opt.connections;
   return j;
 }
 

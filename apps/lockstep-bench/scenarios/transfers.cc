@@ -113,11 +113,10 @@ int RunTransfers(const CommonOptions& opt, const TransfersOptions& topt) {
   if (!violations) return 2;
   probe.AddViolations(*violations);
 
-  nlohmann::json j = SummaryJson("transfers", summary);
+  nlohmann::json j = SummaryJson("transfers", summary, opt);
   AddCpu(j, *cpu, summary.requests);
   j["accounts"] = topt.accounts;
   j["hot"] = topt.hot;
-  j["connections"] = opt.connections;
   j["request_prefix"] = manifest.request_prefix;
   probe.AddCounts(j);
   PrintHuman(j);
