@@ -53,8 +53,7 @@ shopd::http::ServerOptions ServerOptionsFrom(const shopd::config::ShopdConfig& c
 // Opens the MariaDB pool, retrying while the server is still starting (up to `budget`).
 lockstep::Result<std::unique_ptr<lockstep::sql::Pool>> OpenMariaDb(const shopd::config::ShopdConfig& c,
                                                                    std::chrono::seconds budget) {
-  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::ConnectionOptions conn, lockstep::sql::ParseMysqlUrl(c.mysql));
-  if (!c.mysql_password.empty()) conn.password = c.mysql_password;
+  lockstep::sql::ConnectionOptions conn = c.mysql_connection;  // Parsed once by LoadConfig.
   conn.ssl_ca = c.mysql_ssl_ca;
   conn.ssl_cert = c.mysql_ssl_cert;
   conn.ssl_key = c.mysql_ssl_key;
@@ -158,17 +157,13 @@ int main(int argc, char** argv) {
   spdlog::info("schema at version {}", shopd::domain::LatestSchemaVersion());
   // The first Redis master serves everything until Redlock arrives (more masters are
   // accepted and ignored for now).
-  auto redis_options = lockstep::redis::ParseRedisUrl(config.redis.front());
-  if (!redis_options.ok()) {
-    spdlog::critical("shopd: bad --redis: {}", redis_options.status().ToString());
-    return 2;
-  }
-  if (!config.redis_password.empty()) redis_options->password = config.redis_password;
+  // Parsed once by LoadConfig (which refused a bad --redis), password applied.
+  lockstep::redis::RedisOptions redis_options = config.redis_connections.front();
   // Workers, plus the cache's heartbeat and replayer threads, the reserved-mode persister
   // (its blocking XREADGROUP holds one), the reserved-mode metrics refresher and its 4
   // pipeline threads.
-  redis_options->pool_size = std::max(redis_options->pool_size, config.worker_threads + 8);
-  auto redis = lockstep::redis::Client::Open(*redis_options);
+  redis_options.pool_size = std::max(redis_options.pool_size, config.worker_threads + 8);
+  auto redis = lockstep::redis::Client::Open(redis_options);
   if (!redis.ok()) {
     spdlog::critical("shopd: cannot open Redis client: {}", redis.status().ToString());
     return 1;
