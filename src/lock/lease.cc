@@ -46,11 +46,34 @@ Result<AcquireStart> AcquireStart::Begin(std::string_view service, std::string_v
                       owner_token + "#" + NewOwnerToken()};
 }
 
-LockGuard AcquireStart::Granted(std::shared_ptr<Lease> lease, std::string_view name, std::atomic<uint64_t>& acquired,
+LockGuard AcquireStart::Granted(std::shared_ptr<Lease> lease, std::string_view name, LockCounters& counters,
                                 const LockMetrics& metrics) const {
-  acquired.fetch_add(1, std::memory_order_relaxed);
+  counters.acquired.fetch_add(1, std::memory_order_relaxed);
   if (metrics.on_acquired) metrics.on_acquired(name, Clock::Real().Now() - start);
   return LockGuard(std::move(lease));
+}
+
+LockGuard AcquireStart::Grant(std::shared_ptr<Backend> backend, Renewer& renewer, std::string_view name,
+                              std::string grant_token, int64_t fence, Clock::time_point sent,
+                              const LockOptions& options, int64_t queue_ticket, LockCounters& counters,
+                              const LockMetrics& metrics) const {
+  auto lease = std::make_shared<Lease>(std::move(backend), std::string(name), key, std::move(grant_token), fence,
+                                       resolved, sent, options.on_lost, options.reentrant ? options.owner : nullptr);
+  lease->SetQueueTicket(queue_ticket);
+  lease->RegisterWithOwner(lease);
+  if (options.auto_renew) renewer.Add(lease);
+  return Granted(std::move(lease), name, counters, metrics);
+}
+
+LockServiceStats LockCounters::Snapshot() const {
+  LockServiceStats s;
+  s.acquired = acquired.load(std::memory_order_relaxed);
+  s.wakes = wakes.load(std::memory_order_relaxed);
+  s.polls = polls.load(std::memory_order_relaxed);
+  s.renewals = renewals.load(std::memory_order_relaxed);
+  s.renew_batches = renew_batches.load(std::memory_order_relaxed);
+  s.lost = lost.load(std::memory_order_relaxed);
+  return s;
 }
 
 std::string NewOwnerToken() {

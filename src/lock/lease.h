@@ -17,6 +17,7 @@
 #include "lockstep/base/result.h"
 #include "lockstep/base/status.h"
 #include "lockstep/lock/lock_guard.h"
+#include "lockstep/lock/lock_service.h"
 #include "lockstep/lock/options.h"
 
 namespace lockstep::lock {
@@ -168,6 +169,13 @@ Deadline RenewDeadline(const std::vector<Lease*>& leases);
 // owner holds a valid one; else null. Defined in lock_service.cc.
 std::shared_ptr<Lease> FindReentrant(const LockOptions& options, const std::string& key);
 
+// The counters of one service (LockService or RedLock). Atomics: independent statistics
+// counters; no ordering with other state needed. Thread-safe.
+struct LockCounters {
+  std::atomic<uint64_t> acquired{0}, wakes{0}, polls{0}, renewals{0}, renew_batches{0}, lost{0};
+  LockServiceStats Snapshot() const;
+};
+
 // The start of every Acquire (LockService and RedLock): options resolved, the key built, a
 // grant token minted ("<owner token>#<unique>": unique per grant, so a stale guard of an
 // earlier grant to the same owner can never delete or extend this one), and the clock read
@@ -182,8 +190,14 @@ struct AcquireStart {
   static Result<AcquireStart> Begin(std::string_view service, std::string_view key_prefix, std::string_view name,
                                     const LockOptions& options);
   // Counts the grant, reports it to metrics.on_acquired and wraps `lease` in a guard.
-  LockGuard Granted(std::shared_ptr<Lease> lease, std::string_view name, std::atomic<uint64_t>& acquired,
+  LockGuard Granted(std::shared_ptr<Lease> lease, std::string_view name, LockCounters& counters,
                     const LockMetrics& metrics) const;
+  // A new grant (the same steps for LockService and RedLock): the lease of `grant_token`
+  // and `fence`, valid from `sent`, registered with its owner (reentrancy), scheduled for
+  // renewal (options.auto_renew), then as Granted.
+  LockGuard Grant(std::shared_ptr<Backend> backend, Renewer& renewer, std::string_view name,
+                  std::string grant_token, int64_t fence, Clock::time_point sent, const LockOptions& options,
+                  int64_t queue_ticket, LockCounters& counters, const LockMetrics& metrics) const;
 };
 
 struct LockOwnerAccess {

@@ -145,10 +145,10 @@ class ServiceCore final : public Backend {
   }
 
   const LockMetrics& metrics() const override { return options_.metrics; }
-  void CountLost() override { lost_.fetch_add(1, std::memory_order_relaxed); }
+  void CountLost() override { counters_.lost.fetch_add(1, std::memory_order_relaxed); }
   void CountRenewed(int batches, int renewals) override {
-    renew_batches_.fetch_add(batches, std::memory_order_relaxed);
-    renewals_.fetch_add(renewals, std::memory_order_relaxed);
+    counters_.renew_batches.fetch_add(batches, std::memory_order_relaxed);
+    counters_.renewals.fetch_add(renewals, std::memory_order_relaxed);
   }
 
   // Waiter registry: a release wakes the one waiter it names; a reconnect of the
@@ -189,8 +189,7 @@ class ServiceCore final : public Backend {
   redis::Client& client() { return client_; }
   const LockServiceOptions& options() const { return options_; }
 
-  // Atomics: independent statistics counters; no ordering with other state needed.
-  std::atomic<uint64_t> acquired_{0}, wakes_{0}, polls_{0}, renewals_{0}, renew_batches_{0}, lost_{0};
+  LockCounters counters_;
 
  private:
   // A wake-up message: the member "<wake channel>#<seq>" of the waiter it is for.
@@ -300,7 +299,7 @@ Result<LockGuard> LockService::Acquire(std::string_view name, const LockOptions&
   const std::string& token = begin.token;
   const LockMetrics& metrics = core_->options().metrics;
   auto granted = [&](std::shared_ptr<internal::Lease> lease) {
-    return begin.Granted(std::move(lease), name, core_->acquired_, metrics);
+    return begin.Granted(std::move(lease), name, core_->counters_, metrics);
   };
   if (std::shared_ptr<internal::Lease> lease = internal::FindReentrant(options, key)) return granted(std::move(lease));
 
@@ -320,13 +319,8 @@ Result<LockGuard> LockService::Acquire(std::string_view name, const LockOptions&
                               core_->TryOnce(key, token, options, resolved.lease, scope.waiter(), deadline));
     scope.set_queued(wait && !attempt.granted);
     if (attempt.granted) {
-      auto lease = std::make_shared<internal::Lease>(core_, std::string(name), key, token, attempt.fence_or_pttl,
-                                                     resolved, sent, options.on_lost,
-                                                     options.reentrant ? options.owner : nullptr);
-      lease->SetQueueTicket(attempt.ticket);
-      lease->RegisterWithOwner(lease);
-      if (options.auto_renew) renewer_->Add(lease);
-      return granted(std::move(lease));
+      return begin.Grant(core_, *renewer_, name, token, attempt.fence_or_pttl, sent, options, attempt.ticket,
+                         core_->counters_, metrics);
     }
     if (!wait) return Status::Aborted("lock '", name, "' is held by another owner").WithReason("lock_busy");
     if (deadline.expired()) {
@@ -344,27 +338,18 @@ Result<LockGuard> LockService::Acquire(std::string_view name, const LockOptions&
     if (attempt.fence_or_pttl == -2) pause = std::chrono::milliseconds(1);
     const auto woken = core_->WaitForRelease(*scope.waiter(), epoch, deadline.CappedAt(pause));
     if (woken == internal::ServiceCore::Woken::kReleased) {
-      core_->wakes_.fetch_add(1, std::memory_order_relaxed);
+      core_->counters_.wakes.fetch_add(1, std::memory_order_relaxed);
       if (metrics.on_wake) metrics.on_wake(name);
     } else if (woken == internal::ServiceCore::Woken::kReconnected) {
       // Retry at once: a release may have been published while we were disconnected.
     } else if (deadline.expired()) {
       return Status::DeadlineExceeded("lock '", name, "' still held at the deadline").WithReason("lock_busy");
     } else {
-      core_->polls_.fetch_add(1, std::memory_order_relaxed);
+      core_->counters_.polls.fetch_add(1, std::memory_order_relaxed);
     }
   }
 }
 
-LockServiceStats LockService::stats() const {
-  LockServiceStats s;
-  s.acquired = core_->acquired_.load(std::memory_order_relaxed);
-  s.wakes = core_->wakes_.load(std::memory_order_relaxed);
-  s.polls = core_->polls_.load(std::memory_order_relaxed);
-  s.renewals = core_->renewals_.load(std::memory_order_relaxed);
-  s.renew_batches = core_->renew_batches_.load(std::memory_order_relaxed);
-  s.lost = core_->lost_.load(std::memory_order_relaxed);
-  return s;
-}
+LockServiceStats LockService::stats() const { return core_->counters_.Snapshot(); }
 
 }  // namespace lockstep::lock

@@ -220,15 +220,14 @@ class RedLockCore final : public Backend {
   }
 
   const LockMetrics& metrics() const override { return options_.metrics; }
-  void CountLost() override { lost_.fetch_add(1, std::memory_order_relaxed); }
+  void CountLost() override { counters_.lost.fetch_add(1, std::memory_order_relaxed); }
   void CountRenewed(int batches, int renewals) override {
-    renew_batches_.fetch_add(batches, std::memory_order_relaxed);
-    renewals_.fetch_add(renewals, std::memory_order_relaxed);
+    counters_.renew_batches.fetch_add(batches, std::memory_order_relaxed);
+    counters_.renewals.fetch_add(renewals, std::memory_order_relaxed);
   }
   const LockServiceOptions& options() const { return options_; }
 
-  // Atomics: independent statistics counters; no ordering with other state needed.
-  std::atomic<uint64_t> acquired_{0}, polls_{0}, renewals_{0}, renew_batches_{0}, lost_{0};
+  LockCounters counters_;
 
  private:
   std::vector<int> AllNodes() const {
@@ -320,7 +319,7 @@ Result<LockGuard> RedLock::Acquire(std::string_view name, const LockOptions& opt
   const std::string& token = begin.token;
   const LockMetrics& metrics = core_->options().metrics;
   auto granted = [&](std::shared_ptr<internal::Lease> lease) {
-    return begin.Granted(std::move(lease), name, core_->acquired_, metrics);
+    return begin.Granted(std::move(lease), name, core_->counters_, metrics);
   };
   if (std::shared_ptr<internal::Lease> lease = internal::FindReentrant(options, key)) return granted(std::move(lease));
 
@@ -334,11 +333,8 @@ Result<LockGuard> RedLock::Acquire(std::string_view name, const LockOptions& opt
     const std::string attempt_token = token + "." + std::to_string(++attempt);
     internal::RedLockCore::Attempt a = core_->TryOnce(key, attempt_token, resolved, deadline);
     if (a.outcome == internal::RedLockCore::Outcome::kGranted) {
-      auto lease = std::make_shared<internal::Lease>(core_, std::string(name), key, attempt_token, a.fence, resolved, a.sent,
-                                                     options.on_lost, options.reentrant ? options.owner : nullptr);
-      lease->RegisterWithOwner(lease);
-      if (options.auto_renew) renewer_->Add(lease);
-      return granted(std::move(lease));
+      return begin.Grant(core_, *renewer_, name, attempt_token, a.fence, a.sent, options, 0, core_->counters_,
+                         metrics);
     }
     // Too few nodes answered: fail fast when they failed (down, refused) or the caller does
     // not wait; when some were only late, retry with backoff until the deadline.
@@ -357,7 +353,7 @@ Result<LockGuard> RedLock::Acquire(std::string_view name, const LockOptions& opt
     Clock::duration pause = backoff.NextDelay();
     if (a.holder_ttl.count() >= 0) pause = std::min<Clock::duration>(pause, a.holder_ttl + std::chrono::milliseconds(1));
     pause = std::max<Clock::duration>(pause, std::chrono::milliseconds(1));
-    core_->polls_.fetch_add(1, std::memory_order_relaxed);
+    core_->counters_.polls.fetch_add(1, std::memory_order_relaxed);
     Clock::Real().SleepFor(std::min(pause, deadline.remaining()));
     if (deadline.expired()) {
       if (unavailable) return a.error;
@@ -366,14 +362,6 @@ Result<LockGuard> RedLock::Acquire(std::string_view name, const LockOptions& opt
   }
 }
 
-LockServiceStats RedLock::stats() const {
-  LockServiceStats s;
-  s.acquired = core_->acquired_.load(std::memory_order_relaxed);
-  s.polls = core_->polls_.load(std::memory_order_relaxed);
-  s.renewals = core_->renewals_.load(std::memory_order_relaxed);
-  s.renew_batches = core_->renew_batches_.load(std::memory_order_relaxed);
-  s.lost = core_->lost_.load(std::memory_order_relaxed);
-  return s;
-}
+LockServiceStats RedLock::stats() const { return core_->counters_.Snapshot(); }
 
 }  // namespace lockstep::lock
