@@ -7,6 +7,11 @@ namespace shopd::domain {
 
 using lockstep::Status;
 
+Status RequestIdConflict() {
+  return Status::FailedPrecondition("request_id was already used with a different request body")
+      .WithReason("request_id_conflict");
+}
+
 Status RequestRecords::Insert(lockstep::sql::Transaction& tx, std::string_view scope, std::string_view request_id,
                               std::string_view digest, const reply::Outcome& outcome) {
   return tx.Execute("INSERT INTO request_records (scope, request_id, request_digest, http_status, response, created_at) "
@@ -25,10 +30,7 @@ lockstep::Result<reply::Outcome> RequestRecords::Replay(lockstep::sql::Pool& poo
                                        scope, request_id, deadline));
   if (rows.empty()) return Status::NotFound("no record of request_id");
   LOCKSTEP_ASSIGN_OR_RETURN(std::string recorded_digest, rows[0].GetString(0));
-  if (recorded_digest != digest) {
-    return Status::FailedPrecondition("request_id was already used with a different request body")
-        .WithReason("request_id_conflict");
-  }
+  if (recorded_digest != digest) return RequestIdConflict();
   reply::Outcome out;
   LOCKSTEP_ASSIGN_OR_RETURN(int64_t status, rows[0].GetInt64(1));
   LOCKSTEP_ASSIGN_OR_RETURN(out.body, rows[0].GetString(2));

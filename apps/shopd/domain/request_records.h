@@ -15,6 +15,10 @@ class Transaction;
 
 namespace shopd::domain {
 
+// kFailedPrecondition with reason "request_id_conflict": the request_id was recorded with
+// another request body (API.md). Every store of recorded outcomes answers it this way.
+lockstep::Status RequestIdConflict();
+
 // Recorded outcomes of mutating requests, for idempotent replay (API.md): exactly one
 // record per (scope, request_id), whatever the outcome, written in the same transaction
 // as the effect it describes, so "recorded" and "happened" commit together. Records are

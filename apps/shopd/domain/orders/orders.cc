@@ -39,11 +39,6 @@ reply::Outcome OutOfStock(const OrderRequest& r, int64_t available) {
                             .WithReason("out_of_stock"));
 }
 
-Status Conflict() {
-  return Status::FailedPrecondition("request_id was already used with a different request body")
-      .WithReason("request_id_conflict");
-}
-
 Result<Order> OrderFromRow(const lockstep::sql::Row& row) {
   Order o;
   LOCKSTEP_ASSIGN_OR_RETURN(o.id, row.GetInt64(0));
@@ -78,6 +73,7 @@ OrderService::OrderService(lockstep::sql::Pool& pool, InFlight& in_flight, Domai
     : pool_(pool),
       in_flight_(in_flight),
       metrics_(metrics),
+      outcomes_(pool, metrics, kScope),
       products_(products),
       options_(options),
       reservations_(reservations) {
@@ -105,17 +101,9 @@ OrderService::OrderService(lockstep::sql::Pool& pool, InFlight& in_flight, Domai
 OrderService::~OrderService() { coalescer_.reset(); }
 
 void OrderService::Finish(int64_t product_id, const Result<reply::Outcome>& result) {
-  if (!result.ok()) {
-    if (result.status().code() == StatusCode::kUnknown) DomainMetrics::Add(metrics_.outcome_unknown);
-    return;
-  }
-  if (result->replayed) {
-    DomainMetrics::Add(metrics_.replays);
-    return;
-  }
-  DomainMetrics::Add(result->http_status == 201 ? metrics_.orders_confirmed : metrics_.orders_rejected);
+  outcomes_.Count(result, 201, &DomainMetrics::orders_confirmed, &DomainMetrics::orders_rejected);
   // A confirmed order changed the product's stock and version: drop it from the cache.
-  if (result->http_status == 201) products_.StockChanged(product_id);
+  if (result.ok() && !result->replayed && result->http_status == 201) products_.StockChanged(product_id);
 }
 
 void OrderService::Place(const OrderRequest& request, const lockstep::Deadline& deadline, Done done) {
@@ -171,13 +159,7 @@ void OrderService::Reserve(const OrderRequest& request, int64_t order_id, InFlig
   // The ticket stays held until the reservation answered (duplicates wait for it).
   auto held = std::make_shared<InFlight::Ticket>(std::move(ticket));
   reservations_->Reserve(request, order_id, deadline, [this, held, done](Result<reply::Outcome> reserved) mutable {
-    if (reserved.ok()) {
-      DomainMetrics::Add(reserved->replayed              ? metrics_.replays
-                         : reserved->http_status == 201 ? metrics_.orders_reserved
-                                                        : metrics_.orders_rejected);
-    } else if (reserved.status().code() == StatusCode::kUnknown) {
-      DomainMetrics::Add(metrics_.outcome_unknown);
-    }
+    outcomes_.Count(reserved, 201, &DomainMetrics::orders_reserved, &DomainMetrics::orders_rejected);
     held.reset();
     done(std::move(reserved));
   });
@@ -232,18 +214,7 @@ Result<reply::Outcome> OrderService::PlaceRowLock(const OrderRequest& request, c
             tx, {OrderRow{*order_id, request.request_id, request.user_id, request.product_id, request.quantity}});
       },
       &stats);
-  DomainMetrics::Add(metrics_.tx_retries, stats.retries);
-  DomainMetrics::Add(metrics_.deadlocks, stats.deadlocks);
-  DomainMetrics::Add(metrics_.lock_wait_timeouts, stats.lock_wait_timeouts);
-  if (status.code() == StatusCode::kAlreadyExists) {
-    auto replay = RequestRecords::Replay(pool_, kScope, request.request_id, digest, deadline);
-    if (!replay.ok() && replay.status().code() == StatusCode::kNotFound) {
-      return Status::Internal("duplicate request_id but no record of it");
-    }
-    return replay;
-  }
-  if (!status.ok()) return status;
-  return outcome;
+  return outcomes_.Settle(status, stats, std::move(outcome), request.request_id, digest, deadline);
 }
 
 Result<std::vector<Result<reply::Outcome>>> OrderService::PlaceBatch(int64_t product_id, std::vector<OrderRequest*>& batch,
@@ -300,7 +271,7 @@ Result<std::vector<Result<reply::Outcome>>> OrderService::PlaceBatch(int64_t pro
           if (const size_t first = first_in_batch.at(r.request_id); first != i) {
             // Same request_id twice in one batch: the second gets the first's answer.
             if (digests[first] != digests[i]) {
-              results[i] = Result<reply::Outcome>(Conflict());
+              results[i] = Result<reply::Outcome>(RequestIdConflict());
             } else if (!results[first]->ok()) {
               results[i] = results[first];
             } else {
@@ -313,7 +284,7 @@ Result<std::vector<Result<reply::Outcome>>> OrderService::PlaceBatch(int64_t pro
           if (auto it = recorded.find(r.request_id); it != recorded.end()) {
             const auto& [digest, http_status, body] = it->second;
             if (digest != digests[i]) {
-              results[i] = Result<reply::Outcome>(Conflict());
+              results[i] = Result<reply::Outcome>(RequestIdConflict());
             } else {
               results[i] = reply::Outcome{static_cast<int>(http_status), body, true};
             }
@@ -348,9 +319,7 @@ Result<std::vector<Result<reply::Outcome>>> OrderService::PlaceBatch(int64_t pro
         return Status::Ok();
       },
       &stats);
-  DomainMetrics::Add(metrics_.tx_retries, stats.retries);
-  DomainMetrics::Add(metrics_.deadlocks, stats.deadlocks);
-  DomainMetrics::Add(metrics_.lock_wait_timeouts, stats.lock_wait_timeouts);
+  outcomes_.CountReruns(stats);
 
   if (status.code() == StatusCode::kAlreadyExists) {
     // Another process recorded one of these request_ids after our lookup (e.g. the same

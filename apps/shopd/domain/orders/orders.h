@@ -8,6 +8,7 @@
 
 #include "domain/domain_metrics.h"
 #include "domain/in_flight.h"
+#include "domain/request_outcomes.h"
 #include "reply/outcome.h"
 #include "domain/products/products.h"
 #include "lockstep/base/deadline.h"
@@ -130,6 +131,7 @@ class OrderService {
   lockstep::sql::Pool& pool_;
   InFlight& in_flight_;
   DomainMetrics& metrics_;
+  const RequestOutcomes outcomes_;  // Scope "order".
   ProductService& products_;
   OrderServiceOptions options_;
   lockstep::Mutex ids_mu_;

@@ -8,6 +8,7 @@
 #include "domain/orders/orders.h"
 #include "domain/orders/order_json.h"
 #include "domain/orders/redis_durability.h"
+#include "domain/request_records.h"
 #include "lockstep/base/check.h"
 #include "lockstep/batch/coalescer.h"
 #include "lockstep/redis/client.h"
@@ -193,10 +194,7 @@ Result<reply::Outcome> InterpretReserveReply(const Result<Reply>& reply, bool* s
     *stock_missing = true;
     return Status::NotFound("the product's Redis stock is not initialised");
   }
-  if (status == 0) {
-    return Status::FailedPrecondition("request_id was already used with a different request body")
-        .WithReason("request_id_conflict");
-  }
+  if (status == 0) return RequestIdConflict();
   return reply::Outcome{static_cast<int>(status), a[1].str(), a[2].integer() == 1};
 }
 }  // namespace

@@ -4,7 +4,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "domain/request_records.h"
 #include "domain/validation.h"
 #include "lockstep/sql/pool.h"
 #include "lockstep/sql/run_in_transaction.h"
@@ -12,7 +11,6 @@
 namespace shopd::domain {
 
 using lockstep::Status;
-using lockstep::StatusCode;
 
 namespace {
 constexpr std::string_view kScope = "transfer";  // The procedure shopd_transfer_v2 writes it.
@@ -40,6 +38,9 @@ Status TransferRequest::Validate() const {
 std::string TransferRequest::Digest() const {
   return std::to_string(from) + ">" + std::to_string(to) + ":" + std::to_string(amount);
 }
+
+TransferService::TransferService(lockstep::sql::Pool& pool, InFlight& in_flight, DomainMetrics& metrics)
+    : pool_(pool), in_flight_(in_flight), outcomes_(pool, metrics, kScope) {}
 
 lockstep::Result<reply::Outcome> TransferService::Transfer(const TransferRequest& request, const lockstep::Deadline& deadline) {
   LOCKSTEP_RETURN_IF_ERROR(request.Validate());
@@ -94,24 +95,10 @@ lockstep::Result<reply::Outcome> TransferService::Transfer(const TransferRequest
         return Status::Ok();
       },
       &stats);
-  DomainMetrics::Add(metrics_.tx_retries, stats.retries);
-  DomainMetrics::Add(metrics_.deadlocks, stats.deadlocks);
-  DomainMetrics::Add(metrics_.lock_wait_timeouts, stats.lock_wait_timeouts);
-
-  if (status.code() == StatusCode::kAlreadyExists) {
-    auto replay = RequestRecords::Replay(pool_, kScope, request.request_id, digest, deadline);
-    if (replay.ok()) DomainMetrics::Add(metrics_.replays);
-    if (!replay.ok() && replay.status().code() == StatusCode::kNotFound) {
-      return Status::Internal("duplicate request_id but no record of it");
-    }
-    return replay;
-  }
-  if (!status.ok()) {
-    if (status.code() == StatusCode::kUnknown) DomainMetrics::Add(metrics_.outcome_unknown);
-    return status;
-  }
-  DomainMetrics::Add(outcome.http_status == 200 ? metrics_.transfers_ok : metrics_.transfers_rejected);
-  return outcome;
+  lockstep::Result<reply::Outcome> answer =
+      outcomes_.Settle(status, stats, std::move(outcome), request.request_id, digest, deadline);
+  outcomes_.Count(answer, 200, &DomainMetrics::transfers_ok, &DomainMetrics::transfers_rejected);
+  return answer;
 }
 
 }  // namespace shopd::domain

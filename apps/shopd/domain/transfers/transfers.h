@@ -5,6 +5,7 @@
 
 #include "domain/domain_metrics.h"
 #include "domain/in_flight.h"
+#include "domain/request_outcomes.h"
 #include "reply/outcome.h"
 #include "lockstep/base/deadline.h"
 #include "lockstep/base/result.h"
@@ -48,8 +49,7 @@ struct TransferOkBody {
 // request_id_conflict. Thread-safe.
 class TransferService {
  public:
-  TransferService(lockstep::sql::Pool& pool, InFlight& in_flight, DomainMetrics& metrics)
-      : pool_(pool), in_flight_(in_flight), metrics_(metrics) {}
+  TransferService(lockstep::sql::Pool& pool, InFlight& in_flight, DomainMetrics& metrics);
 
   // The outcome to send (200, 404, 409 recorded; replayed ones marked). Errors that are not
   // recorded come back as Status: kInvalidArgument (400), kFailedPrecondition
@@ -61,7 +61,7 @@ class TransferService {
  private:
   lockstep::sql::Pool& pool_;
   InFlight& in_flight_;
-  DomainMetrics& metrics_;
+  const RequestOutcomes outcomes_;  // Scope "transfer".
 };
 
 }  // namespace shopd::domain
