@@ -58,8 +58,8 @@ LockGuard AcquireStart::Grant(std::shared_ptr<Backend> backend, Renewer& renewer
                               const LockOptions& options, int64_t queue_ticket, LockCounters& counters,
                               const LockMetrics& metrics) const {
   auto lease = std::make_shared<Lease>(std::move(backend), std::string(name), key, std::move(grant_token), fence,
-                                       resolved, sent, options.on_lost, options.reentrant ? options.owner : nullptr);
-  lease->SetQueueTicket(queue_ticket);
+                                       resolved, sent, options.on_lost, options.reentrant ? options.owner : nullptr,
+                                       queue_ticket);
   lease->RegisterWithOwner(lease);
   if (options.auto_renew) renewer.Add(lease);
   return Granted(std::move(lease), name, counters, metrics);
@@ -91,7 +91,8 @@ std::string NewOwnerToken() {
 
 Lease::Lease(std::shared_ptr<Backend> backend, std::string name, std::string key, std::string token,
              int64_t fence, const ResolvedOptions& opts, Clock::time_point sent,
-             std::function<void(std::string_view, int64_t)> on_lost, std::shared_ptr<LockOwner> owner)
+             std::function<void(std::string_view, int64_t)> on_lost, std::shared_ptr<LockOwner> owner,
+             int64_t queue_ticket)
     : backend_(std::move(backend)),
       name_(std::move(name)),
       key_(std::move(key)),
@@ -99,7 +100,8 @@ Lease::Lease(std::shared_ptr<Backend> backend, std::string name, std::string key
       fence_(fence),
       opts_(opts),
       on_lost_(std::move(on_lost)),
-      owner_(std::move(owner)) {
+      owner_(std::move(owner)),
+      queue_ticket_(queue_ticket) {
   MutexLock l(&mu_);
   last_sent_ = sent;
   valid_until_ = sent + opts_.lease - opts_.drift;

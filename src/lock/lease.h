@@ -69,15 +69,14 @@ class Lease {
  public:
   Lease(std::shared_ptr<Backend> backend, std::string name, std::string key, std::string token,
         int64_t fence, const ResolvedOptions& opts, Clock::time_point sent,
-        std::function<void(std::string_view, int64_t)> on_lost, std::shared_ptr<LockOwner> owner);
+        std::function<void(std::string_view, int64_t)> on_lost, std::shared_ptr<LockOwner> owner,
+        int64_t queue_ticket);
 
   const std::string& name() const { return name_; }
   const std::string& key() const { return key_; }
   const std::string& token() const { return token_; }
   int64_t fence() const { return fence_; }
-  // The waiter queue ticket the grant was made on (0: not queued). Set once, before the
-  // lease is shared.
-  void SetQueueTicket(int64_t ticket) { queue_ticket_ = ticket; }
+  // The waiter queue ticket the grant was made on (0: not queued).
   int64_t queue_ticket() const { return queue_ticket_; }
   milliseconds lease() const { return opts_.lease; }
   milliseconds renew_every() const { return opts_.renew_every; }
@@ -116,7 +115,7 @@ class Lease {
   const ResolvedOptions opts_;
   const std::function<void(std::string_view, int64_t)> on_lost_;
   const std::shared_ptr<LockOwner> owner_;  // Null when not reentrant.
-  int64_t queue_ticket_ = 0;  // Written before the lease is shared; read-only after.
+  const int64_t queue_ticket_;
 
   Mutex mu_;
   Clock::time_point valid_until_ LOCKSTEP_GUARDED_BY(mu_);

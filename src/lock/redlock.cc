@@ -254,7 +254,7 @@ class RedLockCore final : public Backend {
   std::shared_ptr<FanoutRound<Result<redis::Reply>>> ReleaseEverywhere(const std::string& key, const std::string& token,
                                                                        const Deadline& deadline) {
     return FanOut<Result<redis::Reply>>(AllNodes(), deadline, [key, token](redis::Client& c, const Deadline& d) {
-      return ReleaseScript().Run(c, {key}, {token, ""}, d);
+      return ReleaseScript().Run(c, {key}, {token}, d);
     });
   }
   static bool QuorumGranted(const FanoutRound<Result<std::pair<bool, int64_t>>>::Slots& s, int q) {

@@ -27,7 +27,6 @@ const redis::Script& ReleaseScript() {
   static const redis::Script* const kScript = new redis::Script(R"lua(
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
-  if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], KEYS[1]) end
   return 1
 end
 return 0

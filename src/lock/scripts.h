@@ -17,8 +17,8 @@ namespace lockstep::lock::internal {
 const redis::Script& AcquireScript();
 // KEYS: lock key. ARGV: token, lease ms. 1 if still ours and extended, else 0.
 const redis::Script& RenewScript();
-// KEYS: lock key. ARGV: token, release channel ("" = do not publish). 1 if deleted (and
-// the key published on the channel), else 0. (RedLock, which has no waiter queue.)
+// KEYS: lock key. ARGV: token. 1 if the key held our token and was deleted, else 0
+// (compare-and-delete; RedLock, which has no waiter queue).
 const redis::Script& ReleaseScript();
 // KEYS: lock key, fence key. ARGV: token, fence. If the key still holds our token, sets
 // the counter to max(counter, fence) and returns 1; else 0 (Redlock write-back).
