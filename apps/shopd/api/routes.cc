@@ -98,21 +98,26 @@ void RegisterCommerceRoutes(http::Router& router, const Services& services) {
                return ProductResponse(201, p);
              }));
 
-  // An L1 hit is answered on the I/O thread (no hand-off to the worker pool).
-  http::RouteOptions product_get;
-  product_get.fast_path = [&products](Request& req) -> std::optional<Response> {
-    auto id = http::PathInt64(req, "id");
-    if (!id.ok()) return std::nullopt;
-    std::optional<Product> p = products.PeekCached(*id);
-    if (!p) return std::nullopt;
-    return ProductResponse(200, *p);
-  };
-  router.Add(Method::kGet, "/v1/products/{id}", http::ResultHandler([&products](Request& req) -> Result<Response> {
-               LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, http::PathInt64(req, "id"));
-               LOCKSTEP_ASSIGN_OR_RETURN(Product p, products.Get(id, req.deadline));
-               return ProductResponse(200, p);
-             }),
-             std::move(product_get));
+  // An L1 hit is answered on the I/O thread (no hand-off to the worker pool); a miss
+  // continues on a worker.
+  router.Add(
+      Method::kGet, "/v1/products/{id}",
+      [&products](http::Call& call) {
+        Result<int64_t> id = http::PathInt64(call.request(), "id");
+        if (!id.ok()) {
+          call.Respond(Response::Error(id.status()));
+          return;
+        }
+        if (std::optional<Product> cached = products.PeekCached(*id)) {
+          call.Respond(ProductResponse(200, *cached));
+          return;
+        }
+        call.ContinueOnWorker([&products, id = *id](http::Call& worker) {
+          Result<Product> p = products.Get(id, worker.request().deadline);
+          worker.Respond(p.ok() ? ProductResponse(200, *p) : Response::Error(p.status()));
+        });
+      },
+      {.starts_on_io_thread = true});
 
   router.Add(Method::kPut, "/v1/products/{id}", http::ResultHandler([&products](Request& req) -> Result<Response> {
                LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, http::PathInt64(req, "id"));
@@ -129,36 +134,30 @@ void RegisterCommerceRoutes(http::Router& router, const Services& services) {
                return ProductResponse(200, p);
              }));
 
-  // Deferred: a batched order's worker thread is free while the batch runs, so a batch can
-  // hold more orders than there are workers. An order that only has to be queued (batched,
-  // or reserved once the mode, an id and the durability check are at hand) is queued
-  // straight from the I/O thread, without a hand-off to a worker.
-  auto answer = [](http::Responder respond) {
-    return [respond](Result<reply::Outcome> outcome) {
-      respond(outcome.ok() ? FromOutcome(*outcome) : Response::Error(outcome.status()));
-    };
-  };
-  http::RouteOptions order_post;
-  order_post.deferred_fast_path = [&orders, answer](Request& req, http::Responder& respond) {
-    Result<OrderRequest> parsed = ParseOrderRequest(req.body);
-    if (!parsed.ok()) {
-      respond(Response::Error(parsed.status()));
-      return true;
-    }
-    OrderService::Done done = answer(respond);
-    return orders.TryPlace(*parsed, req.deadline, done);
-  };
-  router.AddDeferred(
+  // Starts on the I/O thread: an order that only has to be queued (batched, or reserved
+  // once the mode, an id and the durability check are at hand) is queued from there,
+  // without a hand-off to a worker; the rest continues on a worker. Either way a batched
+  // order's worker is free while its batch runs, so a batch can hold more orders than
+  // there are workers. The body is parsed once.
+  router.Add(
       Method::kPost, "/v1/orders",
-      [&orders, answer](Request& req, http::Responder respond) {
-        Result<OrderRequest> parsed = ParseOrderRequest(req.body);
+      [&orders](http::Call& call) {
+        Result<OrderRequest> parsed = ParseOrderRequest(call.request().body);
         if (!parsed.ok()) {
-          respond(Response::Error(parsed.status()));
+          call.Respond(Response::Error(parsed.status()));
           return;
         }
-        orders.Place(*parsed, req.deadline, answer(respond));
+        OrderService::Done done = [respond = call.responder()](Result<reply::Outcome> outcome) {
+          respond(outcome.ok() ? FromOutcome(*outcome) : Response::Error(outcome.status()));
+        };
+        const domain::Blocking blocking =
+            http::Call::on_io_thread() ? domain::Blocking::kNotAllowed : domain::Blocking::kAllowed;
+        if (orders.Place(*parsed, call.request().deadline, done, blocking)) return;
+        call.ContinueOnWorker([&orders, order = std::move(parsed).value(), done](http::Call& worker) mutable {
+          orders.Place(order, worker.request().deadline, done, domain::Blocking::kAllowed);
+        });
       },
-      std::move(order_post));
+      {.starts_on_io_thread = true});
 
   router.Add(Method::kGet, "/v1/orders/{id}", http::ResultHandler([&orders](Request& req) -> Result<Response> {
                LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, http::PathInt64(req, "id"));

@@ -32,10 +32,9 @@ lockstep::Result<std::string> RequiredQuery(const Request& request, std::string_
 }
 
 Handler ResultHandler(std::function<lockstep::Result<Response>(Request&)> fn) {
-  return [fn = std::move(fn)](Request& request) -> Response {
-    lockstep::Result<Response> result = fn(request);
-    if (!result.ok()) return Response::Error(result.status());
-    return std::move(result).value();
+  return [fn = std::move(fn)](Call& call) {
+    lockstep::Result<Response> result = fn(call.request());
+    call.Respond(result.ok() ? std::move(result).value() : Response::Error(result.status()));
   };
 }
 

@@ -23,8 +23,9 @@ lockstep::Result<int64_t> PathInt64(const Request& request, std::string_view nam
 // The query parameter `name`; kInvalidArgument if absent or empty.
 lockstep::Result<std::string> RequiredQuery(const Request& request, std::string_view name);
 
-// Adapts a handler written with Result/LOCKSTEP_ASSIGN_OR_RETURN: an error Status becomes
-// Response::Error(status).
+// Adapts a handler written with Result/LOCKSTEP_ASSIGN_OR_RETURN that answers before it
+// returns: an error Status becomes Response::Error(status). It may block unless its route
+// starts on the I/O thread.
 //   router.Add(Method::kGet, "/v1/accounts/{id}", ResultHandler([&](Request& req) -> lockstep::Result<Response> {
 //     LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, PathInt64(req, "id"));
 //     ...

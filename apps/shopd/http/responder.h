@@ -7,8 +7,8 @@
 
 namespace shopd::http {
 
-// Delivers the response of a deferred handler (router.h, DeferredHandler), possibly from
-// another thread and after the handler returned, so no worker thread waits for it.
+// Delivers the answer of a call (call.h), possibly from another thread and after the
+// handler returned, so no worker thread waits for it.
 // Copyable; all copies share one delivery: the first call delivers, later calls are
 // ignored (and return false). If the last copy is destroyed and nobody called it, the
 // request is answered 500 internal — a dropped request never hangs its connection.

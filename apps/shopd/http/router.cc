@@ -14,20 +14,6 @@ bool IsParam(std::string_view segment) {
 
 void Router::Add(Method method, std::string pattern, Handler handler, RouteOptions options) {
   LOCKSTEP_CHECK(handler != nullptr);
-  LOCKSTEP_CHECK_MSG(options.deferred_fast_path == nullptr, "deferred_fast_path needs AddDeferred: ", pattern);
-  AddRoute(Route{method, std::move(pattern), std::move(handler), std::move(options), nullptr});
-}
-
-void Router::AddDeferred(Method method, std::string pattern, DeferredHandler handler, RouteOptions options) {
-  LOCKSTEP_CHECK(handler != nullptr);
-  LOCKSTEP_CHECK_MSG(!options.run_inline, "a deferred route cannot run inline: ", pattern);
-  LOCKSTEP_CHECK_MSG(options.fast_path == nullptr, "a deferred route takes deferred_fast_path: ", pattern);
-  AddRoute(Route{method, std::move(pattern), nullptr, std::move(options), std::move(handler)});
-}
-
-void Router::AddRoute(Route route) {
-  const Method method = route.method;
-  const std::string& pattern = route.pattern;
   LOCKSTEP_CHECK_MSG(!pattern.empty() && pattern.front() == '/', "route pattern must start with '/': ", pattern);
   LOCKSTEP_CHECK_MSG(method != Method::kOther, "cannot route Method::kOther");
   Compiled compiled;
@@ -40,7 +26,7 @@ void Router::AddRoute(Route route) {
     LOCKSTEP_CHECK_MSG(!(r.method == method && r.pattern == pattern), "duplicate route ", MethodName(method), " ",
                        pattern);
   }
-  routes_.push_back(std::move(route));
+  routes_.push_back(Route{method, std::move(pattern), std::move(handler), options});
   compiled_.push_back(std::move(compiled));
 }
 

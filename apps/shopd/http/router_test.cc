@@ -5,11 +5,12 @@
 
 #include "http/handler_helpers.h"
 #include "http/target.h"
+#include "http/testing/run_handler.h"
 
 namespace shopd::http {
 namespace {
 
-Response Ok(Request&) { return Response::Json(200, {{"ok", true}}); }
+void Ok(Call& call) { call.Respond(Response::Json(200, {{"ok", true}})); }
 
 Router MakeRouter() {
   Router r;
@@ -97,10 +98,10 @@ TEST(ResultHandlerTest, ErrorStatusBecomesErrorResponse) {
   });
   Request req;
   req.path_params.Add("id", "x");
-  EXPECT_EQ(h(req).status, 400);
+  EXPECT_EQ(testing::RunHandler(h, req).status, 400);
   Request good;
   good.path_params.Add("id", "5");
-  EXPECT_EQ(h(good).body, R"({"id":5})");
+  EXPECT_EQ(testing::RunHandler(h, good).body, R"({"id":5})");
 }
 
 TEST(TargetTest, SplitsPathAndDecodesQuery) {

@@ -80,70 +80,7 @@ bool ValidRequestId(std::string_view id) {
   return true;
 }
 
-// RouteOptions::fast_path on the I/O thread; nullopt (run the handler on the pool) also
-// when it throws.
-std::optional<Response> TryFastPath(const FastPath& fast_path, Request& request) {
-  try {
-    return fast_path(request);
-  } catch (...) {
-    return std::nullopt;
-  }
-}
-
-// Runs `fn`; an exception escaping it is logged and reported as false.
-template <typename Fn>
-bool RunLoggingExceptions(const Request& request, Fn&& fn) {
-  try {
-    fn();
-    return true;
-  } catch (const std::exception& e) {
-    spdlog::warn("handler {} {} threw: {} (request {})", MethodName(request.method), request.route, e.what(),
-                 request.request_log_id);
-  } catch (...) {
-    spdlog::warn("handler {} {} threw a non-std exception (request {})", MethodName(request.method), request.route,
-                 request.request_log_id);
-  }
-  return false;
-}
-
-Response DeadlinePassedBeforeRun() {
-  return Response::Error(Status::DeadlineExceeded("deadline passed before the request could run"));
-}
-
-// Runs a handler, turning exceptions into 500 and an already-passed deadline into 504
-// without running it (the request waited too long in the queue).
-Response InvokeHandler(const Handler& handler, Request& request) {
-  if (request.deadline.expired()) return DeadlinePassedBeforeRun();
-  Response response;
-  if (RunLoggingExceptions(request, [&] { response = handler(request); })) return response;
-  return Response::Error(Status::Internal("internal error"));
-}
-
-// A deferred handler, started on a worker: an already-passed deadline answers 504 without
-// running it; an exception answers 500 unless it responded already.
-void InvokeDeferred(const DeferredHandler& handler, Request& request, const Responder& respond) {
-  if (request.deadline.expired()) {
-    respond(DeadlinePassedBeforeRun());
-    return;
-  }
-  if (!RunLoggingExceptions(request, [&] { handler(request, respond); })) {
-    respond(Response::Error(Status::Internal("internal error")));
-  }
-}
-
-// A deferred route's fast path, on the I/O thread: true if it took the request. An
-// already-passed deadline declines (the pool path answers 504); an exception answers 500.
-bool TryDeferredFastPath(const DeferredFastPath& fast_path, Request& request, Responder& respond) {
-  if (request.deadline.expired()) return false;
-  bool taken = false;
-  if (!RunLoggingExceptions(request, [&] { taken = fast_path(request, respond); })) {
-    respond(Response::Error(Status::Internal("internal error")));
-    return true;
-  }
-  return taken;
-}
-
-// Responses still owed by deferred handlers. Drain waits for them: their completions post
+// Answers still owed by calls (a handler may answer after it returned). Drain waits for them: their completions post
 // into the io_context, which must still exist then.
 class Outstanding {
  public:
@@ -155,7 +92,7 @@ class Outstanding {
     lockstep::MutexLock lock(&mu_);
     if (--count_ == 0) zero_.SignalAll();
   }
-  // Waits until none is owed. Deferred handlers answer by their request's deadline, so
+  // Waits until none is owed. Handlers answer by their request's deadline, so
   // this ends by the latest deadline handed out (max_request_timeout).
   void WaitZero() {
     lockstep::MutexLock lock(&mu_);
@@ -168,41 +105,75 @@ class Outstanding {
   int64_t count_ LOCKSTEP_GUARDED_BY(mu_) = 0;
 };
 
-// Runs `job` on `pool` with a Responder and completes with the Response given to it (by
-// the job or later by whatever the job handed the Responder to) on the awaiting
-// coroutine's executor (its strand), never blocking the I/O thread. If the pool refuses
-// the job (queue full) it completes at once with 503 unavailable + Retry-After. A set
-// `first_try` runs first, on the calling (I/O) thread, with the same Responder: if it
-// returns true it took the request and `job` never runs.
+// The answer of one call, delivered by its Responder from any thread and awaited by the
+// connection's coroutine. An answer given while the handler still runs on the I/O thread
+// (a cache hit, a validation error) is taken at once, without a post to the strand.
+class PendingResponse {
+ public:
+  // The awaiting side's wake-up: posts the answer to the coroutine's strand.
+  using Waiter = std::function<void(Response)>;
+
+  // From the Responder: hands `response` to the waiter, or keeps it for Take/Wait.
+  void Deliver(Response response) LOCKSTEP_EXCLUDES(mu_) {
+    Waiter waiter;
+    {
+      lockstep::MutexLock lock(&mu_);
+      if (waiter_ == nullptr) {
+        ready_ = std::move(response);
+        return;
+      }
+      waiter = std::move(waiter_);
+    }
+    waiter(std::move(response));
+  }
+
+  // The answer if it was delivered already (and no waiter is registered).
+  std::optional<Response> Take() LOCKSTEP_EXCLUDES(mu_) {
+    lockstep::MutexLock lock(&mu_);
+    return std::exchange(ready_, std::nullopt);
+  }
+
+  // Registers `waiter`; calls it at once (on this thread) if the answer is here already.
+  void OnReady(Waiter waiter) LOCKSTEP_EXCLUDES(mu_) {
+    std::optional<Response> ready;
+    {
+      lockstep::MutexLock lock(&mu_);
+      ready = std::exchange(ready_, std::nullopt);
+      if (!ready) {
+        waiter_ = std::move(waiter);
+        return;
+      }
+    }
+    waiter(std::move(*ready));
+  }
+
+ private:
+  lockstep::Mutex mu_;
+  std::optional<Response> ready_ LOCKSTEP_GUARDED_BY(mu_);
+  Waiter waiter_ LOCKSTEP_GUARDED_BY(mu_);
+};
+
+// Completes with the call's answer on the awaiting coroutine's executor (its strand),
+// never blocking the I/O thread.
 template <typename CompletionToken>
-auto AsyncRunOnPool(WorkerPool& pool, Outstanding& outstanding, std::function<void(Responder)> job,
-                    std::function<bool(Responder&)> first_try, CompletionToken&& token) {
+auto AsyncAnswer(std::shared_ptr<PendingResponse> pending, CompletionToken&& token) {
   return asio::async_initiate<CompletionToken, void(Response)>(
-      [&pool, &outstanding](auto handler, std::function<void(Responder)> job_fn,
-                            std::function<bool(Responder&)> first_try_fn) {
+      [](auto handler, std::shared_ptr<PendingResponse> answer) {
         using HandlerType = decltype(handler);
         auto executor = asio::get_associated_executor(handler);
         // std::function needs a copyable callable; the completion handler is move-only.
         auto shared = std::make_shared<HandlerType>(std::move(handler));
-        outstanding.Add();
-        Responder respond([shared, executor, &outstanding](Response response) mutable {
+        answer->OnReady([shared = std::move(shared), executor = std::move(executor)](Response response) mutable {
           // The post (a mutex inside Asio) orders everything the handler wrote before the
-          // coroutine resumes on its strand. Runs once: the handler and the strand move into
-          // the post, so a Responder that outlives the server holds nothing of Asio's.
-          {
-            auto strand = std::move(executor);
-            asio::post(strand, [shared = std::move(shared), response = std::move(response)]() mutable {
-              (*shared)(std::move(response));
-            });
-          }
-          outstanding.Done();  // Last: Drain may destroy the io_context once it reads zero.
+          // coroutine resumes on its strand. The handler and the strand move into the
+          // post, so an answer that outlives the server holds nothing of Asio's.
+          auto strand = std::move(executor);
+          asio::post(strand, [shared = std::move(shared), response = std::move(response)]() mutable {
+            (*shared)(std::move(response));
+          });
         });
-        if (first_try_fn && first_try_fn(respond)) return;
-        const bool accepted = pool.TrySubmit(
-            [respond, job_fn = std::move(job_fn)]() mutable { job_fn(std::move(respond)); });
-        if (!accepted) respond(Response::Error(Status::Unavailable("server overloaded: worker queue full")));
       },
-      token, std::move(job), std::move(first_try));
+      token, std::move(pending));
 }
 
 }  // namespace
@@ -306,8 +277,8 @@ class Server::Impl {
     ioc_.stop();
     for (std::thread& t : io_threads_) t.join();
     // Handlers still running finish here; their completions post into the stopped
-    // io_context and are discarded with it. So do the responses deferred handlers still
-    // owe (each by its request's deadline).
+    // io_context and are discarded with it. So do the answers handlers still owe (each
+    // by its request's deadline).
     pool_->Shutdown();
     outstanding_.WaitZero();
     {
@@ -319,6 +290,7 @@ class Server::Impl {
 
  private:
   void RunIo() {
+    Call::MarkIoThread();
     while (true) {
       try {
         ioc_.run();
@@ -465,36 +437,7 @@ class Server::Impl {
           route = match.route->pattern;
           request.route = route;
           request.path_params = std::move(match.path_params);
-          const Route* matched = match.route;
-          std::optional<Response> fast;
-          if (!match.route->options.run_inline && match.route->options.fast_path) {
-            fast = TryFastPath(match.route->options.fast_path, request);
-          }
-          if (fast) {
-            response = std::move(*fast);
-          } else if (match.route->options.run_inline) {
-            response = InvokeHandler(matched->handler, request);
-          } else {
-            // A named job, not a temporary inside the co_await expression: g++ 12
-            // mis-destroys lambda temporaries with init-captures in co_await operands.
-            // The request is shared with `first_try`, which runs (and returns) before the job
-            // is queued.
-            auto req = std::make_shared<Request>(std::move(request));
-            std::function<void(Responder)> job = [matched, req](Responder respond) {
-              if (matched->deferred) {
-                InvokeDeferred(matched->deferred, *req, respond);
-              } else {
-                respond(InvokeHandler(matched->handler, *req));
-              }
-            };
-            std::function<bool(Responder&)> first_try;
-            if (matched->deferred && matched->options.deferred_fast_path) {
-              first_try = [matched, req](Responder& respond) {
-                return TryDeferredFastPath(matched->options.deferred_fast_path, *req, respond);
-              };
-            }
-            response = co_await AsyncRunOnPool(*pool_, outstanding_, std::move(job), std::move(first_try), use_awaitable);
-          }
+          response = co_await Dispatch(*match.route, std::move(request));
         }
       }
 
@@ -505,6 +448,31 @@ class Server::Impl {
       const bool written = co_await Write(c, std::move(response), version, keep_alive, request_id);
       if (!written || !keep_alive) co_return;
     }
+  }
+
+  // Runs the route's handler — on this I/O thread or on a worker, as the route declares —
+  // and awaits its answer.
+  awaitable<Response> Dispatch(const Route& route, Request request) {
+    auto pending = std::make_shared<PendingResponse>();
+    outstanding_.Add();
+    Responder responder([this, pending](Response response) {
+      pending->Deliver(std::move(response));
+      outstanding_.Done();  // Last: Drain may destroy the io_context once it reads zero.
+    });
+    Call::SubmitToWorker submit = [this](std::function<void()> job) { return pool_->TrySubmit(std::move(job)); };
+    auto call = std::make_shared<Call>(std::move(request), std::move(responder), std::move(submit));
+    if (route.options.starts_on_io_thread) {
+      call->Run(route.handler);
+    } else {
+      const Handler* handler = &route.handler;  // Routes are frozen once the server runs.
+      if (!pool_->TrySubmit([call, handler] { call->Run(*handler); })) {
+        call->Respond(Response::Error(Status::Unavailable("server overloaded: worker queue full")));
+      }
+    }
+    call.reset();  // A worker job or a continuation holds its own reference.
+    if (std::optional<Response> ready = pending->Take()) co_return std::move(*ready);
+    Response answer = co_await AsyncAnswer(std::move(pending), use_awaitable);
+    co_return answer;
   }
 
   static Response ProtocolErrorFor(const error_code& ec) {

@@ -82,7 +82,7 @@ class Server {
   // Stops accepting (new connections are refused), closes idle keep-alive connections,
   // lets in-flight requests finish (their replies carry Connection: close) for up to
   // drain_timeout, then closes whatever is left and stops all threads. Blocks until done,
-  // which includes every response a deferred handler still owes (each is due by its
+  // which includes every answer a handler still owes (each is due by its
   // request's deadline; after the timeout it is discarded, not sent). Idempotent;
   // concurrent callers all wait.
   void Drain();

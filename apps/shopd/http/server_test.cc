@@ -13,6 +13,7 @@
 #include "http/handler_helpers.h"
 #include "http/ops_routes.h"
 #include "http/testing/http_test_client.h"
+#include "http/testing/run_handler.h"
 
 namespace shopd::http {
 namespace {
@@ -40,60 +41,76 @@ class ServerTest : public ::testing::Test {
       LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, PathInt64(req, "id"));
       return Response::Json(200, {{"id", id}, {"q", req.query.Get("q").value_or("")}});
     }));
-    r.Add(Method::kPost, "/echo", [](Request& req) { return Response::Json(200, {{"size", req.body.size()}}); });
-    r.Add(Method::kGet, "/block", [this](Request&) {
+    r.Add(Method::kPost, "/echo", [](Call& call) {
+      call.Respond(Response::Json(200, {{"size", call.request().body.size()}}));
+    });
+    r.Add(Method::kGet, "/block", [this](Call& call) {
       blocked_.fetch_add(1);
       release_->wait();
-      return Response::Json(200, {{"released", true}});
+      call.Respond(Response::Json(200, {{"released", true}}));
     });
-    r.Add(Method::kGet, "/count", [this](Request&) {
+    r.Add(Method::kGet, "/count", [this](Call& call) {
       counted_.fetch_add(1);
-      return Response::Json(200, {{"counted", true}});
+      call.Respond(Response::Json(200, {{"counted", true}}));
     });
-    r.Add(Method::kGet, "/throw", [](Request&) -> Response { throw std::runtime_error("boom"); });
-    // Deferred handlers: /deferred parks its Responder for the test to call from its own
-    // thread; the others drop it, throw, or respond and then throw.
-    r.AddDeferred(Method::kGet, "/deferred", [this](Request& req, Responder respond) {
+    r.Add(Method::kGet, "/throw", [](Call&) { throw std::runtime_error("boom"); });
+    // Answered after the handler returned: /deferred parks its responder for the test to
+    // call from its own thread; the others drop it, throw, or respond and then throw.
+    r.Add(Method::kGet, "/deferred", [this](Call& call) {
       std::lock_guard lock(parked_mu_);
-      parked_.emplace_back(std::string(req.query.Get("tag").value_or("")), std::move(respond));
+      parked_.emplace_back(std::string(call.request().query.Get("tag").value_or("")), call.responder());
     });
-    r.AddDeferred(Method::kGet, "/deferred-drop", [](Request&, Responder) {});
-    r.AddDeferred(Method::kGet, "/deferred-throw", [](Request&, Responder) { throw std::runtime_error("boom"); });
-    r.AddDeferred(Method::kGet, "/deferred-respond-then-throw", [](Request&, Responder respond) {
-      respond(Response::Json(200, {{"answered", true}}));
+    r.Add(Method::kGet, "/deferred-drop", [](Call&) {});
+    r.Add(Method::kGet, "/deferred-throw", [](Call&) { throw std::runtime_error("boom"); });
+    r.Add(Method::kGet, "/deferred-respond-then-throw", [](Call& call) {
+      call.Respond(Response::Json(200, {{"answered", true}}));
       throw std::runtime_error("late boom");
     });
-    // Even ids are answered by the fast path on the I/O thread, odd ones by the handler;
-    // id 13 makes the fast path throw (the handler then answers).
-    RouteOptions fast;
-    fast.fast_path = [](Request& req) -> std::optional<Response> {
-      const std::string id(req.path_params.Get("id").value_or("1"));
-      if (id == "13") throw std::runtime_error("fast path boom");
-      if ((id.back() - '0') % 2 != 0) return std::nullopt;
-      return Response::Json(200, {{"by", "fast_path"}});
-    };
-    r.Add(Method::kGet, "/fast/{id}", [](Request&) { return Response::Json(200, {{"by", "handler"}}); },
-          std::move(fast));
-    // A deferred route with a fast path: "now" answers on the I/O thread at once, "take"
-    // parks its Responder (tag "fast"), "throw" throws, anything else declines to the
-    // handler (which counts its runs).
-    RouteOptions deferred_fast;
-    deferred_fast.deferred_fast_path = [this](Request& req, Responder& respond) {
-      const std::string id(req.path_params.Get("id").value_or(""));
-      if (id == "now") return respond(Response::Json(200, {{"by", "fast_now"}}));
-      if (id == "throw") throw std::runtime_error("deferred fast path boom");
-      if (id != "take") return false;
-      std::lock_guard lock(parked_mu_);
-      parked_.emplace_back("fast", respond);
-      return true;
-    };
-    r.AddDeferred(
-        Method::kGet, "/deferred-fast/{id}",
-        [this](Request&, Responder respond) {
-          deferred_handler_runs_.fetch_add(1);
-          respond(Response::Json(200, {{"by", "handler"}}));
+    // Where handlers run: {"io": Call::on_io_thread()} from a route that starts on the I/O
+    // thread, from its continuation, and from a worker route.
+    auto where = [](Call& call) { call.Respond(Response::Json(200, {{"io", Call::on_io_thread()}})); };
+    r.Add(Method::kGet, "/where/io", where, {.starts_on_io_thread = true});
+    r.Add(
+        Method::kGet, "/where/continued", [where](Call& call) { call.ContinueOnWorker(where); },
+        {.starts_on_io_thread = true});
+    r.Add(Method::kGet, "/where/worker", where);
+    // Starts on the I/O thread: even ids are answered there, odd ones continue on a worker;
+    // id 13 throws.
+    r.Add(
+        Method::kGet, "/fast/{id}",
+        [](Call& call) {
+          const std::string id(call.request().path_params.Get("id").value_or("1"));
+          if (id == "13") throw std::runtime_error("fast path boom");
+          if ((id.back() - '0') % 2 == 0) {
+            call.Respond(Response::Json(200, {{"by", "fast_path"}}));
+            return;
+          }
+          call.ContinueOnWorker([](Call& worker) { worker.Respond(Response::Json(200, {{"by", "handler"}})); });
         },
-        std::move(deferred_fast));
+        {.starts_on_io_thread = true});
+    // Starts on the I/O thread: "now" answers there at once, "take" parks its responder
+    // (tag "fast"), "throw" throws, anything else continues on a worker (which counts its
+    // runs).
+    r.Add(
+        Method::kGet, "/deferred-fast/{id}",
+        [this](Call& call) {
+          const std::string id(call.request().path_params.Get("id").value_or(""));
+          if (id == "now") {
+            call.Respond(Response::Json(200, {{"by", "fast_now"}}));
+            return;
+          }
+          if (id == "throw") throw std::runtime_error("deferred fast path boom");
+          if (id == "take") {
+            std::lock_guard lock(parked_mu_);
+            parked_.emplace_back("fast", call.responder());
+            return;
+          }
+          call.ContinueOnWorker([this](Call& worker) {
+            deferred_handler_runs_.fetch_add(1);
+            worker.Respond(Response::Json(200, {{"by", "handler"}}));
+          });
+        },
+        {.starts_on_io_thread = true});
     ASSERT_TRUE(server_->Start().ok());
     port_ = server_->port();
     ASSERT_NE(port_, 0);
@@ -152,14 +169,25 @@ TEST_F(ServerTest, HealthzAndHeaders) {
   EXPECT_EQ(ready->status, 200);
 }
 
-TEST_F(ServerTest, FastPathAnswersOnTheIoThreadOrFallsBackToTheHandler) {
+TEST_F(ServerTest, IoThreadStartAnswersThereOrContinuesOnAWorker) {
   StartServer();
-  for (const auto& [path, by] : {std::pair{"/fast/2", "fast_path"}, std::pair{"/fast/3", "handler"},
-                                 std::pair{"/fast/13", "handler"}}) {
+  for (const auto& [path, by] : {std::pair{"/fast/2", "fast_path"}, std::pair{"/fast/3", "handler"}}) {
     auto r = Fetch(port_, "GET", path);
     ASSERT_TRUE(r) << path;
     EXPECT_EQ(r->status, 200) << path;
     EXPECT_EQ(r->body, std::string(R"({"by":")") + by + R"("})") << path;
+  }
+  // An exception on the I/O thread answers 500, like one on a worker.
+  auto thrown = Fetch(port_, "GET", "/fast/13");
+  ASSERT_TRUE(thrown);
+  EXPECT_EQ(thrown->status, 500);
+  EXPECT_EQ(ErrorCode(*thrown), "internal");
+  for (const auto& [path, io] : {std::pair{"/where/io", true}, std::pair{"/where/continued", false},
+                                 std::pair{"/where/worker", false}}) {
+    auto r = Fetch(port_, "GET", path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 200) << path;
+    EXPECT_EQ(nlohmann::json::parse(r->body)["io"], io) << path;
   }
 }
 
@@ -379,7 +407,7 @@ TEST_F(ServerTest, DeferredHandlersFreeTheirWorkerAndAnswerFromAnotherThread) {
   EXPECT_EQ(answered->body, R"({"answered":true})");
 }
 
-TEST_F(ServerTest, DeferredFastPathTakesRequestsOnTheIoThreadOrDeclinesToTheHandler) {
+TEST_F(ServerTest, IoThreadStartTakesRequestsWithoutAWorkerOrContinuesOnOne) {
   ServerOptions o;
   o.worker_threads = 1;
   o.queue_limit = 1;
@@ -400,13 +428,13 @@ TEST_F(ServerTest, DeferredFastPathTakesRequestsOnTheIoThreadOrDeclinesToTheHand
   ASSERT_TRUE(answered);
   EXPECT_EQ(answered->status, 200);
   EXPECT_EQ(answered->body, R"({"tag":"fast"})");
-  // A throwing fast path answers 500 and the request is not run again on the pool.
+  // A throw on the I/O thread answers 500; nothing runs on the pool.
   auto thrown = Fetch(port_, "GET", "/deferred-fast/throw");
   ASSERT_TRUE(thrown);
   EXPECT_EQ(thrown->status, 500);
   EXPECT_EQ(ErrorCode(*thrown), "internal");
   EXPECT_EQ(deferred_handler_runs_.load(), 0);
-  // A declined request runs the handler on the worker pool.
+  // A continued request runs on the worker pool.
   Release();
   auto blocked = blocker.ReadResponse();
   ASSERT_TRUE(blocked);
@@ -477,7 +505,7 @@ TEST_F(ServerTest, ReadyzIs503WhileDraining) {
   Request req;
   RouteMatch m = server_->router().Match(Method::kGet, "/readyz");
   ASSERT_EQ(m.kind, RouteMatch::Kind::kFound);
-  Response resp = m.route->handler(req);
+  Response resp = testing::RunHandler(m.route->handler, req);
   EXPECT_EQ(resp.status, 503);
   EXPECT_EQ(resp.headers.Get("Retry-After").value_or(""), "1");
   Release();

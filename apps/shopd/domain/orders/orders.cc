@@ -106,52 +106,64 @@ void OrderService::Finish(int64_t product_id, const Result<reply::Outcome>& resu
   if (result.ok() && !result->replayed && result->http_status == 201) products_.StockChanged(product_id);
 }
 
-void OrderService::Place(const OrderRequest& request, const lockstep::Deadline& deadline, Done done) {
-  if (Status s = request.Validate(); !s.ok()) return done(s);
-  Result<InFlight::Ticket> ticket = in_flight_.Enter(kScope, request.request_id, deadline);
-  if (!ticket.ok()) return done(ticket.status());
-  Result<std::optional<StockMode>> mode = products_.ModeOf(request.product_id, deadline);
-  if (!mode.ok()) return done(mode.status());
-  if (*mode == StockMode::kReserved) {
-    if (reservations_ == nullptr) {
-      return done(Status::Unavailable("stock_mode 'reserved' is not enabled in this process"));
+bool OrderService::Place(const OrderRequest& request, const lockstep::Deadline& deadline, Done& done,
+                         Blocking blocking) {
+  const bool may_block = blocking == Blocking::kAllowed;
+  // Every `return false` below comes before any effect.
+  auto answer = [&done](Result<reply::Outcome> result) {
+    std::exchange(done, nullptr)(std::move(result));
+    return true;
+  };
+  if (Status s = request.Validate(); !s.ok()) return answer(s);
+  // Unknown products take the row_lock path, which records the 404.
+  std::optional<StockMode> mode;
+  if (may_block) {
+    Result<std::optional<StockMode>> loaded = products_.ModeOf(request.product_id, deadline);
+    if (!loaded.ok()) return answer(loaded.status());
+    mode = loaded->value_or(StockMode::kRowLock);
+  } else {
+    mode = products_.CachedModeOf(request.product_id);
+    if (!mode) return false;
+  }
+  const bool reserved = *mode == StockMode::kReserved;
+  const bool batched = *mode == StockMode::kBatched && coalescer_;
+  if (reserved && reservations_ == nullptr) {
+    return answer(Status::Unavailable("stock_mode 'reserved' is not enabled in this process"));
+  }
+  // A row_lock order is one blocking transaction; a reserved one's durability check may
+  // need a round trip until it passed once.
+  if (!may_block && (reserved ? !reservations_->DurabilityConfirmed() : !batched)) return false;
+
+  // Duplicates of one request_id run one at a time.
+  std::optional<InFlight::Ticket> ticket;
+  if (may_block) {
+    Result<InFlight::Ticket> entered = in_flight_.Enter(kScope, request.request_id, deadline);
+    if (!entered.ok()) return answer(entered.status());
+    ticket.emplace(std::move(entered).value());
+  } else if (std::optional<InFlight::Ticket> entered = in_flight_.TryEnter(kScope, request.request_id)) {
+    ticket.emplace(std::move(*entered));
+  } else {
+    return false;
+  }
+
+  if (reserved) {
+    std::optional<int64_t> order_id = TryNextOrderId();
+    if (!order_id && !may_block) return false;  // The id block is used up: NEXTVAL is a round trip.
+    if (!order_id) {
+      Result<int64_t> next = NextOrderId(deadline);
+      if (!next.ok()) return answer(next.status());
+      order_id = *next;
     }
-    Result<int64_t> order_id = NextOrderId(deadline);
-    if (!order_id.ok()) return done(order_id.status());
-    return Reserve(request, *order_id, std::move(ticket).value(), deadline, std::move(done));
+    Reserve(request, *order_id, std::move(*ticket), deadline, std::exchange(done, nullptr));
+    return true;
   }
-  if (*mode == StockMode::kBatched && coalescer_) {
-    return SubmitBatched(request, std::move(ticket).value(), deadline, std::move(done));
+  if (batched) {
+    SubmitBatched(request, std::move(*ticket), deadline, std::exchange(done, nullptr));
+    return true;
   }
-  // row_lock; unknown products take this path too, which records the 404.
   Result<reply::Outcome> result = PlaceRowLock(request, deadline);
   Finish(request.product_id, result);
-  done(std::move(result));
-}
-
-bool OrderService::TryPlace(const OrderRequest& request, const lockstep::Deadline& deadline, Done& done) {
-  if (Status s = request.Validate(); !s.ok()) {
-    done(s);
-    return true;
-  }
-  // Everything below either completes without blocking or declines before any effect.
-  const std::optional<StockMode> mode = products_.CachedModeOf(request.product_id);
-  if (!mode) return false;
-  const bool reserved = *mode == StockMode::kReserved;
-  if (reserved ? reservations_ == nullptr || !reservations_->DurabilityConfirmed()
-               : *mode != StockMode::kBatched || !coalescer_) {
-    return false;  // row_lock, or a check that may need a round trip.
-  }
-  std::optional<InFlight::Ticket> ticket = in_flight_.TryEnter(kScope, request.request_id);
-  if (!ticket) return false;  // A duplicate runs: waiting for it blocks.
-  if (!reserved) {
-    SubmitBatched(request, std::move(*ticket), deadline, std::move(done));
-    return true;
-  }
-  const std::optional<int64_t> order_id = TryNextOrderId();
-  if (!order_id) return false;  // The id block is used up: NEXTVAL is a round trip.
-  Reserve(request, *order_id, std::move(*ticket), deadline, std::move(done));
-  return true;
+  return answer(std::move(result));
 }
 
 void OrderService::Reserve(const OrderRequest& request, int64_t order_id, InFlight::Ticket ticket,

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "domain/blocking.h"
 #include "domain/domain_metrics.h"
 #include "domain/in_flight.h"
 #include "domain/request_outcomes.h"
@@ -91,16 +92,16 @@ class OrderService {
   // Places the order and calls `done` exactly once, by `deadline`, with the outcome to send
   // (201, 404, 409 recorded; replayed ones marked) or an error not recorded (see
   // TransferService::Transfer for the mapping; kUnknown: a batch past the deadline may
-  // still commit). Blocks the calling thread for everything but a `batched` order's batch
-  // and a `reserved` order's Redis pipeline: those are queued (Coalescer) and `done` runs
-  // later on an executor thread, so no caller thread waits for them. `done` must not block.
-  void Place(const OrderRequest& request, const lockstep::Deadline& deadline, Done done);
-  // Place without blocking, for an I/O thread: true if it took the order (`done` moved
-  // from; it is called as Place would), false if placing it needs a blocking step — the
+  // still commit). A `batched` order's batch and a `reserved` order's Redis pipeline are
+  // queued (Coalescer) and `done` runs later on an executor thread, so no caller thread
+  // waits for them; the rest runs on the calling thread. `done` must not block.
+  // Returns true if it took the order (`done` moved from). Blocking::kAllowed always takes
+  // it. Blocking::kNotAllowed (an I/O thread) declines — false, nothing happened, `done`
+  // untouched: call again with kAllowed — when placing needs a blocking step: the
   // product's mode not cached yet, row_lock mode, a duplicate of this request_id still
-  // running, the id block used up, the Redis durability check not passed yet — and then
-  // nothing happened (`done` untouched): call Place. Validation errors are answered here.
-  bool TryPlace(const OrderRequest& request, const lockstep::Deadline& deadline, Done& done);
+  // running, the id block used up, the Redis durability check not passed yet. Validation
+  // errors are answered either way.
+  bool Place(const OrderRequest& request, const lockstep::Deadline& deadline, Done& done, Blocking blocking);
   // kNotFound if no such order.
   lockstep::Result<Order> Get(int64_t id, const lockstep::Deadline& deadline);
   lockstep::Result<Order> GetByRequestId(const std::string& request_id, const lockstep::Deadline& deadline);
