@@ -12,7 +12,7 @@ IdempotencyProbe::IdempotencyProbe(const std::vector<Endpoint>& endpoints, std::
       replay_every_(replay_every),
       duplicate_every_(duplicate_every) {}
 
-Result<HttpResponse> IdempotencyProbe::Send(int thread_index, int64_t index, HttpClient& client,
+Result<http_client::Response> IdempotencyProbe::Send(int thread_index, int64_t index, http_client::Client& client,
                                             std::string_view target, const std::string& rid, std::string_view body,
                                             const Deadline& deadline) {
   if (duplicate_every_ <= 0 || index % duplicate_every_ != 1) {
@@ -21,10 +21,10 @@ Result<HttpResponse> IdempotencyProbe::Send(int thread_index, int64_t index, Htt
   // The same request at the same time on a second connection (to the next endpoint).
   const Endpoint& other = endpoints_[static_cast<size_t>(thread_index + 1) % endpoints_.size()];
   auto twin = std::async(std::launch::async, [&] {
-    HttpClient c2(other.host, other.port);
+    http_client::Client c2(other.host, other.port);
     return c2.Send("POST", target, body, deadline, headers_);
   });
-  Result<HttpResponse> r = client.Send("POST", target, body, deadline, headers_);
+  Result<http_client::Response> r = client.Send("POST", target, body, deadline, headers_);
   auto r2 = twin.get();
   if (r.ok() && r2.ok() && r->status < 500 && r2->status < 500 && (r->status != r2->status || r->body != r2->body)) {
     Note(duplicate_mismatches_, rid + ": concurrent duplicates answered " + std::to_string(r->status) + " " + r->body +
@@ -33,8 +33,8 @@ Result<HttpResponse> IdempotencyProbe::Send(int thread_index, int64_t index, Htt
   return r;
 }
 
-void IdempotencyProbe::Replay(int64_t index, HttpClient& client, std::string_view target, const std::string& rid,
-                              std::string_view body, const Deadline& deadline, const HttpResponse& first) {
+void IdempotencyProbe::Replay(int64_t index, http_client::Client& client, std::string_view target, const std::string& rid,
+                              std::string_view body, const Deadline& deadline, const http_client::Response& first) {
   if (replay_every_ <= 0 || index % replay_every_ != 0 || first.status >= 500) return;
   auto again = client.Send("POST", target, body, deadline, headers_);
   if (again.ok() && again->status < 500 &&

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "http_client.h"
+#include "http_client/client.h"
 #include "lockstep/base/deadline.h"
 #include "lockstep/base/mutex.h"
 #include "lockstep/base/result.h"
@@ -30,13 +30,13 @@ class IdempotencyProbe {
 
   // POSTs `body` to `target` on `client` (thread `thread_index`'s connection), and its
   // concurrent twin when `index` is a duplicate index. Returns the answer on `client`.
-  Result<HttpResponse> Send(int thread_index, int64_t index, HttpClient& client, std::string_view target,
+  Result<http_client::Response> Send(int thread_index, int64_t index, http_client::Client& client, std::string_view target,
                             const std::string& rid, std::string_view body, const Deadline& deadline);
 
   // When `index` is a replay index and `first` (the answer Send returned) is below 500:
   // POSTs the same request again on `client` and compares.
-  void Replay(int64_t index, HttpClient& client, std::string_view target, const std::string& rid,
-              std::string_view body, const Deadline& deadline, const HttpResponse& first);
+  void Replay(int64_t index, http_client::Client& client, std::string_view target, const std::string& rid,
+              std::string_view body, const Deadline& deadline, const http_client::Response& first);
 
   // Counts `what` as a replay mismatch (flashsale: a 201 without an order id).
   void NoteReplayMismatch(std::string what) LOCKSTEP_EXCLUDES(mu_);

@@ -22,7 +22,7 @@ LoadStats::Summary RunLoad(const CommonOptions& opt, const std::vector<Endpoint>
   for (int t = 0; t < opt.connections; ++t) {
     threads.emplace_back([&, t] {
       const Endpoint& ep = endpoints[static_cast<size_t>(t) % endpoints.size()];
-      HttpClient client(ep.host, ep.port);
+      http_client::Client client(ep.host, ep.port);
       LoadStats::Shard shard;
       for (;;) {
         const int64_t i = next.fetch_add(1);

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "common_options.h"
-#include "http_client.h"
+#include "http_client/client.h"
 #include "load_stats.h"
 #include "targets.h"
 
@@ -15,7 +15,7 @@ namespace lockstep::bench {
 // One request of a load run: `body(thread_index, request_index, client)` sends request
 // `request_index` on thread `thread_index`'s connection and returns the HTTP status it got
 // (0 = transport error). Called concurrently from every thread.
-using RequestBody = std::function<int(int thread_index, int64_t request_index, HttpClient& client)>;
+using RequestBody = std::function<int(int thread_index, int64_t request_index, http_client::Client& client)>;
 
 // Runs `body` on opt.connections threads (thread t talks to endpoints[t % size]) until
 // opt.requests requests are sent or, with opt.duration_s > 0, that many seconds passed.

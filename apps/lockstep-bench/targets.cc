@@ -4,7 +4,7 @@
 #include <chrono>
 #include <cstdio>
 
-#include "http_client.h"
+#include "http_client/client.h"
 #include "lockstep/sql/url.h"
 
 namespace lockstep::bench {
@@ -12,7 +12,7 @@ namespace lockstep::bench {
 Result<std::vector<Endpoint>> Endpoints(const std::vector<std::string>& urls) {
   std::vector<Endpoint> out;
   for (const auto& u : urls) {
-    LOCKSTEP_ASSIGN_OR_RETURN(auto hp, ParseHttpUrl(u));
+    LOCKSTEP_ASSIGN_OR_RETURN(auto hp, http_client::ParseHttpUrl(u));
     out.push_back({hp.first, hp.second});
   }
   return out;

@@ -57,7 +57,7 @@ ShopdProcess* ShopdE2eTest::StartShopd(std::vector<std::string> extra_args) {
 Result<HttpResponse> ShopdE2eTest::TryCall(const ShopdProcess& shopd, std::string_view method,
                                            std::string_view target, std::string_view body, std::string_view headers,
                                            std::chrono::milliseconds timeout) {
-  bench::HttpClient client("127.0.0.1", shopd.port());
+  HttpClient client("127.0.0.1", shopd.port());
   return client.Send(method, target, body, Deadline::After(timeout), headers);
 }
 

@@ -10,13 +10,14 @@
 #include <nlohmann/json.hpp>
 
 #include "e2e/shopd_process.h"
-#include "http_client.h"
+#include "http_client/client.h"
 #include "support/mariadb_test.h"
 #include "support/test_env.h"
 
 namespace lockstep::e2e {
 
-using bench::HttpResponse;
+using HttpClient = http_client::Client;
+using HttpResponse = http_client::Response;
 
 // gtest fixture for end-to-end tests: a fresh MariaDB database per test (MariaDbTest) and
 // real shopd processes working on it. Not thread-safe, except Call/TryCall (one HttpClient

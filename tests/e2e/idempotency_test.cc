@@ -186,12 +186,12 @@ TEST_F(IdempotencyTest, ConcurrentDuplicatesOnTwoProcessesHaveOneEffect) {
     SCOPED_TRACE(rid);
     const std::string body = json{{"request_id", rid}, {"from", a}, {"to", b}, {"amount", kAmount}}.dump();
     // Connected clients and a latch, so both requests leave at the same moment.
-    bench::HttpClient c1("127.0.0.1", one->port()), c2("127.0.0.1", two->port());
+    HttpClient c1("127.0.0.1", one->port()), c2("127.0.0.1", two->port());
     const Deadline warm = Deadline::After(std::chrono::seconds(30));
     ASSERT_TRUE(c1.Send("GET", "/healthz", "", warm).ok());
     ASSERT_TRUE(c2.Send("GET", "/healthz", "", warm).ok());
     std::latch go(2);
-    auto send = [&](bench::HttpClient& c) {
+    auto send = [&](HttpClient& c) {
       go.arrive_and_wait();
       return c.Send("POST", "/v1/transfers", body, Deadline::After(std::chrono::seconds(60)));
     };

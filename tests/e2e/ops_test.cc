@@ -71,7 +71,7 @@ TEST_F(OpsTest, SigtermWhileIdleDrainsAndExitsZero) {
   ASSERT_NE(shopd, nullptr);
   ASSERT_EQ(Call(*shopd, "GET", "/readyz").status, 200);
   // A keep-alive connection left open must not hold the shutdown up past the drain.
-  bench::HttpClient idle("127.0.0.1", shopd->port());
+  HttpClient idle("127.0.0.1", shopd->port());
   ASSERT_TRUE(idle.Send("GET", "/healthz", "", Deadline::After(std::chrono::seconds(30))).ok());
 
   const auto start = std::chrono::steady_clock::now();

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "http_client.h"
+#include "http_client/client.h"
 #include "idempotency_probe.h"
 #include "json_fields.h"
 #include "load_runner.h"
@@ -31,7 +31,7 @@ using Clock = std::chrono::steady_clock;
 // the failure.
 std::optional<int64_t> CreateProduct(const Endpoint& endpoint, const std::string& name, const FlashsaleOptions& fopt,
                                      const std::string& headers) {
-  HttpClient client(endpoint.host, endpoint.port);
+  http_client::Client client(endpoint.host, endpoint.port);
   const nlohmann::json body = {{"name", name}, {"price", 100}, {"stock", fopt.stock}, {"stock_mode", fopt.mode}};
   auto r = client.Send("POST", "/v1/products", body.dump(), Deadline::After(std::chrono::seconds(30)), headers);
   if (!r.ok() || r->status != 201) {
@@ -91,13 +91,13 @@ int RunFlashsale(const CommonOptions& opt, const FlashsaleOptions& fopt) {
 
   std::optional<CpuMeter> cpu = StartCpuMeter(opt);
   if (!cpu) return 2;
-  auto summary = RunLoad(opt, endpoints, "flashsale", [&](int t, int64_t i, HttpClient& client) {
+  auto summary = RunLoad(opt, endpoints, "flashsale", [&](int t, int64_t i, http_client::Client& client) {
     SplitMix64 rng = SplitMix64::ForRequest(base_seed, i);
     const int64_t quantity = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(fopt.max_quantity));
     const std::string rid = manifest.request_prefix + std::to_string(i);
     const std::string body = bodies.Body(i, quantity);
     const Deadline deadline = Deadline::After(std::chrono::milliseconds(opt.timeout_ms + 5000));
-    const Result<HttpResponse> r = probe.Send(t, i, client, "/v1/orders", rid, body, deadline);
+    const Result<http_client::Response> r = probe.Send(t, i, client, "/v1/orders", rid, body, deadline);
     if (!r.ok()) return 0;
     if (r->status == 201 || r->status == 404 || (r->status == 409 && ErrorCode(r->body) == "out_of_stock")) {
       int64_t order_id = 0;

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "http_client.h"
+#include "http_client/client.h"
 #include "load_runner.h"
 #include "report.h"
 #include "targets.h"
@@ -22,7 +22,7 @@ int RunHttpNoop(const CommonOptions& opt) {
   const std::string headers = RequestHeaders(opt.timeout_ms);
   std::optional<CpuMeter> cpu = StartCpuMeter(opt);
   if (!cpu) return 2;
-  auto summary = RunLoad(opt, *endpoints, "http-noop", [&](int, int64_t, HttpClient& client) {
+  auto summary = RunLoad(opt, *endpoints, "http-noop", [&](int, int64_t, http_client::Client& client) {
     auto r = client.Send("GET", "/healthz", "", Deadline::After(std::chrono::milliseconds(opt.timeout_ms)), headers);
     return r.ok() ? r->status : 0;
   });

@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "http_client.h"
+#include "http_client/client.h"
 #include "json_fields.h"
 #include "load_runner.h"
 #include "lockstep/base/mutex.h"
@@ -68,8 +68,8 @@ void Warmup(const CommonOptions& opt, const std::vector<Endpoint>& endpoints, co
   std::vector<std::thread> warmers;
   for (int t = 0; t < opt.connections; ++t) {
     warmers.emplace_back([&] {
-      std::vector<std::unique_ptr<HttpClient>> clients;
-      for (const Endpoint& ep : endpoints) clients.push_back(std::make_unique<HttpClient>(ep.host, ep.port));
+      std::vector<std::unique_ptr<http_client::Client>> clients;
+      for (const Endpoint& ep : endpoints) clients.push_back(std::make_unique<http_client::Client>(ep.host, ep.port));
       for (size_t k = next.fetch_add(1); k < ids.size(); k = next.fetch_add(1)) {
         for (auto& c : clients) {
           (void)c->Send("GET", "/v1/products/" + std::to_string(ids[k]), "",
@@ -154,7 +154,7 @@ int RunReads(const CommonOptions& opt, const ReadsOptions& ropt) {
   const uint64_t writer_seed = seed_rng();
   std::thread writer([&] {
     if (ropt.writes_per_s <= 0) return;
-    HttpClient client(endpoints[0].host, endpoints[0].port);
+    http_client::Client client(endpoints[0].host, endpoints[0].port);
     std::mt19937_64 rng(writer_seed);
     const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / ropt.writes_per_s));
     auto next = Clock::now();
@@ -182,7 +182,7 @@ int RunReads(const CommonOptions& opt, const ReadsOptions& ropt) {
     writer.join();
     return 2;
   }
-  auto summary = RunLoad(opt, endpoints, "reads", [&](int, int64_t i, HttpClient& client) {
+  auto summary = RunLoad(opt, endpoints, "reads", [&](int, int64_t i, http_client::Client& client) {
     SplitMix64 rng = SplitMix64::ForRequest(base_seed, i);
     const int64_t id = ids[zipf.Sample(rng)];
     const Clock::time_point started = Clock::now();

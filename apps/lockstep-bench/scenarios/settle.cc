@@ -7,7 +7,7 @@
 #include <set>
 #include <thread>
 
-#include "http_client.h"
+#include "http_client/client.h"
 
 namespace lockstep::bench {
 namespace {
@@ -17,9 +17,9 @@ using Clock = std::chrono::steady_clock;
 // The value of shopd_reserved_pending in `url`'s /metrics (Prometheus text); nullopt if
 // unreachable.
 std::optional<int64_t> ReservedPending(const std::string& url) {
-  auto hp = ParseHttpUrl(url);
+  auto hp = http_client::ParseHttpUrl(url);
   if (!hp.ok()) return std::nullopt;
-  HttpClient client(hp->first, hp->second);
+  http_client::Client client(hp->first, hp->second);
   auto r = client.Send("GET", "/metrics", "", Deadline::After(std::chrono::seconds(5)), "");
   if (!r.ok() || r->status != 200) return std::nullopt;
   const std::string key = "\nshopd_reserved_pending ";

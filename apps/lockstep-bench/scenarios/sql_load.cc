@@ -20,10 +20,10 @@ std::unique_ptr<sql::Pool> OpenSqlLoadPool(const CommonOptions& opt) {
 
 std::optional<nlohmann::json> RunSqlLoad(const CommonOptions& opt, const char* name,
                                          const std::function<int(int64_t request_index)>& body) {
-  const std::vector<Endpoint> none{{"", 0}};  // Each thread's HttpClient stays unused.
+  const std::vector<Endpoint> none{{"", 0}};  // Each thread's http_client::Client stays unused.
   std::optional<CpuMeter> cpu = StartCpuMeter(opt);
   if (!cpu) return std::nullopt;
-  auto summary = RunLoad(opt, none, name, [&](int, int64_t i, HttpClient&) { return body(i); });
+  auto summary = RunLoad(opt, none, name, [&](int, int64_t i, http_client::Client&) { return body(i); });
   nlohmann::json j = SummaryJson(name, summary, opt);
   AddCpu(j, *cpu, summary.requests);
   return j;

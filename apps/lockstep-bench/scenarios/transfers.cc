@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "http_client.h"
+#include "http_client/client.h"
 #include "idempotency_probe.h"
 #include "load_runner.h"
 #include "lockstep/base/mutex.h"
@@ -37,7 +37,7 @@ std::optional<std::vector<int64_t>> CreateAccounts(const CommonOptions& opt, con
   for (int t = 0; t < std::min(opt.connections, 16); ++t) {
     threads.emplace_back([&, t] {
       const Endpoint& ep = endpoints[static_cast<size_t>(t) % endpoints.size()];
-      HttpClient client(ep.host, ep.port);
+      http_client::Client client(ep.host, ep.port);
       for (int i; (i = next.fetch_add(1)) < count && !setup_failed;) {
         const nlohmann::json body = {{"owner", prefix + "owner-" + std::to_string(i)}, {"balance", balance}};
         auto r = client.Send("POST", "/v1/accounts", body.dump(), Deadline::After(std::chrono::seconds(30)), headers);
@@ -83,7 +83,7 @@ int RunTransfers(const CommonOptions& opt, const TransfersOptions& topt) {
 
   std::optional<CpuMeter> cpu = StartCpuMeter(opt);
   if (!cpu) return 2;
-  auto summary = RunLoad(opt, endpoints, "transfers", [&](int t, int64_t i, HttpClient& client) {
+  auto summary = RunLoad(opt, endpoints, "transfers", [&](int t, int64_t i, http_client::Client& client) {
     SplitMix64 rng = SplitMix64::ForRequest(base_seed, i);
     const size_t a = rng() % span;
     size_t b = rng() % (span - 1);
@@ -93,7 +93,7 @@ int RunTransfers(const CommonOptions& opt, const TransfersOptions& topt) {
     const std::string body = nlohmann::json{{"request_id", rid}, {"from", ids[a]}, {"to", ids[b]}, {"amount", amount}}.dump();
     const Deadline deadline = Deadline::After(std::chrono::milliseconds(opt.timeout_ms + 5000));
 
-    const Result<HttpResponse> r = probe.Send(t, i, client, "/v1/transfers", rid, body, deadline);
+    const Result<http_client::Response> r = probe.Send(t, i, client, "/v1/transfers", rid, body, deadline);
     if (!r.ok()) return 0;
     if (r->status == 200 || r->status == 404 || r->status == 409) {
       MutexLock lock(&mu);

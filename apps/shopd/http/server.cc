@@ -28,6 +28,7 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include "http/pending_answer.h"
 #include "http/target.h"
 #include "http/worker_pool.h"
 #include "lockstep/base/mutex.h"
@@ -80,85 +81,12 @@ bool ValidRequestId(std::string_view id) {
   return true;
 }
 
-// Answers still owed by calls (a handler may answer after it returned). Drain waits for them: their completions post
-// into the io_context, which must still exist then.
-class Outstanding {
- public:
-  void Add() {
-    lockstep::MutexLock lock(&mu_);
-    ++count_;
-  }
-  void Done() {
-    lockstep::MutexLock lock(&mu_);
-    if (--count_ == 0) zero_.SignalAll();
-  }
-  // Waits until none is owed. Handlers answer by their request's deadline, so
-  // this ends by the latest deadline handed out (max_request_timeout).
-  void WaitZero() {
-    lockstep::MutexLock lock(&mu_);
-    while (count_ > 0) zero_.Wait(&mu_);
-  }
-
- private:
-  lockstep::Mutex mu_;
-  lockstep::CondVar zero_;
-  int64_t count_ LOCKSTEP_GUARDED_BY(mu_) = 0;
-};
-
-// The answer of one call, delivered by its Responder from any thread and awaited by the
-// connection's coroutine. An answer given while the handler still runs on the I/O thread
-// (a cache hit, a validation error) is taken at once, without a post to the strand.
-class PendingResponse {
- public:
-  // The awaiting side's wake-up: posts the answer to the coroutine's strand.
-  using Waiter = std::function<void(Response)>;
-
-  // From the Responder: hands `response` to the waiter, or keeps it for Take/Wait.
-  void Deliver(Response response) LOCKSTEP_EXCLUDES(mu_) {
-    Waiter waiter;
-    {
-      lockstep::MutexLock lock(&mu_);
-      if (waiter_ == nullptr) {
-        ready_ = std::move(response);
-        return;
-      }
-      waiter = std::move(waiter_);
-    }
-    waiter(std::move(response));
-  }
-
-  // The answer if it was delivered already (and no waiter is registered).
-  std::optional<Response> Take() LOCKSTEP_EXCLUDES(mu_) {
-    lockstep::MutexLock lock(&mu_);
-    return std::exchange(ready_, std::nullopt);
-  }
-
-  // Registers `waiter`; calls it at once (on this thread) if the answer is here already.
-  void OnReady(Waiter waiter) LOCKSTEP_EXCLUDES(mu_) {
-    std::optional<Response> ready;
-    {
-      lockstep::MutexLock lock(&mu_);
-      ready = std::exchange(ready_, std::nullopt);
-      if (!ready) {
-        waiter_ = std::move(waiter);
-        return;
-      }
-    }
-    waiter(std::move(*ready));
-  }
-
- private:
-  lockstep::Mutex mu_;
-  std::optional<Response> ready_ LOCKSTEP_GUARDED_BY(mu_);
-  Waiter waiter_ LOCKSTEP_GUARDED_BY(mu_);
-};
-
 // Completes with the call's answer on the awaiting coroutine's executor (its strand),
 // never blocking the I/O thread.
 template <typename CompletionToken>
-auto AsyncAnswer(std::shared_ptr<PendingResponse> pending, CompletionToken&& token) {
+auto AsyncAnswer(std::shared_ptr<PendingAnswer> pending, CompletionToken&& token) {
   return asio::async_initiate<CompletionToken, void(Response)>(
-      [](auto handler, std::shared_ptr<PendingResponse> answer) {
+      [](auto handler, std::shared_ptr<PendingAnswer> answer) {
         using HandlerType = decltype(handler);
         auto executor = asio::get_associated_executor(handler);
         // std::function needs a copyable callable; the completion handler is move-only.
@@ -453,12 +381,8 @@ class Server::Impl {
   // Runs the route's handler — on this I/O thread or on a worker, as the route declares —
   // and awaits its answer.
   awaitable<Response> Dispatch(const Route& route, Request request) {
-    auto pending = std::make_shared<PendingResponse>();
-    outstanding_.Add();
-    Responder responder([this, pending](Response response) {
-      pending->Deliver(std::move(response));
-      outstanding_.Done();  // Last: Drain may destroy the io_context once it reads zero.
-    });
+    auto pending = std::make_shared<PendingAnswer>(outstanding_);
+    Responder responder([pending](Response response) { pending->Deliver(std::move(response)); });
     Call::SubmitToWorker submit = [this](std::function<void()> job) { return pool_->TrySubmit(std::move(job)); };
     auto call = std::make_shared<Call>(std::move(request), std::move(responder), std::move(submit));
     if (route.options.starts_on_io_thread) {
@@ -541,7 +465,7 @@ class Server::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_guard_;
   std::vector<std::thread> io_threads_;
   std::unique_ptr<WorkerPool> pool_;  // Set in Start(); destroyed before ioc_.
-  Outstanding outstanding_;
+  OutstandingAnswers outstanding_;
   RequestStats request_stats_;
   uint16_t port_ = 0;  // Written in Start() before the threads exist.
   std::string id_prefix_;
