@@ -5,18 +5,20 @@
 #include "support/test_env.h"
 
 namespace lockstep::testing {
-namespace {
 
-sql::ConnectionOptions ServerOptions() {
+sql::ConnectionOptions MariaDbTestOptions(std::string database) {
   const TestEnv env = TestEnv::FromEnvironment();
   sql::ConnectionOptions o;
   o.host = env.mariadb_host;
   o.port = env.mariadb_port;
   o.user = env.mariadb_user;
   o.password = env.mariadb_password;
+  o.database = std::move(database);
   o.connect_timeout = std::chrono::seconds(10);
   return o;
 }
+
+namespace {
 
 // One statement on a new raw connection (independent of the code under test).
 Status RawExec(const sql::ConnectionOptions& o, const std::string& sql) {
@@ -53,7 +55,7 @@ sql::PoolOptions MariaDbTest::DefaultPoolOptions() const {
 
 void MariaDbTest::SetUp() {
   database_ = "t_" + UniqueTestName();
-  sql::ConnectionOptions server = ServerOptions();
+  sql::ConnectionOptions server = MariaDbTestOptions();
   const Status created = RawExec(server, "CREATE DATABASE `" + database_ + "` CHARACTER SET utf8mb4");
   ASSERT_TRUE(created.ok()) << "MariaDB test server unreachable or broken (is the `servers` ctest fixture "
                                "running?): "
@@ -68,7 +70,7 @@ void MariaDbTest::SetUp() {
 void MariaDbTest::TearDown() {
   pool_.reset();
   if (!database_.empty()) {
-    const Status dropped = RawExec(ServerOptions(), "DROP DATABASE IF EXISTS `" + database_ + "`");
+    const Status dropped = RawExec(MariaDbTestOptions(), "DROP DATABASE IF EXISTS `" + database_ + "`");
     EXPECT_TRUE(dropped.ok()) << dropped;
   }
 }

@@ -11,6 +11,10 @@
 
 namespace lockstep::testing {
 
+// The private test MariaDB primary (TestEnv), as user lockstep, on `database` (none if
+// empty). Thread-safe (reads the environment only).
+sql::ConnectionOptions MariaDbTestOptions(std::string database = "");
+
 // Not thread-safe (pool() is thread-safe). gtest fixture for tests against the real MariaDB primary started by the ctest `servers`
 // fixture (TestEnv ports, user lockstep/lockstep). SetUp creates a fresh utf8mb4 database
 // named UniqueTestName() and opens pool() on it; TearDown closes the pool and drops the

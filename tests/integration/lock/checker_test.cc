@@ -101,14 +101,7 @@ class FencedLockTest : public lockstep::testing::MariaDbTest {
   void SetUp() override {
     MariaDbTest::SetUp();
     if (HasFatalFailure()) return;
-    ASSERT_TRUE(ExecAdmin("CREATE TABLE counter (id BIGINT PRIMARY KEY, value BIGINT NOT NULL, "
-                          "fence BIGINT NOT NULL DEFAULT 0) ENGINE=InnoDB").ok());
-    ASSERT_TRUE(ExecAdmin("CREATE TABLE claim (id BIGINT PRIMARY KEY, holder VARCHAR(64) NOT NULL, "
-                          "fence BIGINT NOT NULL DEFAULT 0) ENGINE=InnoDB").ok());
-    ASSERT_TRUE(ExecAdmin("CREATE TABLE accepted (seq BIGINT AUTO_INCREMENT PRIMARY KEY, "
-                          "fence BIGINT NOT NULL, holder VARCHAR(64) NOT NULL) ENGINE=InnoDB").ok());
-    ASSERT_TRUE(ExecAdmin("INSERT INTO counter (id, value) VALUES (1, 0)").ok());
-    ASSERT_TRUE(ExecAdmin("INSERT INTO claim (id, holder) VALUES (1, '')").ok());
+    for (const char* sql : testing::kFencedCheckerSchema) ASSERT_TRUE(ExecAdmin(sql).ok()) << sql;
     redis_.Open();
   }
   void TearDown() override {
@@ -209,14 +202,7 @@ TEST(FencedLockChild, DISABLED_Worker) {
   const char* channel = std::getenv(kChildChannel);
   const char* out_path = std::getenv(kChildOut);
   if (db == nullptr || key == nullptr || channel == nullptr || out_path == nullptr) GTEST_SKIP() << "child only";
-  const lockstep::testing::TestEnv env = lockstep::testing::TestEnv::FromEnvironment();
-  sql::ConnectionOptions co;
-  co.host = env.mariadb_host;
-  co.port = env.mariadb_port;
-  co.user = env.mariadb_user;
-  co.password = env.mariadb_password;
-  co.database = db;
-  Result<std::unique_ptr<sql::Pool>> pool = sql::Pool::Open(co);
+  Result<std::unique_ptr<sql::Pool>> pool = sql::Pool::Open(lockstep::testing::MariaDbTestOptions(db));
   ASSERT_TRUE(pool.ok()) << pool.status();
   Result<std::unique_ptr<redis::Client>> client = redis::Client::Open(lockstep::testing::RedisTestOptions(0));
   ASSERT_TRUE(client.ok()) << client.status();

@@ -57,6 +57,19 @@ class EventCounter {
   std::map<std::string, int> counts_;
 };
 
+// The tables of the fenced-write checkers: a counter and a claim row written under a lock
+// with their fence, and the log of accepted writes (fence, holder) in commit order.
+inline constexpr const char* kFencedCheckerSchema[] = {
+    "CREATE TABLE counter (id BIGINT PRIMARY KEY, value BIGINT NOT NULL, fence BIGINT NOT NULL DEFAULT 0) "
+    "ENGINE=InnoDB",
+    "CREATE TABLE claim (id BIGINT PRIMARY KEY, holder VARCHAR(64) NOT NULL, fence BIGINT NOT NULL DEFAULT 0) "
+    "ENGINE=InnoDB",
+    "CREATE TABLE accepted (seq BIGINT AUTO_INCREMENT PRIMARY KEY, fence BIGINT NOT NULL, "
+    "holder VARCHAR(64) NOT NULL) ENGINE=InnoDB",
+    "INSERT INTO counter (id, value) VALUES (1, 0)",
+    "INSERT INTO claim (id, holder) VALUES (1, '')",
+};
+
 }  // namespace lockstep::lock::testing
 
 #include <gtest/gtest.h>

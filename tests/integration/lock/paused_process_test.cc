@@ -75,14 +75,7 @@ TEST(PausedHolderChild, DISABLED_Holder) {
   const char* key = std::getenv(kKeyEnv);
   const char* dir = std::getenv(kDirEnv);
   if (db == nullptr || key == nullptr || dir == nullptr) GTEST_SKIP() << "child only";
-  const testing::TestEnv env = testing::TestEnv::FromEnvironment();
-  sql::ConnectionOptions co;
-  co.host = env.mariadb_host;
-  co.port = env.mariadb_port;
-  co.user = env.mariadb_user;
-  co.password = env.mariadb_password;
-  co.database = db;
-  auto pool = sql::Pool::Open(co);
+  auto pool = sql::Pool::Open(lockstep::testing::MariaDbTestOptions(db));
   ASSERT_TRUE(pool.ok()) << pool.status();
   auto client = redis::Client::Open(testing::RedisTestOptions(0));
   ASSERT_TRUE(client.ok()) << client.status();

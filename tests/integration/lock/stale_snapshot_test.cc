@@ -224,14 +224,7 @@ TEST(ReadFirstChild, DISABLED_Worker) {
   const char* key = std::getenv(kKeyEnv);
   const char* out_path = std::getenv(kOutEnv);
   if (db == nullptr || key == nullptr || out_path == nullptr) GTEST_SKIP() << "child only";
-  const lockstep::testing::TestEnv env = lockstep::testing::TestEnv::FromEnvironment();
-  sql::ConnectionOptions co;
-  co.host = env.mariadb_host;
-  co.port = env.mariadb_port;
-  co.user = env.mariadb_user;
-  co.password = env.mariadb_password;
-  co.database = db;
-  auto pool = sql::Pool::Open(co);
+  auto pool = sql::Pool::Open(lockstep::testing::MariaDbTestOptions(db));
   ASSERT_TRUE(pool.ok()) << pool.status();
   auto client = redis::Client::Open(lockstep::testing::RedisTestOptions(0));
   ASSERT_TRUE(client.ok()) << client.status();
@@ -265,14 +258,7 @@ class ReadFirstCheckerTest : public lockstep::testing::MariaDbTest {
   void SetUp() override {
     MariaDbTest::SetUp();
     if (HasFatalFailure()) return;
-    ASSERT_TRUE(ExecAdmin("CREATE TABLE counter (id BIGINT PRIMARY KEY, value BIGINT NOT NULL, "
-                          "fence BIGINT NOT NULL DEFAULT 0) ENGINE=InnoDB").ok());
-    ASSERT_TRUE(ExecAdmin("CREATE TABLE claim (id BIGINT PRIMARY KEY, holder VARCHAR(64) NOT NULL, "
-                          "fence BIGINT NOT NULL DEFAULT 0) ENGINE=InnoDB").ok());
-    ASSERT_TRUE(ExecAdmin("CREATE TABLE accepted (seq BIGINT AUTO_INCREMENT PRIMARY KEY, "
-                          "fence BIGINT NOT NULL, holder VARCHAR(64) NOT NULL) ENGINE=InnoDB").ok());
-    ASSERT_TRUE(ExecAdmin("INSERT INTO counter (id, value) VALUES (1, 0)").ok());
-    ASSERT_TRUE(ExecAdmin("INSERT INTO claim (id, holder) VALUES (1, '')").ok());
+    for (const char* sql : testing::kFencedCheckerSchema) ASSERT_TRUE(ExecAdmin(sql).ok()) << sql;
   }
 };
 

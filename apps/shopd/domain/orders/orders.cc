@@ -371,37 +371,37 @@ Result<int64_t> OrderService::NextOrderId(const lockstep::Deadline& deadline) {
   return next_id_++;
 }
 
-Result<Order> OrderService::Get(int64_t id, const lockstep::Deadline& deadline) {
-  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool_.Acquire(deadline));
-  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows,
-                            conn.Query(std::string(kSelectOrder) + "WHERE id = ?", id, deadline));
-  if (rows.empty()) {
-    if (reservations_ != nullptr) {
-      LOCKSTEP_ASSIGN_OR_RETURN(std::optional<Order> pending, reservations_->FindById(id, deadline));
-      if (pending) return *pending;
-      // Confirmed between the two reads: MariaDB has it now.
-      LOCKSTEP_ASSIGN_OR_RETURN(rows, conn.Query(std::string(kSelectOrder) + "WHERE id = ?", id, deadline));
-    }
-    if (rows.empty()) return Status::NotFound("order ", id, " not found");
-  }
+namespace {
+
+// The order whose `column` is `key`: MariaDB first; else, in reserved mode
+// (`reservations` set), the pending or failed reservation in Redis (`find`); else MariaDB
+// again (the persister may have confirmed it between the two reads); else `not_found`.
+template <typename Key, typename Find>
+Result<Order> FindOrder(lockstep::sql::Pool& pool, Reservations* reservations, Find find, std::string_view column,
+                        const Key& key, Status not_found, const lockstep::Deadline& deadline) {
+  const std::string sql = lockstep::internal::StrCat(kSelectOrder, "WHERE ", column, " = ?");
+  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool.Acquire(deadline));
+  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows, conn.Query(sql, key, deadline));
+  if (!rows.empty()) return OrderFromRow(rows[0]);
+  if (reservations == nullptr) return not_found;
+  LOCKSTEP_ASSIGN_OR_RETURN(std::optional<Order> pending, (reservations->*find)(key, deadline));
+  if (pending) return *pending;
+  LOCKSTEP_ASSIGN_OR_RETURN(rows, conn.Query(sql, key, deadline));
+  if (rows.empty()) return not_found;
   return OrderFromRow(rows[0]);
+}
+
+}  // namespace
+
+Result<Order> OrderService::Get(int64_t id, const lockstep::Deadline& deadline) {
+  return FindOrder(pool_, reservations_, &Reservations::FindById, "id", id, Status::NotFound("order ", id, " not found"),
+                   deadline);
 }
 
 Result<Order> OrderService::GetByRequestId(const std::string& request_id, const lockstep::Deadline& deadline) {
   LOCKSTEP_RETURN_IF_ERROR(ValidateRequestId(request_id));
-  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool_.Acquire(deadline));
-  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows,
-                            conn.Query(std::string(kSelectOrder) + "WHERE request_id = ?", request_id, deadline));
-  if (rows.empty()) {
-    if (reservations_ != nullptr) {
-      LOCKSTEP_ASSIGN_OR_RETURN(std::optional<Order> pending, reservations_->FindByRequestId(request_id, deadline));
-      if (pending) return *pending;
-      LOCKSTEP_ASSIGN_OR_RETURN(rows,
-                                conn.Query(std::string(kSelectOrder) + "WHERE request_id = ?", request_id, deadline));
-    }
-    if (rows.empty()) return Status::NotFound("no order with request_id '", request_id, "'");
-  }
-  return OrderFromRow(rows[0]);
+  return FindOrder(pool_, reservations_, &Reservations::FindByRequestId, "request_id", request_id,
+                   Status::NotFound("no order with request_id '", request_id, "'"), deadline);
 }
 
 }  // namespace shopd::domain
