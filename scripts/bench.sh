@@ -2,7 +2,8 @@
 # Benchmarks, measured against the raw limit in the same run (BENCHMARKS.md has the figures).
 #   scripts/bench.sh [micro|shopd|reads|all] [--requests N] [--connections C] [--duration S]
 # micro: Google Benchmark programs of the sql and redis modules (pool overhead vs bare
-#        libmariadb / hiredis on the same server).
+#        libmariadb / hiredis on the same server), the cache, lock hand-offs and the
+#        batch Coalescer's scheduling (no server).
 # shopd: lockstep-bench against a Release shopd: sql-baseline (bare BEGIN; 2x UPDATE;
 #        COMMIT loop: the limit), transfers over 1,000 and 10 accounts, http-noop (GET
 #        /healthz: the HTTP overhead), sql-hotrow (bare autocommit decrements of one row: the
@@ -39,7 +40,7 @@ mkdir -p build
 cmake -S "$ROOT" -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_BUILD_TESTS=OFF \
   >build/bench.configure.log 2>&1 || { cat build/bench.configure.log; exit 1; }
 ninja -C build/bench shopd lockstep-bench lockstep_sql_bench lockstep_redis_bench lockstep_cache_bench \
-  lockstep_lock_handoff_bench
+  lockstep_lock_handoff_bench lockstep_coalescer_bench
 
 STACK=(--dir "$ROOT/build/bench-stack")
 shopd_pid=""
@@ -73,6 +74,8 @@ if [ "$what" = micro ] || [ "$what" = all ]; then
   echo "== micro: lock hand-offs, 32 waiters over 2 services (default mode, then fair)"
   LOCKSTEP_REDIS_PORT=${LOCKSTEP_REDIS_PORTS%%,*} build/bench/bench/lockstep_lock_handoff_bench
   LOCKSTEP_REDIS_PORT=${LOCKSTEP_REDIS_PORTS%%,*} build/bench/bench/lockstep_lock_handoff_bench --fair
+  echo "== micro: batch Coalescer (no server)"
+  build/bench/bench/lockstep_coalescer_bench
 fi
 
 if [ "$what" = shopd ] || [ "$what" = all ]; then

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -11,6 +12,7 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "lockstep/base/mutex.h"
@@ -305,12 +307,12 @@ TEST(CoalescerTest, DeadlineDuringTheBatchGivesOutcomeUnknown) {
   int batches_done = 0;
   Deadline seen_batch_deadline = Deadline::Infinite();
   auto c = MustCreate({.threads = 2, .batch_budget = 30s,
-                       .on_batch =
-                           [&](const BatchEvent&) {
-                             MutexLock lock(&mu);
-                             ++batches_done;
-                             cv.SignalAll();
-                           }},
+                       .observer = {.on_batch =
+                                        [&](const BatchEvent&) {
+                                          MutexLock lock(&mu);
+                                          ++batches_done;
+                                          cv.SignalAll();
+                                        }}},
                       [&](const int& key, std::vector<int*>& batch, const Deadline& d) {
                         {
                           MutexLock lock(&mu);
@@ -338,6 +340,57 @@ TEST(CoalescerTest, DeadlineDuringTheBatchGivesOutcomeUnknown) {
   EXPECT_EQ(rec.size(), 1u);
   EXPECT_EQ(rec.duplicates(), 0);  // The dropped batch result did not complete it again.
   EXPECT_EQ(c->stats().outcome_unknown, 1u);
+}
+
+TEST(CoalescerTest, QueuedDeadlinesExpireInDeadlineOrder) {
+  Gate gate;
+  auto c = MustCreate({.threads = 1}, [&](const int& key, std::vector<int*>& batch, const Deadline&) {
+    if (*batch[0] == 0) gate.Pass();
+    return RespondAll(key, batch);
+  });
+  Recorder rec;
+  ASSERT_TRUE(c->Submit(1, 0, Deadline::Infinite(), rec.Callback(0)).ok());
+  ASSERT_TRUE(gate.AwaitEntered());  // Key 1 is busy: everything below stays queued.
+  Mutex mu;
+  std::vector<int> order;  // Ids in completion order; guarded by mu.
+  auto record = [&](int id) -> IntCoalescer::Done {
+    return [&mu, &order, id, done = rec.Callback(id)](Result<int> r) {
+      {
+        MutexLock lock(&mu);
+        order.push_back(id);
+      }
+      done(std::move(r));
+    };
+  };
+  // Submitted out of deadline order (7 is coprime with 16: slots are a permutation), with a
+  // long deadline in the middle that leaves the timers only when its batch completes it.
+  constexpr int kExpiring = 16;
+  const Clock::time_point base = Clock::Real().Now() + 300ms;
+  std::vector<std::pair<int, int>> by_slot;
+  for (int id = 1; id <= kExpiring; ++id) {
+    const int slot = (id * 7) % kExpiring;
+    by_slot.emplace_back(slot, id);
+    ASSERT_TRUE(c->Submit(1, id, Deadline::At(base + slot * 2ms), record(id)).ok());
+    if (id == kExpiring / 2) {
+      ASSERT_TRUE(c->Submit(1, 100, Deadline::After(kWaitBound), record(100)).ok());
+    }
+  }
+  std::sort(by_slot.begin(), by_slot.end());
+  ASSERT_TRUE(rec.AwaitCount(kExpiring));
+  gate.Open();
+  ASSERT_TRUE(rec.AwaitCount(kExpiring + 2));
+  std::vector<int> expected;
+  for (const auto& [slot, id] : by_slot) expected.push_back(id);
+  expected.push_back(100);  // Completed by its batch, after the gate opened.
+  {
+    MutexLock lock(&mu);
+    EXPECT_EQ(order, expected);
+  }
+  for (int id = 1; id <= kExpiring; ++id) EXPECT_EQ(rec.Get(id).status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(*rec.Get(0), Respond(1, 0));
+  EXPECT_EQ(*rec.Get(100), Respond(1, 100));
+  EXPECT_EQ(c->stats().expired_before_start, uint64_t{kExpiring});
+  EXPECT_EQ(rec.duplicates(), 0);
 }
 
 TEST(CoalescerTest, FullQueuesRejectAtOnce) {

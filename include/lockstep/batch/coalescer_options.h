@@ -25,6 +25,15 @@ struct BatchEvent {
   bool whole_batch_error = false;       // The batch function failed as a whole.
 };
 
+// The hooks a Coalescer calls to report what it does (issue 12: one observer shape). Every
+// hook is optional (unset: not called).
+struct CoalescerObserver {
+  // Called after every batch on the executor thread that ran it, with no lock held. Must
+  // be cheap and must not call back into the Coalescer's Submit* synchronously waiting.
+  // Default unset.
+  std::function<void(const BatchEvent&)> on_batch = nullptr;
+};
+
 // Options of a Coalescer (STYLE.md R9). Validated by Coalescer::Create (kInvalidArgument).
 struct CoalescerOptions {
   // Names its threads "<name>.w" (executors) and "<name>.t" (timer); see
@@ -47,10 +56,8 @@ struct CoalescerOptions {
   // Queued requests over all keys beyond which Submit fails at once with kUnavailable
   // (overload shed). > 0. Default 100'000.
   std::size_t max_queued = 100'000;
-  // Called after every batch on the executor thread that ran it, with no lock held. Must
-  // be cheap and must not call back into the Coalescer's Submit* synchronously waiting.
-  // Default unset.
-  std::function<void(const BatchEvent&)> on_batch = nullptr;
+  // Its hooks (see CoalescerObserver). Default: none.
+  CoalescerObserver observer{};
 
   // OK, or kInvalidArgument naming the bad field.
   Status Validate() const;

@@ -84,7 +84,7 @@ OrderService::OrderService(lockstep::sql::Pool& pool, InFlight& in_flight, Domai
   c.max_batch = options_.max_batch;
   // A batch may not outlive the longest member deadline anyway; this caps a stuck one.
   c.batch_budget = std::chrono::seconds(10);
-  c.on_batch = [this](const lockstep::batch::BatchEvent& e) {
+  c.observer.on_batch = [this](const lockstep::batch::BatchEvent& e) {
     DomainMetrics::Add(metrics_.order_batches);
     DomainMetrics::Add(metrics_.order_batch_members, static_cast<int64_t>(e.size));
     if (e.whole_batch_error) DomainMetrics::Add(metrics_.order_batch_errors);
