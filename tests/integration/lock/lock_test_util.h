@@ -13,7 +13,7 @@ namespace lockstep::lock::testing {
 
 using namespace std::chrono_literals;
 
-// Named event counters fed by LockObserver hooks; tests await conditions on them.
+// Named event counters fed by LockObserver callbacks; tests await conditions on them.
 // Thread-safe.
 class EventCounter {
  public:
@@ -38,7 +38,7 @@ class EventCounter {
       return it != counts_.end() && it->second >= n;
     });
   }
-  // Hooks that count "acquired", "wait", "wake", "renewed", "renew_failed", "lost",
+  // Callbacks that count "acquired", "wait", "wake", "renewed", "renew_failed", "lost",
   // "fenced_rejected".
   LockObserver Observer() {
     LockObserver m;
