@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkgconf ccache git
   libmariadb-dev libhiredis-dev
-  libboost-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
+  libboost-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14
   mariadb-server mariadb-client redis-server redis-tools

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
 #include "config/config.h"
@@ -26,6 +27,8 @@
 #include "http/server.h"
 #include "lockstep/base/backoff.h"
 #include "lockstep/cache/byte_cache.h"
+#include "lockstep/prometheus/observers.h"
+#include "lockstep/prometheus/snapshots.h"
 #include "lockstep/redis/client.h"
 #include "lockstep/redis/url.h"
 #include "lockstep/sql/pool.h"
@@ -51,8 +54,10 @@ shopd::http::ServerOptions ServerOptionsFrom(const shopd::config::ShopdConfig& c
 }
 
 // Opens the MariaDB pool, retrying while the server is still starting (up to `budget`).
+// Its observer reports to `registry`.
 lockstep::Result<std::unique_ptr<lockstep::sql::Pool>> OpenMariaDb(const shopd::config::ShopdConfig& c,
-                                                                   std::chrono::seconds budget) {
+                                                                   std::chrono::seconds budget,
+                                                                   prometheus::Registry& registry) {
   lockstep::sql::ConnectionOptions conn = c.mysql_connection;  // Parsed once by LoadConfig.
   conn.ssl_ca = c.mysql_ssl_ca;
   conn.ssl_cert = c.mysql_ssl_cert;
@@ -64,6 +69,7 @@ lockstep::Result<std::unique_ptr<lockstep::sql::Pool>> OpenMariaDb(const shopd::
   options.max_connections = c.worker_threads + shopd::domain::OrderServiceOptions{}.batch_threads +
                             (c.reserved_persister != 0 ? 1 : 0) + 4 + 1;
   options.acquire_timeout = std::chrono::seconds(2);
+  LOCKSTEP_RETURN_IF_ERROR(lockstep::prometheus::BindPoolObserver(registry, options.observer, "shopd_mariadb_"));
   const lockstep::Deadline deadline = lockstep::Deadline::After(budget);
   lockstep::Backoff backoff({.initial = std::chrono::milliseconds(100), .max = std::chrono::seconds(2)});
   for (;;) {
@@ -90,26 +96,6 @@ lockstep::cache::CacheOptions ProductCacheOptions(const shopd::config::ShopdConf
   o.l1_max_entries = static_cast<size_t>(c.cache_l1_max_entries);
   o.second_delete_delay = c.cache_second_delete;
   return o;
-}
-
-std::string PoolMetrics(const lockstep::sql::Pool& pool, const lockstep::redis::Client& redis) {
-  const lockstep::sql::PoolStats s = pool.stats();
-  const lockstep::redis::ClientStats r = redis.stats();
-  std::string out;
-  auto gauge = [&out](const char* name, const char* help, const char* type, double v) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
-           std::to_string(static_cast<int64_t>(v)) + "\n";
-  };
-  gauge("shopd_mariadb_pool_open", "MariaDB connections open.", "gauge", s.open);
-  gauge("shopd_mariadb_pool_in_use", "MariaDB connections leased out.", "gauge", s.in_use);
-  gauge("shopd_mariadb_pool_idle", "MariaDB connections idle in the pool.", "gauge", s.idle);
-  gauge("shopd_mariadb_pool_waits_total", "Acquires that waited for a connection.", "counter", static_cast<double>(s.waits));
-  gauge("shopd_mariadb_pool_discarded_total", "MariaDB connections discarded (broken, killed, deadline).", "counter",
-        static_cast<double>(s.discarded));
-  gauge("shopd_redis_pool_open", "Redis connections open.", "gauge", r.open);
-  gauge("shopd_redis_pool_in_use", "Redis connections in use.", "gauge", r.in_use);
-  gauge("shopd_redis_pool_discarded_total", "Redis connections discarded.", "counter", static_cast<double>(r.discarded));
-  return out;
 }
 
 }  // namespace
@@ -144,7 +130,10 @@ int main(int argc, char** argv) {
   sigaddset(&shutdown_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
 
-  auto pool = OpenMariaDb(config, std::chrono::seconds(30));
+  // Every metric of /metrics: event counters in `registry` (it outlives everything that
+  // reports to it), values read from stats() at scrape time in `snapshots` (below).
+  prometheus::Registry registry;
+  auto pool = OpenMariaDb(config, std::chrono::seconds(30), registry);
   if (!pool.ok()) {
     spdlog::critical("shopd: cannot connect to MariaDB: {}", pool.status().ToString());
     return 1;
@@ -163,6 +152,11 @@ int main(int argc, char** argv) {
   // (its blocking XREADGROUP holds one), the reserved-mode metrics refresher and its 4
   // pipeline threads.
   redis_options.pool_size = std::max(redis_options.pool_size, config.worker_threads + 8);
+  if (lockstep::Status s = lockstep::prometheus::BindClientObserver(registry, redis_options.observer, "shopd_redis_");
+      !s.ok()) {
+    spdlog::critical("shopd: {}", s.ToString());
+    return 1;
+  }
   auto redis = lockstep::redis::Client::Open(redis_options);
   if (!redis.ok()) {
     spdlog::critical("shopd: cannot open Redis client: {}", redis.status().ToString());
@@ -195,12 +189,14 @@ int main(int argc, char** argv) {
   shopd::domain::AccountService accounts(**pool);
   shopd::domain::TransferService transfers(**pool, in_flight, domain_metrics);
   std::unique_ptr<shopd::domain::ProductCache> product_cache;
+  const lockstep::cache::ByteCache* cache_engine = nullptr;  // Owned by product_cache.
   if (config.cache_l1 || config.cache_l2) {
     auto engine = lockstep::cache::ByteCache::Open(**redis, ProductCacheOptions(config));
     if (!engine.ok()) {
       spdlog::critical("shopd: bad cache settings: {}", engine.status().ToString());
       return 2;
     }
+    cache_engine = engine->get();
     product_cache = std::make_unique<shopd::domain::ProductCache>(std::move(engine).value());
   }
   shopd::domain::ProductService products(**pool, std::move(product_cache));
@@ -245,6 +241,16 @@ int main(int argc, char** argv) {
                  config.reserved_persist_batch, config.reserved_claim_idle.count());
   }
 
+  lockstep::prometheus::Snapshots snapshots;
+  lockstep::prometheus::AddPoolStats(snapshots, **pool, "shopd_mariadb_");
+  lockstep::prometheus::AddClientStats(snapshots, **redis, "shopd_redis_");
+  if (cache_engine != nullptr) lockstep::prometheus::AddCacheStats(snapshots, *cache_engine, "shopd_cache_");
+  snapshots.Add([&](std::vector<prometheus::MetricFamily>& out) {
+    domain_metrics.Collect(out);
+    products.CollectMetrics(out);
+    reservations.CollectMetrics(out);
+  });
+
   shopd::http::Server server(ServerOptionsFrom(config, *listen));
   std::vector<shopd::http::ReadinessCheck> readiness;
   readiness.push_back({"mariadb", [&pool](const lockstep::Deadline& d) -> lockstep::Status {
@@ -255,9 +261,8 @@ int main(int argc, char** argv) {
   readiness.push_back({"redis", [&redis](const lockstep::Deadline& d) {
                          return (*redis)->Ping(d.CappedAt(std::chrono::seconds(2)));
                        }});
-  shopd::http::RegisterOpsRoutes(server, std::move(readiness), [&] {
-    return PoolMetrics(**pool, **redis) + domain_metrics.Render() + products.CacheMetrics() +
-           reservations.RenderMetrics();
+  shopd::http::RegisterOpsRoutes(server, std::move(readiness), [&registry, &snapshots] {
+    return lockstep::prometheus::SerializeText({&registry, &snapshots});
   });
   const shopd::api::Services services{&accounts, &transfers, &products, &orders};
   shopd::api::RegisterAccountRoutes(server.router(), services);

@@ -44,11 +44,10 @@ std::chrono::milliseconds Jittered(std::chrono::milliseconds ttl, double jitter)
 // L1Store, L2 an L2Store, the bus an InvalidationBus. Thread-safe.
 class ByteCacheImpl final : public ByteCache {
  public:
-  ByteCacheImpl(redis::Client& client, const CacheOptions& options, CacheHooks hooks, const Clock& clock,
+  ByteCacheImpl(redis::Client& client, const CacheOptions& options, const Clock& clock,
                 std::unique_ptr<resilience::CircuitBreaker> breaker)
       : client_(client),
         options_(options),
-        hooks_(std::move(hooks)),
         clock_(clock),
         channel_(options.key_prefix + options.name + ":~bus"),
         l2_(client, options_, channel_, clock, std::move(breaker)) {
@@ -244,7 +243,7 @@ class ByteCacheImpl final : public ByteCache {
       return Status::InvalidArgument("cache loader returned version ", loaded->version,
                                      " (values: 0..2^53-1, not-found: 0)");
     }
-    if (hooks_.before_fill) hooks_.before_fill(key);
+    if (options_.observer.on_loaded) options_.observer.on_loaded(key);
     bool fill_l1 = !options_.l2_enabled;
     if (redis_start_us) {
       const auto ttl = Jittered(loaded->found() ? options_.l2_ttl : options_.negative_ttl, options_.ttl_jitter);
@@ -313,7 +312,6 @@ class ByteCacheImpl final : public ByteCache {
 
   redis::Client& client_;
   const CacheOptions options_;
-  const CacheHooks hooks_;
   const Clock& clock_;
   const std::string channel_;  // The invalidation bus channel.
   internal::L2Store l2_;
@@ -337,11 +335,11 @@ class ByteCacheImpl final : public ByteCache {
 }  // namespace
 
 Result<std::unique_ptr<ByteCache>> ByteCache::Open(redis::Client& client, const CacheOptions& options,
-                                                   CacheHooks hooks, const Clock& clock) {
+                                                   const Clock& clock) {
   LOCKSTEP_RETURN_IF_ERROR(options.Validate());
   LOCKSTEP_ASSIGN_OR_RETURN(std::unique_ptr<resilience::CircuitBreaker> breaker,
                             resilience::CircuitBreaker::Create(options.breaker, clock));
-  auto cache = std::make_unique<ByteCacheImpl>(client, options, std::move(hooks), clock, std::move(breaker));
+  auto cache = std::make_unique<ByteCacheImpl>(client, options, clock, std::move(breaker));
   LOCKSTEP_RETURN_IF_ERROR(cache->Start());
   return std::unique_ptr<ByteCache>(std::move(cache));
 }

@@ -54,7 +54,7 @@ Status ResolveUnchanged(sql::Transaction& tx, const FencedTable& table, int64_t 
   if (rows.empty()) return Status::NotFound("fenced write: no row ", id, " in ", table.table);
   LOCKSTEP_ASSIGN_OR_RETURN(const int64_t current, rows[0].GetInt64(0));
   if (current <= fence) return Status::Ok();  // Matched; the write changed nothing.
-  if (table.metrics != nullptr && table.metrics->on_fenced_rejected) table.metrics->on_fenced_rejected(table.table);
+  if (table.observer != nullptr && table.observer->on_fenced_rejected) table.observer->on_fenced_rejected(table.table);
   return Status::FailedPrecondition("fenced write to ", table.table, " row ", id, " rejected: fence ", fence,
                                     " is older than ", current, " (stale lock holder)")
       .WithReason("fenced");

@@ -47,22 +47,22 @@ Result<AcquireStart> AcquireStart::Begin(std::string_view service, std::string_v
 }
 
 LockGuard AcquireStart::Granted(std::shared_ptr<Lease> lease, std::string_view name, LockCounters& counters,
-                                const LockMetrics& metrics) const {
+                                const LockObserver& observer) const {
   counters.acquired.fetch_add(1, std::memory_order_relaxed);
-  if (metrics.on_acquired) metrics.on_acquired(name, Clock::Real().Now() - start);
+  if (observer.on_acquired) observer.on_acquired(name, Clock::Real().Now() - start);
   return LockGuard(std::move(lease));
 }
 
 LockGuard AcquireStart::Grant(std::shared_ptr<Backend> backend, Renewer& renewer, std::string_view name,
                               std::string grant_token, int64_t fence, Clock::time_point sent,
                               const LockOptions& options, int64_t queue_ticket, LockCounters& counters,
-                              const LockMetrics& metrics) const {
+                              const LockObserver& observer) const {
   auto lease = std::make_shared<Lease>(std::move(backend), std::string(name), key, std::move(grant_token), fence,
                                        resolved, sent, options.on_lost, options.reentrant ? options.owner : nullptr,
                                        queue_ticket);
   lease->RegisterWithOwner(lease);
   if (options.auto_renew) renewer.Add(lease);
-  return Granted(std::move(lease), name, counters, metrics);
+  return Granted(std::move(lease), name, counters, observer);
 }
 
 LockServiceStats LockCounters::Snapshot() const {
@@ -190,9 +190,9 @@ bool Lease::NeedsRenewal(Clock::time_point now, Clock::duration early) {
 }
 
 void Lease::ApplyRenewal(Clock::time_point sent, const RenewOutcome& outcome) {
-  const LockMetrics& metrics = backend_->metrics();
-  if (metrics.on_renewal) {
-    metrics.on_renewal(name_, outcome.result == RenewResult::kRenewed ? Status::Ok() : outcome.status);
+  const LockObserver& observer = backend_->observer();
+  if (observer.on_renewal) {
+    observer.on_renewal(name_, outcome.result == RenewResult::kRenewed ? Status::Ok() : outcome.status);
   }
   bool newly_lost = false;
   {
@@ -225,7 +225,7 @@ void Lease::MarkLost() {
   bool expected = false;
   if (!callbacks_fired_.compare_exchange_strong(expected, true)) return;
   backend_->CountLost();
-  if (backend_->metrics().on_lost) backend_->metrics().on_lost(name_);
+  if (backend_->observer().on_lost) backend_->observer().on_lost(name_);
   if (on_lost_) on_lost_(name_, fence_);
 }
 

@@ -59,7 +59,7 @@ class Backend {
   virtual std::vector<RenewOutcome> RenewBatch(const std::vector<Lease*>& leases) = 0;
   // Compare-and-deletes the lease's key(s).
   virtual Status ReleaseLease(const Lease& lease) = 0;
-  virtual const LockMetrics& metrics() const = 0;
+  virtual const LockObserver& observer() const = 0;
   virtual void CountLost() = 0;
   virtual void CountRenewed(int batches, int renewals) = 0;
 };
@@ -98,7 +98,7 @@ class Lease {
   // `early`: renew now if due within it (joins the current pipeline).
   bool NeedsRenewal(Clock::time_point now, Clock::duration early) LOCKSTEP_EXCLUDES(mu_);
   void ApplyRenewal(Clock::time_point sent, const RenewOutcome& outcome) LOCKSTEP_EXCLUDES(mu_);
-  // Marks the lease lost (once): metrics + on_lost callback, outside the lock.
+  // Marks the lease lost (once): observer.on_lost + options.on_lost callback, outside the lock.
   void MarkLost() LOCKSTEP_EXCLUDES(mu_);
 
   void PauseRenewalsForTesting() LOCKSTEP_EXCLUDES(mu_);
@@ -188,15 +188,15 @@ struct AcquireStart {
   // kInvalidArgument for an empty name ("<service>: empty lock name") or bad options.
   static Result<AcquireStart> Begin(std::string_view service, std::string_view key_prefix, std::string_view name,
                                     const LockOptions& options);
-  // Counts the grant, reports it to metrics.on_acquired and wraps `lease` in a guard.
+  // Counts the grant, reports it to observer.on_acquired and wraps `lease` in a guard.
   LockGuard Granted(std::shared_ptr<Lease> lease, std::string_view name, LockCounters& counters,
-                    const LockMetrics& metrics) const;
+                    const LockObserver& observer) const;
   // A new grant (the same steps for LockService and RedLock): the lease of `grant_token`
   // and `fence`, valid from `sent`, registered with its owner (reentrancy), scheduled for
   // renewal (options.auto_renew), then as Granted.
   LockGuard Grant(std::shared_ptr<Backend> backend, Renewer& renewer, std::string_view name,
                   std::string grant_token, int64_t fence, Clock::time_point sent, const LockOptions& options,
-                  int64_t queue_ticket, LockCounters& counters, const LockMetrics& metrics) const;
+                  int64_t queue_ticket, LockCounters& counters, const LockObserver& observer) const;
 };
 
 struct LockOwnerAccess {

@@ -144,7 +144,7 @@ class ServiceCore final : public Backend {
         .WithReason("lock_lost");
   }
 
-  const LockMetrics& metrics() const override { return options_.metrics; }
+  const LockObserver& observer() const override { return options_.observer; }
   void CountLost() override { counters_.lost.fetch_add(1, std::memory_order_relaxed); }
   void CountRenewed(int batches, int renewals) override {
     counters_.renew_batches.fetch_add(batches, std::memory_order_relaxed);
@@ -297,9 +297,9 @@ Result<LockGuard> LockService::Acquire(std::string_view name, const LockOptions&
   const internal::ResolvedOptions& resolved = begin.resolved;
   const std::string& key = begin.key;
   const std::string& token = begin.token;
-  const LockMetrics& metrics = core_->options().metrics;
+  const LockObserver& observer = core_->options().observer;
   auto granted = [&](std::shared_ptr<internal::Lease> lease) {
-    return begin.Granted(std::move(lease), name, core_->counters_, metrics);
+    return begin.Granted(std::move(lease), name, core_->counters_, observer);
   };
   if (std::shared_ptr<internal::Lease> lease = internal::FindReentrant(options, key)) return granted(std::move(lease));
 
@@ -320,7 +320,7 @@ Result<LockGuard> LockService::Acquire(std::string_view name, const LockOptions&
     scope.set_queued(wait && !attempt.granted);
     if (attempt.granted) {
       return begin.Grant(core_, *renewer_, name, token, attempt.fence_or_pttl, sent, options, attempt.ticket,
-                         core_->counters_, metrics);
+                         core_->counters_, observer);
     }
     if (!wait) return Status::Aborted("lock '", name, "' is held by another owner").WithReason("lock_busy");
     if (deadline.expired()) {
@@ -328,7 +328,7 @@ Result<LockGuard> LockService::Acquire(std::string_view name, const LockOptions&
     }
     if (!reported_wait) {
       reported_wait = true;
-      if (metrics.on_wait) metrics.on_wait(name);
+      if (observer.on_wait) observer.on_wait(name);
     }
     // Wake on a release addressed to this waiter (the queue's head), else when the holder's
     // lease would run out, else after poll_interval (which also refreshes the queue
@@ -339,7 +339,7 @@ Result<LockGuard> LockService::Acquire(std::string_view name, const LockOptions&
     const auto woken = core_->WaitForRelease(*scope.waiter(), epoch, deadline.CappedAt(pause));
     if (woken == internal::ServiceCore::Woken::kReleased) {
       core_->counters_.wakes.fetch_add(1, std::memory_order_relaxed);
-      if (metrics.on_wake) metrics.on_wake(name);
+      if (observer.on_wake) observer.on_wake(name);
     } else if (woken == internal::ServiceCore::Woken::kReconnected) {
       // Retry at once: a release may have been published while we were disconnected.
     } else if (deadline.expired()) {

@@ -219,7 +219,7 @@ class RedLockCore final : public Backend {
                                " nodes (quorum ", q, "); the rest expire after the lease");
   }
 
-  const LockMetrics& metrics() const override { return options_.metrics; }
+  const LockObserver& observer() const override { return options_.observer; }
   void CountLost() override { counters_.lost.fetch_add(1, std::memory_order_relaxed); }
   void CountRenewed(int batches, int renewals) override {
     counters_.renew_batches.fetch_add(batches, std::memory_order_relaxed);
@@ -317,9 +317,9 @@ Result<LockGuard> RedLock::Acquire(std::string_view name, const LockOptions& opt
   const internal::ResolvedOptions& resolved = begin.resolved;
   const std::string& key = begin.key;
   const std::string& token = begin.token;
-  const LockMetrics& metrics = core_->options().metrics;
+  const LockObserver& observer = core_->options().observer;
   auto granted = [&](std::shared_ptr<internal::Lease> lease) {
-    return begin.Granted(std::move(lease), name, core_->counters_, metrics);
+    return begin.Granted(std::move(lease), name, core_->counters_, observer);
   };
   if (std::shared_ptr<internal::Lease> lease = internal::FindReentrant(options, key)) return granted(std::move(lease));
 
@@ -334,7 +334,7 @@ Result<LockGuard> RedLock::Acquire(std::string_view name, const LockOptions& opt
     internal::RedLockCore::Attempt a = core_->TryOnce(key, attempt_token, resolved, deadline);
     if (a.outcome == internal::RedLockCore::Outcome::kGranted) {
       return begin.Grant(core_, *renewer_, name, attempt_token, a.fence, a.sent, options, 0, core_->counters_,
-                         metrics);
+                         observer);
     }
     // Too few nodes answered: fail fast when they failed (down, refused) or the caller does
     // not wait; when some were only late, retry with backoff until the deadline.
@@ -348,7 +348,7 @@ Result<LockGuard> RedLock::Acquire(std::string_view name, const LockOptions& opt
     }
     if (!reported_wait) {
       reported_wait = true;
-      if (metrics.on_wait) metrics.on_wait(name);
+      if (observer.on_wait) observer.on_wait(name);
     }
     Clock::duration pause = backoff.NextDelay();
     if (a.holder_ttl.count() >= 0) pause = std::min<Clock::duration>(pause, a.holder_ttl + std::chrono::milliseconds(1));

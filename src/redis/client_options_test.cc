@@ -48,9 +48,8 @@ TEST(ClientOpen, RefusedConnectionFailsFastWithUnavailable) {
   RedisOptions o;
   o.port = UnusedPort();
   std::atomic<int> calls{0};
-  ClientHooks hooks;
-  hooks.on_call = [&](const Status&, std::chrono::nanoseconds) { calls.fetch_add(1); };
-  Result<std::unique_ptr<Client>> client = Client::Open(o, hooks);
+  o.observer.on_call = [&](const Status&, std::chrono::nanoseconds) { calls.fetch_add(1); };
+  Result<std::unique_ptr<Client>> client = Client::Open(o);
   ASSERT_TRUE(client.ok()) << client.status();  // Lazy: Open does not connect.
   const auto deadline = Deadline::After(30s);
   Result<Reply> r = (*client)->Command({"PING"}, deadline);

@@ -6,15 +6,14 @@
 
 namespace lockstep::redis {
 
-Result<std::unique_ptr<Client>> Client::Open(const RedisOptions& options, ClientHooks hooks) {
+Result<std::unique_ptr<Client>> Client::Open(const RedisOptions& options) {
   LOCKSTEP_RETURN_IF_ERROR(internal::ValidateOptions(options));
-  return std::unique_ptr<Client>(std::make_unique<internal::HiredisClient>(options, std::move(hooks)));
+  return std::unique_ptr<Client>(std::make_unique<internal::HiredisClient>(options));
 }
 
 namespace internal {
 
-HiredisClient::HiredisClient(RedisOptions options, ClientHooks hooks)
-    : options_(std::move(options)), hooks_(std::move(hooks)) {}
+HiredisClient::HiredisClient(RedisOptions options) : options_(std::move(options)) {}
 
 HiredisClient::~HiredisClient() {
   MutexLock lock(&mu_);
@@ -75,11 +74,11 @@ void HiredisClient::Release(ContextPtr context, const Status& cause) {
     ++discarded_;
     released_.Signal();
   }
-  if (hooks_.on_discard) hooks_.on_discard(cause);
+  if (options_.observer.on_discard) options_.observer.on_discard(cause);
 }
 
 void HiredisClient::ReportCall(const Status& status, Clock::time_point start) const {
-  if (hooks_.on_call) hooks_.on_call(status, Clock::Real().Now() - start);
+  if (options_.observer.on_call) options_.observer.on_call(status, Clock::Real().Now() - start);
 }
 
 Result<Reply> HiredisClient::Execute(const std::vector<std::string_view>& argv, const Deadline& deadline) {

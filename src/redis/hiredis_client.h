@@ -15,7 +15,7 @@ namespace lockstep::redis::internal {
 // round trip, otherwise it is closed (hiredis cannot resume after an error or a timeout).
 class HiredisClient final : public Client {
  public:
-  HiredisClient(RedisOptions options, ClientHooks hooks);
+  explicit HiredisClient(RedisOptions options);
   ~HiredisClient() override;
 
   Result<Reply> Execute(const std::vector<std::string_view>& argv, const Deadline& deadline) override;
@@ -34,7 +34,6 @@ class HiredisClient final : public Client {
   void ReportCall(const Status& status, Clock::time_point start) const;
 
   const RedisOptions options_;
-  const ClientHooks hooks_;
   mutable Mutex mu_;
   CondVar released_;  // Signalled when a context becomes idle or a slot frees up.
   std::vector<ContextPtr> idle_ LOCKSTEP_GUARDED_BY(mu_);

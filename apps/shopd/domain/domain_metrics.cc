@@ -1,18 +1,12 @@
 #include "domain/domain_metrics.h"
 
+#include "lockstep/prometheus/snapshots.h"
 
 namespace shopd::domain {
 
-void AppendMetric(std::string& out, std::string_view name, std::string_view help, std::string_view type,
-                  int64_t value) {
-  out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ").append(name).append(" ");
-  out.append(type).append("\n").append(name).append(" ").append(std::to_string(value)).append("\n");
-}
-
-std::string DomainMetrics::Render() const {
-  std::string out;
+void DomainMetrics::Collect(std::vector<prometheus::MetricFamily>& out) const {
   auto counter = [&](const char* name, const char* help, const std::atomic<int64_t>& v) {
-    AppendMetric(out, name, help, "counter", v.load(std::memory_order_relaxed));
+    out.push_back(lockstep::prometheus::CounterFamily(name, help, static_cast<double>(v.load(std::memory_order_relaxed))));
   };
   counter("shopd_transfers_ok_total", "Transfers committed.", transfers_ok);
   counter("shopd_transfers_rejected_total", "Transfer outcomes recorded as 404 or 409.", transfers_rejected);
@@ -40,7 +34,6 @@ std::string DomainMetrics::Render() const {
   counter("shopd_reserved_persist_failures_total",
           "Persister failures (MariaDB write or Redis call), each retried; alert when it keeps rising.",
           reserved_persist_failures);
-  return out;
 }
 
 }  // namespace shopd::domain

@@ -2,17 +2,13 @@
 
 #include <atomic>
 #include <cstdint>
-#include <string>
-#include <string_view>
+#include <vector>
+
+#include <prometheus/metric_family.h>
 
 namespace shopd::domain {
 
-// Appends one unlabelled metric in Prometheus text: # HELP, # TYPE (`type` is "counter" or
-// "gauge") and the value line.
-void AppendMetric(std::string& out, std::string_view name, std::string_view help, std::string_view type,
-                  int64_t value);
-
-// Counters of the domain layer, rendered into /metrics. Thread-safe: every field is an
+// Counters of the domain layer, exported on /metrics. Thread-safe: every field is an
 // independent monotonic counter (relaxed atomics: no ordering with other memory needed).
 struct DomainMetrics {
   std::atomic<int64_t> transfers_ok{0};
@@ -38,8 +34,8 @@ struct DomainMetrics {
 
   static void Add(std::atomic<int64_t>& counter, int64_t n = 1) { counter.fetch_add(n, std::memory_order_relaxed); }
 
-  // Prometheus text (counters with # HELP / # TYPE). Thread-safe.
-  std::string Render() const;
+  // Appends one counter family per field (shopd_transfers_ok_total, ...). Thread-safe.
+  void Collect(std::vector<prometheus::MetricFamily>& out) const;
 };
 
 }  // namespace shopd::domain

@@ -1,6 +1,7 @@
 #include "http/ops_routes.h"
 
 #include <nlohmann/json.hpp>
+#include <prometheus/text_serializer.h>
 
 namespace shopd::http {
 
@@ -29,7 +30,7 @@ void RegisterOpsRoutes(Server& server, std::vector<ReadinessCheck> checks,
   router.Add(
       Method::kGet, "/metrics",
       [&server, extra_metrics = std::move(extra_metrics)](Call& call) {
-        std::string text = RenderPrometheus(server.stats());
+        std::string text = prometheus::TextSerializer().Serialize(MetricFamilies(server.stats()));
         if (extra_metrics) text += extra_metrics();
         call.Respond(Response::Text(200, std::move(text), "text/plain; version=0.0.4"));
       },

@@ -22,11 +22,12 @@ struct ReadinessCheck {
 //   GET /healthz  -> 200 {"status":"ok"} while the process runs (inline).
 //   GET /readyz   -> 200 {"status":"ready"} unless draining or a check fails, then 503
 //                    unavailable naming the reason (worker pool: checks may block).
-//   GET /metrics  -> Prometheus text of server.stats() (inline).
+//   GET /metrics  -> Prometheus text (prometheus::TextSerializer) of server.stats() (inline).
 // `server` and `checks` are captured by reference/copy: `server` must outlive it.
 // REQUIRES: server.Start() not called yet.
-// `extra_metrics` (optional) returns more Prometheus text appended to /metrics (pool
-// gauges, domain counters); it runs on the I/O thread, so it must not block.
+// `extra_metrics` (optional) returns more Prometheus text appended to /metrics (shopd: its
+// registry and snapshots serialized by lockstep::prometheus::SerializeText; family names
+// must differ from the server's); it runs on the I/O thread, so it must not block.
 void RegisterOpsRoutes(Server& server, std::vector<ReadinessCheck> checks,
                        std::function<std::string()> extra_metrics = {});
 

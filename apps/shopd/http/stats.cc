@@ -1,6 +1,9 @@
 #include "http/stats.h"
 
-#include <charconv>
+#include <limits>
+#include <utility>
+
+#include "lockstep/prometheus/snapshots.h"
 
 namespace shopd::http {
 
@@ -40,72 +43,39 @@ std::vector<RouteStats> RequestStats::Snapshot() const {
 }
 
 namespace {
-// Label values escape backslash, double quote and newline (exposition format).
-std::string EscapeLabel(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
-}
-
-// Shortest text that reads back as the same double.
-std::string Number(double v) {
-  char buf[64];
-  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  return ec == std::errc() ? std::string(buf, end) : std::string("NaN");
-}
-
-void Header(std::string& out, const char* name, const char* type, const char* help) {
-  out += "# HELP ";
-  out += name;
-  out += ' ';
-  out += help;
-  out += "\n# TYPE ";
-  out += name;
-  out += ' ';
-  out += type;
-  out += '\n';
-}
-
-void Sample(std::string& out, const std::string& name, const std::string& labels, const std::string& value) {
-  out += name;
-  if (!labels.empty()) out += "{" + labels + "}";
-  out += ' ';
-  out += value;
-  out += '\n';
-}
+using lockstep::prometheus::CounterFamily;
+using lockstep::prometheus::GaugeFamily;
 }  // namespace
 
-std::string RenderPrometheus(const StatsSnapshot& snapshot) {
-  std::string out;
-  Header(out, "shopd_worker_queue_depth", "gauge", "Requests waiting for a worker thread.");
-  Sample(out, "shopd_worker_queue_depth", "", std::to_string(snapshot.pool.queue_depth));
-  Header(out, "shopd_worker_in_flight", "gauge", "Requests running on worker threads.");
-  Sample(out, "shopd_worker_in_flight", "", std::to_string(snapshot.pool.in_flight));
-  Header(out, "shopd_worker_shed_total", "counter", "Requests refused with 503 because the worker queue was full.");
-  Sample(out, "shopd_worker_shed_total", "", std::to_string(snapshot.pool.shed_total));
-  Header(out, "shopd_http_open_connections", "gauge", "Open client connections.");
-  Sample(out, "shopd_http_open_connections", "", std::to_string(snapshot.open_connections));
-  Header(out, "shopd_draining", "gauge", "1 while the server drains for shutdown.");
-  Sample(out, "shopd_draining", "", snapshot.draining ? "1" : "0");
+std::vector<prometheus::MetricFamily> MetricFamilies(const StatsSnapshot& snapshot) {
+  std::vector<prometheus::MetricFamily> out;
+  out.push_back(GaugeFamily("shopd_worker_queue_depth", "Requests waiting for a worker thread.",
+                            static_cast<double>(snapshot.pool.queue_depth)));
+  out.push_back(GaugeFamily("shopd_worker_in_flight", "Requests running on worker threads.",
+                            static_cast<double>(snapshot.pool.in_flight)));
+  out.push_back(CounterFamily("shopd_worker_shed_total", "Requests refused with 503 because the worker queue was full.",
+                              static_cast<double>(snapshot.pool.shed_total)));
+  out.push_back(GaugeFamily("shopd_http_open_connections", "Open client connections.",
+                            static_cast<double>(snapshot.open_connections)));
+  out.push_back(GaugeFamily("shopd_draining", "1 while the server drains for shutdown.", snapshot.draining ? 1 : 0));
 
-  const std::string hist = "shopd_http_request_duration_seconds";
-  Header(out, hist.c_str(), "histogram", "HTTP request latency by route and status, from header received to reply ready to write.");
+  prometheus::MetricFamily hist{
+      "shopd_http_request_duration_seconds",
+      "HTTP request latency by route and status, from header received to reply ready to write.",
+      prometheus::MetricType::Histogram,
+      {}};
   for (const RouteStats& r : snapshot.routes) {
-    const std::string base = "method=\"" + EscapeLabel(r.method) + "\",route=\"" + EscapeLabel(r.route) +
-                             "\",status=\"" + std::to_string(r.status) + "\"";
+    prometheus::ClientMetric m;
+    m.label = {{"method", r.method}, {"route", r.route}, {"status", std::to_string(r.status)}};
+    m.histogram.sample_count = static_cast<uint64_t>(r.count);
+    m.histogram.sample_sum = r.sum_seconds;
     for (size_t i = 0; i < kLatencyBucketsSeconds.size(); ++i) {
-      Sample(out, hist + "_bucket", base + ",le=\"" + Number(kLatencyBucketsSeconds[i]) + "\"",
-             std::to_string(r.cumulative_buckets[i]));
+      m.histogram.bucket.push_back({static_cast<uint64_t>(r.cumulative_buckets[i]), kLatencyBucketsSeconds[i]});
     }
-    Sample(out, hist + "_bucket", base + ",le=\"+Inf\"", std::to_string(r.count));
-    Sample(out, hist + "_sum", base, Number(r.sum_seconds));
-    Sample(out, hist + "_count", base, std::to_string(r.count));
+    m.histogram.bucket.push_back({static_cast<uint64_t>(r.count), std::numeric_limits<double>::infinity()});
+    hist.metric.push_back(std::move(m));
   }
+  out.push_back(std::move(hist));
   return out;
 }
 

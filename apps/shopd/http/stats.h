@@ -8,6 +8,8 @@
 #include <tuple>
 #include <vector>
 
+#include <prometheus/metric_family.h>
+
 #include "http/method.h"
 #include "http/worker_pool.h"
 #include "lockstep/base/mutex.h"
@@ -58,8 +60,9 @@ class RequestStats {
   std::map<Key, Series> series_ LOCKSTEP_GUARDED_BY(mu_);
 };
 
-// Renders `snapshot` in the Prometheus text exposition format 0.0.4 (# HELP / # TYPE,
-// histogram _bucket{le=...} / _sum / _count). Thread-safe (pure).
-std::string RenderPrometheus(const StatsSnapshot& snapshot);
+// `snapshot` as Prometheus metric families (worker pool, connections, draining, and the
+// request latency histogram shopd_http_request_duration_seconds{method,route,status}), for
+// prometheus::TextSerializer. Thread-safe (pure).
+std::vector<prometheus::MetricFamily> MetricFamilies(const StatsSnapshot& snapshot);
 
 }  // namespace shopd::http

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <regex>
+
+#include <prometheus/text_serializer.h>
 #include <sstream>
 
 namespace shopd::http {
@@ -49,7 +51,7 @@ TEST(StatsTest, RendersValidPrometheusText) {
   snap.pool = {3, 2, 5, 9};
   snap.routes = stats.Snapshot();
   snap.routes.push_back(RouteStats{"GET", "/weird\"route\\", 200, 0, 0, {}});
-  const std::string text = RenderPrometheus(snap);
+  const std::string text = prometheus::TextSerializer().Serialize(MetricFamilies(snap));
   ExpectValidExposition(text);
   EXPECT_NE(text.find("shopd_worker_queue_depth 3\n"), std::string::npos);
   EXPECT_NE(text.find("shopd_worker_shed_total 5\n"), std::string::npos);

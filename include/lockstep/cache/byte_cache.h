@@ -48,7 +48,7 @@ class ByteCache {
   // Validates options (kInvalidArgument), starts the bus subscriber and heartbeat (when
   // L1 is enabled). Does not wait for Redis. Thread-safe.
   static Result<std::unique_ptr<ByteCache>> Open(redis::Client& client, const CacheOptions& options,
-                                                 CacheHooks hooks = {}, const Clock& clock = Clock::Real());
+                                                 const Clock& clock = Clock::Real());
 
   // Stops the background threads. REQUIRES: no call in flight.
   virtual ~ByteCache() = default;

@@ -11,6 +11,17 @@
 
 namespace lockstep::cache {
 
+// Observer of a cache (CacheOptions::observer). Every callback is optional (empty = not
+// called), runs without any of the cache's locks held, possibly on several threads at
+// once (the calling or loading thread), must be thread-safe, and must not call back into
+// the cache. The cache's counters are read with ByteCache::stats() (lockstep::prometheus
+// exports them).
+struct CacheObserver {
+  // The loader returned for `key`; its fill (L2, then L1) has not started. Called on the
+  // loading thread. Fault injection: tests block here to replay the stale-fill race.
+  std::function<void(std::string_view key)> on_loaded;
+};
+
 // Settings of one cache (ByteCache / Cache<K, V>). Plain value type, thread-compatible.
 // Validated by ByteCache::Open (kInvalidArgument). Redis keys are
 // `key_prefix + name + ":" + key`; the invalidation channel is `key_prefix + name + ":~bus"`.
@@ -84,15 +95,11 @@ struct CacheOptions {
       .half_open_probes = 1,
   };
 
+  // Optional callbacks, see CacheObserver. Default: none.
+  CacheObserver observer;
+
   // OK or kInvalidArgument naming the first bad field.
   Status Validate() const;
-};
-
-// Optional callbacks. Called without cache locks held; must be thread-safe.
-struct CacheHooks {
-  // Fault injection: called by the loading thread after the loader returned and before
-  // the fill (L2, then L1). Tests block here to replay the stale-fill race.
-  std::function<void(std::string_view key)> before_fill;
 };
 
 }  // namespace lockstep::cache

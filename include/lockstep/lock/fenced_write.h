@@ -18,8 +18,8 @@ struct FencedTable {
   std::string_view id_column = "id";
   // BIGINT column holding the fence of the last accepted write (start it at 0).
   std::string_view fence_column = "fence";
-  // Optional: on_fenced_rejected is reported here.
-  const LockMetrics* metrics = nullptr;
+  // Optional: on_fenced_rejected is reported here (e.g. the lock service's observer).
+  const LockObserver* observer = nullptr;
 };
 
 namespace internal {

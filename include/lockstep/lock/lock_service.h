@@ -30,7 +30,8 @@ struct LockServiceOptions {
   // Bound on one release round trip (per node for RedLock): a stalled Redis costs a
   // releasing thread at most this; the lease then expires by itself. > 0. Default 1s.
   std::chrono::milliseconds release_timeout{1'000};
-  LockMetrics metrics{};
+  // Optional callbacks (metrics), see LockObserver. Default: none.
+  LockObserver observer{};
 };
 
 // Counters of one service (tests and diagnostics).

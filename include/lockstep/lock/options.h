@@ -21,10 +21,12 @@ enum class WaitPolicy {
   kNoWait,  // Fail at once with kAborted reason "lock_busy" (what TryAcquire does).
 };
 
-// Optional observers (metrics). Called without internal locks held, on the calling thread
-// or on the renewal scheduler's thread; must be cheap, thread-safe and must not call back
-// into the lock service. Any of them may be empty.
-struct LockMetrics {
+// Observer of a lock service (LockServiceOptions::observer), e.g. for metrics
+// (lockstep::prometheus binds one to a registry). Every callback is optional (empty = not
+// called), runs without any of the service's locks held, possibly on several threads at
+// once (the calling thread or the renewal scheduler's), must be cheap and thread-safe,
+// and must not call back into the lock service.
+struct LockObserver {
   // A lock was granted; `waited` is the time spent in Acquire (0 if granted at once).
   std::function<void(std::string_view name, std::chrono::nanoseconds waited)> on_acquired = nullptr;
   // An Acquire found the lock busy and starts waiting (once per Acquire call).
@@ -76,7 +78,7 @@ struct LockOptions {
   bool reentrant = false;
   // Called once when the lease is lost (see LockGuard::Check), on the renewal thread or
   // on the thread that noticed it, with the lock name and the fence of the lost grant (the
-  // writes that carried it may have been overtaken). Same rules as LockMetrics callbacks.
+  // writes that carried it may have been overtaken). Same rules as LockObserver callbacks.
   // May be empty.
   std::function<void(std::string_view name, int64_t fence)> on_lost = nullptr;
 };

@@ -29,16 +29,6 @@ struct ClientStats {
   uint64_t discarded = 0;  // Connections closed after an I/O error or timeout.
 };
 
-// Optional observers (for metrics). Called on the calling thread, without locks held;
-// must be cheap, thread-safe and must not call back into the Client.
-struct ClientHooks {
-  // After each Command/Pipeline: its status (OK also for a slot-level error reply inside
-  // a pipeline) and wall time.
-  std::function<void(const Status& status, std::chrono::nanoseconds elapsed)> on_call;
-  // After a connection is discarded (I/O error, timeout): the status that caused it.
-  std::function<void(const Status& cause)> on_discard;
-};
-
 // A pooled, blocking Redis client for one server. Thread-safe: any number of threads may
 // call it at once; each call borrows one connection for its duration. Lives as long as the
 // caller keeps it; connections close in the destructor (REQUIRES: no call in flight).
@@ -56,9 +46,10 @@ struct ClientHooks {
 // A Deadline::Infinite() argument means "now + options.command_timeout".
 class Client {
  public:
-  // Validates `options` (kInvalidArgument) and creates the pool. Connects lazily: a down
+  // Validates `options` (kInvalidArgument) and creates the pool; options.observer is
+  // called for every call and discarded connection. Connects lazily: a down
   // server is reported by the first call, not here. Thread-safe.
-  static Result<std::unique_ptr<Client>> Open(const RedisOptions& options, ClientHooks hooks = {});
+  static Result<std::unique_ptr<Client>> Open(const RedisOptions& options);
 
   virtual ~Client() = default;
 

@@ -1,9 +1,24 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 
+#include "lockstep/base/status.h"
+
 namespace lockstep::redis {
+
+// Observer of a Client (RedisOptions::observer), e.g. for metrics (lockstep::prometheus
+// binds one to a registry). Every callback is optional (empty = not called), runs without
+// any of the client's locks held, possibly on several threads at once (the calling
+// thread), must be cheap and thread-safe, and must not call back into the Client.
+struct ClientObserver {
+  // After each Command/Pipeline: its status (OK also for a slot-level error reply inside
+  // a pipeline) and wall time.
+  std::function<void(const Status& status, std::chrono::nanoseconds elapsed)> on_call;
+  // After a connection is discarded (I/O error, timeout): the status that caused it.
+  std::function<void(const Status& cause)> on_discard;
+};
 
 // Connection settings of one Redis server (a standalone master). Plain value type,
 // thread-compatible. Validated by Client::Open / Subscriber::Open (kInvalidArgument).
@@ -25,6 +40,9 @@ struct RedisOptions {
   std::chrono::milliseconds connect_timeout{1'000};
   // Deadline used when a call passes Deadline::Infinite(); > 0. Default 2s.
   std::chrono::milliseconds command_timeout{2'000};
+  // Optional callbacks (metrics) of a Client opened with these options; a Subscriber
+  // ignores them. Default: none.
+  ClientObserver observer;
 
   // "redis://127.0.0.1:6379/0 pool=8 ..." with the password masked as "***".
   std::string ToString() const;

@@ -38,8 +38,10 @@ struct ConnectionOptions {
   Status Validate() const;
 };
 
-// Metrics hooks. Each callback is optional (empty = not called), is invoked without any
-// pool lock held, possibly from several threads at once, and must not call back into the pool.
+// Observer of a pool (PoolOptions::observer), e.g. for metrics (lockstep::prometheus binds
+// one to a registry). Every callback is optional (empty = not called), runs without any of
+// the pool's locks held, possibly on several threads at once (the calling thread or the
+// pool's watchdog), must be cheap and thread-safe, and must not call back into the pool.
 struct PoolObserver {
   // Time a successful or failed Acquire spent waiting for a connection to be returned.
   std::function<void(std::chrono::steady_clock::duration)> on_acquire_wait;
@@ -68,6 +70,7 @@ struct PoolOptions {
   std::chrono::milliseconds cleanup_timeout{1'000};
   // Deadline used by PooledConnection::Execute/Query when the call passes none. Default 30s.
   std::chrono::milliseconds default_statement_timeout{30'000};
+  // Optional callbacks (metrics, logging), see PoolObserver. Default: none (logs to stderr).
   PoolObserver observer;
 
   // kInvalidArgument if a field is out of range.

@@ -92,7 +92,7 @@ TEST_F(CacheTest, TypedCacheRoundTripsThroughTheCodec) {
 // the writer's invalidation returned.
 TEST_F(CacheTest, StaleFillAfterInvalidationIsRefused) {
   FillGate gate;
-  auto reader = OpenCache(client(), TestCacheOptions(prefix()), gate.Hooks());
+  auto reader = OpenCache(client(), TestCacheOptions(prefix()), gate.Observer());
   auto writer = OpenCache(client(), TestCacheOptions(prefix()));
   ASSERT_TRUE(reader && writer);
   db_.Put("p", "old");
@@ -110,7 +110,7 @@ TEST_F(CacheTest, WithoutVersioningTheSameRaceServesTheOldValue) {
   CacheOptions o = TestCacheOptions(prefix());
   o.versioned_fills = false;
   FillGate gate;
-  auto reader = OpenCache(client(), o, gate.Hooks());
+  auto reader = OpenCache(client(), o, gate.Observer());
   auto writer = OpenCache(client(), o);
   ASSERT_TRUE(reader && writer);
   db_.Put("p", "old");
@@ -128,7 +128,7 @@ TEST_F(CacheTest, FillOfALoadOlderThanTombstoneTtlIsRefused) {
   o.loader_budget = 100ms;
   o.negative_ttl = 300ms;
   FillGate gate;
-  auto reader = OpenCache(client(), o, gate.Hooks());
+  auto reader = OpenCache(client(), o, gate.Observer());
   auto writer = OpenCache(client(), o);
   db_.Put("p", "old");
   gate.Arm("p");
@@ -154,7 +154,7 @@ TEST_F(CacheTest, DelayedSecondDeleteRemovesAStaleFillWithoutVersioning) {
   o.versioned_fills = false;
   o.second_delete_delay = 1000ms;
   FillGate gate;
-  auto reader = OpenCache(client(), o, gate.Hooks());
+  auto reader = OpenCache(client(), o, gate.Observer());
   auto writer = OpenCache(client(), o);
   db_.Put("p", "old");
   EXPECT_EQ(RaceReaderAgainstWriter(*reader, *writer, gate, "p"), "old");
@@ -196,7 +196,7 @@ TEST_F(CacheTest, DelayedSecondDeleteRewritesTheTombstone) {
 // the new row's version; a paused not-found fill is refused.
 TEST_F(CacheTest, CachedNotFoundThenCreate) {
   FillGate gate;
-  auto reader = OpenCache(client(), TestCacheOptions(prefix()), gate.Hooks());
+  auto reader = OpenCache(client(), TestCacheOptions(prefix()), gate.Observer());
   auto writer = OpenCache(client(), TestCacheOptions(prefix()));
   EXPECT_EQ(ValueOf(*reader, "n"), "<not found>");
   EXPECT_EQ(ValueOf(*reader, "n"), "<not found>");
@@ -224,7 +224,7 @@ TEST_F(CacheTest, CachedNotFoundThenCreate) {
 // An invalidation with an unknown version refuses fills of loads that started before it.
 TEST_F(CacheTest, UnknownVersionInvalidationUsesLoadStartTime) {
   FillGate gate;
-  auto reader = OpenCache(client(), TestCacheOptions(prefix()), gate.Hooks());
+  auto reader = OpenCache(client(), TestCacheOptions(prefix()), gate.Observer());
   auto writer = OpenCache(client(), TestCacheOptions(prefix()));
   db_.Put("u", "old");
   gate.Arm("u");
@@ -243,7 +243,7 @@ TEST_F(CacheTest, UnknownVersionInvalidationUsesLoadStartTime) {
 // that joins a load that was already in flight (it is detached).
 TEST_F(CacheTest, InvalidateDetachesTheInFlightLoad) {
   FillGate gate;
-  auto cache = OpenCache(client(), TestCacheOptions(prefix()), gate.Hooks());
+  auto cache = OpenCache(client(), TestCacheOptions(prefix()), gate.Observer());
   db_.Put("d", "old");
   gate.Arm("d");
   std::thread t([&] { EXPECT_EQ(ValueOf(*cache, "d"), "old"); });

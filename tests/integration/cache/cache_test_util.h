@@ -55,7 +55,7 @@ class FakeDb {
   std::atomic<int> loads_{0};
 };
 
-// A one-shot pause point for CacheHooks::before_fill: the armed key blocks there until
+// A one-shot pause point for CacheObserver::on_loaded: the armed key blocks there until
 // Release(). Thread-safe.
 class FillGate {
  public:
@@ -65,9 +65,9 @@ class FillGate {
     reached_ = false;
     released_ = false;
   }
-  CacheHooks Hooks() {
-    CacheHooks h;
-    h.before_fill = [this](std::string_view key) {
+  CacheObserver Observer() {
+    CacheObserver h;
+    h.on_loaded = [this](std::string_view key) {
       MutexLock lock(&mu_);
       if (key_.empty() || key != key_) return;
       key_.clear();  // One shot.
@@ -111,8 +111,10 @@ inline CacheOptions TestCacheOptions(const std::string& prefix) {
 }
 
 inline std::unique_ptr<ByteCache> OpenCache(redis::Client& client, const CacheOptions& options,
-                                            CacheHooks hooks = {}) {
-  auto opened = ByteCache::Open(client, options, std::move(hooks));
+                                            CacheObserver observer = {}) {
+  CacheOptions with_observer = options;
+  with_observer.observer = std::move(observer);
+  auto opened = ByteCache::Open(client, with_observer);
   EXPECT_TRUE(opened.ok()) << opened.status();
   return opened.ok() ? std::move(opened).value() : nullptr;
 }

@@ -35,17 +35,17 @@ using testing::EventCounter;
 // One holder's work under the lock, in one transaction: fenced claim, fenced
 // read-modify-write of the counter, a row in `accepted` (AUTO_INCREMENT seq = commit
 // order: the inserts run under the counter row lock).
-Status FencedRound(sql::Pool& pool, const LockGuard& guard, const std::string& holder, const LockMetrics* metrics) {
+Status FencedRound(sql::Pool& pool, const LockGuard& guard, const std::string& holder, const LockObserver* observer) {
   LOCKSTEP_RETURN_IF_ERROR(guard.Check());
   Result<sql::Transaction> tx = pool.Begin({}, Deadline::After(60s));
   if (!tx.ok()) return tx.status();
   LOCKSTEP_RETURN_IF_ERROR(
-      FencedUpdate(*tx, {.table = "claim", .metrics = metrics}, 1, guard.fence(), "holder = ?", holder));
+      FencedUpdate(*tx, {.table = "claim", .observer = observer}, 1, guard.fence(), "holder = ?", holder));
   Result<sql::Rows> rows = tx->Query("SELECT value FROM counter WHERE id = 1");
   if (!rows.ok()) return rows.status();
   LOCKSTEP_ASSIGN_OR_RETURN(const int64_t value, (*rows)[0].GetInt64(0));
   LOCKSTEP_RETURN_IF_ERROR(
-      FencedUpdate(*tx, {.table = "counter", .metrics = metrics}, 1, guard.fence(), "value = ?", value + 1));
+      FencedUpdate(*tx, {.table = "counter", .observer = observer}, 1, guard.fence(), "value = ?", value + 1));
   Result<sql::ExecResult> ins = tx->Execute("INSERT INTO accepted (fence, holder) VALUES (?, ?)", guard.fence(), holder);
   if (!ins.ok()) return ins.status();
   return tx->Commit();
@@ -64,7 +64,7 @@ struct Outcome {
 
 // `threads` workers named "<prefix><i>" each complete `rounds` accepted-or-rejected rounds.
 void RunWorkers(sql::Pool& pool, const AcquireFn& acquire, const std::string& key, const std::string& prefix,
-                int threads, int rounds, const LockMetrics* metrics, Outcome& out) {
+                int threads, int rounds, const LockObserver* observer, Outcome& out) {
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
@@ -77,7 +77,7 @@ void RunWorkers(sql::Pool& pool, const AcquireFn& acquire, const std::string& ke
           if (++out.other_errors > 200) return;
           continue;
         }
-        const Status s = FencedRound(pool, *g, holder, metrics);
+        const Status s = FencedRound(pool, *g, holder, observer);
         if (s.ok()) {
           out.accepted++;
         } else if (s.reason() == "fenced") {
@@ -127,7 +127,7 @@ class FencedLockTest : public lockstep::testing::MariaDbTest {
   }
 
   void RunChecker(const AcquireFn& acquire, int threads, int rounds, Outcome& out) {
-    RunWorkers(pool(), acquire, redis_.Key("lock"), "w", threads, rounds, &metrics_, out);
+    RunWorkers(pool(), acquire, redis_.Key("lock"), "w", threads, rounds, &observer_, out);
   }
 
   void VerifyDatabase(const Outcome& out, int extra_accepted = 0) {
@@ -143,14 +143,14 @@ class FencedLockTest : public lockstep::testing::MariaDbTest {
 
   testing::MultiRedis redis_;
   EventCounter events_;
-  LockMetrics metrics_ = events_.Metrics();
+  LockObserver observer_ = events_.Observer();
 };
 
 TEST_F(FencedLockTest, EightThreadsOneLockNoLostUpdates) {
   LockServiceOptions o;
   o.key_prefix = "";
   o.release_channel = redis_.Key("released");
-  o.metrics = metrics_;
+  o.observer = observer_;
   Result<std::unique_ptr<LockService>> service = LockService::Create(redis_.client(0), o);
   ASSERT_TRUE(service.ok()) << service.status();
   Outcome out;
@@ -169,7 +169,7 @@ TEST_F(FencedLockTest, RedLockEightThreadsWithOneMasterKilledMidRun) {
   ASSERT_GE(redis_.size(), 5) << "the issue's checker runs RedLock over five masters";
   LockServiceOptions o;
   o.key_prefix = "";
-  o.metrics = metrics_;
+  o.observer = observer_;
   Result<std::unique_ptr<RedLock>> redlock = RedLock::Create(redis_.all(), o);
   ASSERT_TRUE(redlock.ok()) << redlock.status();
   testing::RestartRedisOnExit restart({2});
@@ -224,7 +224,7 @@ TEST_F(FencedLockTest, TwoProcessesCompeteForOneLock) {
   LockServiceOptions o;
   o.key_prefix = "";
   o.release_channel = redis_.Key("released");
-  o.metrics = metrics_;
+  o.observer = observer_;
   Result<std::unique_ptr<LockService>> service = LockService::Create(redis_.client(0), o);
   ASSERT_TRUE(service.ok()) << service.status();
 
@@ -260,11 +260,11 @@ TEST_F(FencedLockTest, PausedHolderIsFencedOutAndReportsLost) {
   LockServiceOptions o;
   o.key_prefix = "";
   o.release_channel = redis_.Key("released");
-  o.metrics = metrics_;
+  o.observer = observer_;
   Result<std::unique_ptr<LockService>> service = LockService::Create(redis_.client(0), o);
   ASSERT_TRUE(service.ok()) << service.status();
   const std::string name = redis_.Key("lock");
-  const FencedTable claim{.table = "claim", .metrics = &metrics_};
+  const FencedTable claim{.table = "claim", .observer = &observer_};
 
   EventCounter a_events;
   Result<LockGuard> a = (*service)->Acquire(

@@ -27,7 +27,7 @@ class LockServiceTest : public lockstep::testing::RedisTest {
     LockServiceOptions o;
     o.key_prefix = "";  // Names are test keys already ("{t:<test>}:<name>").
     o.release_channel = Key("released");
-    o.metrics = events_.Metrics();
+    o.observer = events_.Observer();
     Result<std::unique_ptr<LockService>> s = LockService::Create(client(), o);
     ASSERT_TRUE(s.ok()) << s.status();
     service_ = std::move(*s);

@@ -13,7 +13,7 @@ namespace lockstep::lock::testing {
 
 using namespace std::chrono_literals;
 
-// Named event counters fed by LockMetrics hooks; tests await conditions on them.
+// Named event counters fed by LockObserver callbacks; tests await conditions on them.
 // Thread-safe.
 class EventCounter {
  public:
@@ -38,10 +38,10 @@ class EventCounter {
       return it != counts_.end() && it->second >= n;
     });
   }
-  // Hooks that count "acquired", "wait", "wake", "renewed", "renew_failed", "lost",
+  // Callbacks that count "acquired", "wait", "wake", "renewed", "renew_failed", "lost",
   // "fenced_rejected".
-  LockMetrics Metrics() {
-    LockMetrics m;
+  LockObserver Observer() {
+    LockObserver m;
     m.on_acquired = [this](std::string_view, std::chrono::nanoseconds) { Add("acquired"); };
     m.on_wait = [this](std::string_view) { Add("wait"); };
     m.on_wake = [this](std::string_view) { Add("wake"); };

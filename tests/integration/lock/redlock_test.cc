@@ -36,7 +36,7 @@ class RedLockTest : public ::testing::Test {
     ASSERT_GE(redis_.size(), 3);
     LockServiceOptions o;
     o.key_prefix = "";
-    o.metrics = events_.Metrics();
+    o.observer = events_.Observer();
     // These scenarios are written for exactly three masters (which nodes win, which are
     // killed); the checker test runs RedLock over every master of the stack (five).
     std::vector<redis::Client*> three = redis_.all();

@@ -10,6 +10,7 @@
 #include "domain/orders/redis_durability.h"
 #include "domain/request_records.h"
 #include "lockstep/base/check.h"
+#include "lockstep/prometheus/snapshots.h"
 #include "lockstep/batch/coalescer.h"
 #include "lockstep/redis/client.h"
 #include "lockstep/redis/script.h"
@@ -351,24 +352,20 @@ void Reservations::Refresh() {
   }
 }
 
-std::string Reservations::RenderMetrics() const {
-  std::string out;
-  auto gauge = [&](const char* name, const char* help, int64_t v) { AppendMetric(out, name, help, "gauge", v); };
+void Reservations::CollectMetrics(std::vector<prometheus::MetricFamily>& out) const {
+  auto gauge = [&out](const char* name, const char* help, double v) {
+    out.push_back(lockstep::prometheus::GaugeFamily(name, help, v));
+  };
   gauge("shopd_reserved_pending", "Reservations (reserved mode) not yet confirmed or failed in MariaDB.",
-        pending_.load(std::memory_order_relaxed));
+        static_cast<double>(pending_.load(std::memory_order_relaxed)));
   gauge("shopd_reserved_persister_lag", "Stream entries no persister has read yet (XINFO GROUPS lag).",
-        stream_lag_.load(std::memory_order_relaxed));
+        static_cast<double>(stream_lag_.load(std::memory_order_relaxed)));
   gauge("shopd_reserved_persister_unacked", "Stream entries read by a persister and not yet acknowledged.",
-        unacked_.load(std::memory_order_relaxed));
-  char age[64];
-  std::snprintf(age, sizeof(age), "%.3f", static_cast<double>(oldest_unacked_ms_.load(std::memory_order_relaxed)) / 1000);
-  out += "# HELP shopd_reserved_persister_oldest_unacked_seconds Age of the oldest unacknowledged stream entry.\n"
-         "# TYPE shopd_reserved_persister_oldest_unacked_seconds gauge\n"
-         "shopd_reserved_persister_oldest_unacked_seconds ";
-  out += age;
-  out += '\n';
-  gauge("shopd_reserved_max_pending", "Back-pressure bound (reserved_max_pending).", options_.max_pending);
-  return out;
+        static_cast<double>(unacked_.load(std::memory_order_relaxed)));
+  gauge("shopd_reserved_persister_oldest_unacked_seconds", "Age of the oldest unacknowledged stream entry.",
+        static_cast<double>(oldest_unacked_ms_.load(std::memory_order_relaxed)) / 1000);
+  gauge("shopd_reserved_max_pending", "Back-pressure bound (reserved_max_pending).",
+        static_cast<double>(options_.max_pending));
 }
 
 }  // namespace shopd::domain

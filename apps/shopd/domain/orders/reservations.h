@@ -97,10 +97,10 @@ class Reservations {
 
   // Reservations not yet persisted as of the last refresh. Thread-safe.
   int64_t pending() const { return pending_.load(std::memory_order_relaxed); }
-  // Gauges in Prometheus text: pending reservations, stream entries not yet read by the
-  // persisters (lag), entries read but not acked, age of the oldest unacked entry (seconds).
-  // Thread-safe.
-  std::string RenderMetrics() const;
+  // Appends the gauges: pending reservations, stream entries not yet read by the
+  // persisters (lag), entries read but not acked, age of the oldest unacked entry (seconds),
+  // the back-pressure bound. Thread-safe.
+  void CollectMetrics(std::vector<prometheus::MetricFamily>& out) const;
 
   const ReservedKeys& keys() const { return options_.keys; }  // Immutable; thread-safe.
 

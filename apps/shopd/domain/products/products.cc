@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "domain/validation.h"
+#include "lockstep/prometheus/snapshots.h"
 #include "lockstep/sql/pool.h"
 #include "lockstep/sql/run_in_transaction.h"
 #include "lockstep/base/thread_name.h"
@@ -361,9 +362,8 @@ void ProductService::ReplayPending() {
   pending_.swap(next);
 }
 
-std::string ProductService::CacheMetrics() const {
-  if (cache_ == nullptr) return "";
-  const lockstep::cache::CacheStats s = cache_->engine().stats();
+void ProductService::CollectMetrics(std::vector<prometheus::MetricFamily>& out) const {
+  if (cache_ == nullptr) return;
   size_t pending = 0;
   uint64_t replayed = 0;
   {
@@ -371,39 +371,12 @@ std::string ProductService::CacheMetrics() const {
     pending = pending_.size();
     replayed = pending_replayed_;
   }
-  std::string out;
-  auto metric = [&out](const std::string& name, const char* type, const std::string& help, double v) {
-    out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
-           std::to_string(static_cast<int64_t>(v)) + "\n";
-  };
-  metric("shopd_cache_l1_hits_total", "counter", "Product reads served from L1.", static_cast<double>(s.l1_hits));
-  metric("shopd_cache_l1_misses_total", "counter", "Product reads L1 could not serve.", static_cast<double>(s.l1_misses));
-  metric("shopd_cache_l2_hits_total", "counter", "Product reads served from L2 (Redis).", static_cast<double>(s.l2_hits));
-  metric("shopd_cache_l2_misses_total", "counter", "L2 lookups that missed.", static_cast<double>(s.l2_misses));
-  metric("shopd_cache_l2_errors_total", "counter", "Redis calls of the cache that failed or were refused.",
-         static_cast<double>(s.l2_errors));
-  metric("shopd_cache_loads_total", "counter", "Product loads from MariaDB through the cache.", static_cast<double>(s.loads));
-  metric("shopd_cache_shared_loads_total", "counter", "Reads that shared another read's load.",
-         static_cast<double>(s.shared_loads));
-  metric("shopd_cache_stale_fills_refused_total", "counter", "Fills refused: a newer version or tombstone was there.",
-         static_cast<double>(s.stale_fills_refused));
-  metric("shopd_cache_old_fills_refused_total", "counter", "Fills refused: the load was older than the tombstone TTL.",
-         static_cast<double>(s.old_fills_refused));
-  metric("shopd_cache_invalidations_total", "counter", "Cache invalidations.", static_cast<double>(s.invalidations));
-  metric("shopd_cache_invalidation_failures_total", "counter", "Invalidations that could not reach Redis.",
-         static_cast<double>(s.invalidation_failures));
-  metric("shopd_cache_pending_invalidations", "gauge", "Products with an undelivered invalidation (known here).",
-         static_cast<double>(pending));
-  metric("shopd_cache_pending_replayed_total", "counter", "Pending invalidations replayed and delivered.",
-         static_cast<double>(replayed));
-  metric("shopd_cache_bus_healthy", "gauge", "1 while the invalidation bus is healthy (L1 served).",
-         s.bus_healthy ? 1 : 0);
-  metric("shopd_cache_l1_entries", "gauge", "Entries in L1.", static_cast<double>(s.l1_entries));
-  metric("shopd_cache_breaker_open", "gauge", "1 while the Redis circuit breaker is not closed.",
-         s.breaker.state == lockstep::resilience::BreakerState::kClosed ? 0 : 1);
-  metric("shopd_cache_breaker_opened_total", "counter", "Transitions of the Redis breaker to open.",
-         static_cast<double>(s.breaker.transitions_to_open));
-  return out;
+  out.push_back(lockstep::prometheus::GaugeFamily(
+      "shopd_cache_pending_invalidations", "Products with an undelivered invalidation (known here).",
+      static_cast<double>(pending)));
+  out.push_back(lockstep::prometheus::CounterFamily("shopd_cache_pending_replayed_total",
+                                                    "Pending invalidations replayed and delivered.",
+                                                    static_cast<double>(replayed)));
 }
 
 }  // namespace shopd::domain

@@ -10,6 +10,9 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
+
+#include <prometheus/metric_family.h>
 
 #include "lockstep/base/clock.h"
 #include "lockstep/base/deadline.h"
@@ -107,8 +110,9 @@ class ProductService {
   // without a cache. Thread-safe.
   void StockChanged(int64_t id) LOCKSTEP_EXCLUDES(bg_mu_);
 
-  // Prometheus text of the cache counters ("" without a cache). Thread-safe.
-  std::string CacheMetrics() const LOCKSTEP_EXCLUDES(bg_mu_);
+  // Appends the gauges of the pending-invalidation replayer (nothing without a cache); the
+  // cache's own counters are exported from its stats() (lockstep::prometheus). Thread-safe.
+  void CollectMetrics(std::vector<prometheus::MetricFamily>& out) const LOCKSTEP_EXCLUDES(bg_mu_);
 
  private:
   lockstep::Result<Product> LoadFromDb(int64_t id, const lockstep::Deadline& deadline);

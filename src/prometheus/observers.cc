@@ -1,0 +1,115 @@
+#include "lockstep/prometheus/observers.h"
+
+#include <chrono>
+#include <exception>
+#include <utility>
+
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+namespace lockstep::prometheus {
+namespace {
+
+using ::prometheus::Counter;
+using ::prometheus::Family;
+using ::prometheus::Histogram;
+
+Family<Counter>& CounterFamily(::prometheus::Registry& registry, const std::string& name, const std::string& help) {
+  return ::prometheus::BuildCounter().Name(name).Help(help).Register(registry);
+}
+
+Histogram& LatencyHistogram(::prometheus::Registry& registry, const std::string& name, const std::string& help,
+                            const ::prometheus::Labels& labels = {}) {
+  return ::prometheus::BuildHistogram()
+      .Name(name)
+      .Help(help)
+      .Register(registry)
+      .Add(labels, Histogram::BucketBoundaries(kLatencyBucketsSeconds.begin(), kLatencyBucketsSeconds.end()));
+}
+
+double Seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+
+// Sets `slot` to call what it held before (if anything), then `added`.
+template <typename... Args>
+void Chain(std::function<void(Args...)>& slot, std::function<void(Args...)> added) {
+  if (!slot) {
+    slot = std::move(added);
+    return;
+  }
+  slot = [before = std::move(slot), added = std::move(added)](Args... args) {
+    before(args...);
+    added(args...);
+  };
+}
+
+// prometheus-cpp reports bad names and type clashes by throwing (std::invalid_argument).
+template <typename Fn>
+Status Guarded(Fn&& fn) {
+  try {
+    fn();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument("prometheus: ", e.what());
+  }
+}
+
+}  // namespace
+
+Status BindLockObserver(::prometheus::Registry& registry, lock::LockObserver& observer, const std::string& prefix) {
+  return Guarded([&] {
+    Counter& acquired = CounterFamily(registry, prefix + "acquired_total", "Locks granted.").Add({});
+    Histogram& wait = LatencyHistogram(registry, prefix + "acquire_wait_seconds",
+                                       "Time granted Acquire calls spent waiting for the lock.");
+    Counter& waits = CounterFamily(registry, prefix + "waits_total", "Acquire calls that found the lock busy.").Add({});
+    Counter& wakes =
+        CounterFamily(registry, prefix + "wakes_total", "Waiters woken by a release message (not by a poll).").Add({});
+    Family<Counter>& renewals = CounterFamily(registry, prefix + "renewals_total", "Lease renewal rounds by outcome.");
+    Counter& renewed = renewals.Add({{"outcome", "ok"}});
+    Counter& renew_failed = renewals.Add({{"outcome", "failed"}});
+    Counter& lost = CounterFamily(registry, prefix + "lost_total", "Held locks lost (renewal refused or expired).").Add({});
+    Family<Counter>& fenced = CounterFamily(registry, prefix + "fenced_rejected_total",
+                                            "Fenced writes rejected because a newer fence had written, by table.");
+    Chain(observer.on_acquired, {[&acquired, &wait](std::string_view, std::chrono::nanoseconds waited) {
+            acquired.Increment();
+            wait.Observe(Seconds(waited));
+          }});
+    Chain(observer.on_wait, {[&waits](std::string_view) { waits.Increment(); }});
+    Chain(observer.on_wake, {[&wakes](std::string_view) { wakes.Increment(); }});
+    Chain(observer.on_renewal, {[&renewed, &renew_failed](std::string_view, const Status& s) {
+            (s.ok() ? renewed : renew_failed).Increment();
+          }});
+    Chain(observer.on_lost, {[&lost](std::string_view) { lost.Increment(); }});
+    Chain(observer.on_fenced_rejected,
+          {[&fenced](std::string_view table) { fenced.Add({{"table", std::string(table)}}).Increment(); }});
+  });
+}
+
+Status BindPoolObserver(::prometheus::Registry& registry, sql::PoolObserver& observer, const std::string& prefix) {
+  return Guarded([&] {
+    Histogram& wait = LatencyHistogram(registry, prefix + "pool_acquire_wait_seconds",
+                                       "Time Acquire calls that had to wait spent waiting for a connection.");
+    Family<Counter>& retries = CounterFamily(registry, prefix + "tx_retries_total",
+                                             "Units of work rerun by RunInTransaction, by the status code that caused it.");
+    Chain(observer.on_acquire_wait,
+          {[&wait](std::chrono::steady_clock::duration waited) { wait.Observe(Seconds(waited)); }});
+    Chain(observer.on_retry, {[&retries](const Status& why, int) {
+            retries.Add({{"code", std::string(StatusCodeName(why.code()))}}).Increment();
+          }});
+  });
+}
+
+Status BindClientObserver(::prometheus::Registry& registry, redis::ClientObserver& observer,
+                          const std::string& prefix) {
+  return Guarded([&] {
+    const std::string name = prefix + "call_duration_seconds";
+    const std::string help = "Redis commands and pipelines: wall time by outcome.";
+    Histogram& ok = LatencyHistogram(registry, name, help, {{"outcome", "ok"}});
+    Histogram& error = LatencyHistogram(registry, name, help, {{"outcome", "error"}});
+    Chain(observer.on_call, {[&ok, &error](const Status& s, std::chrono::nanoseconds elapsed) {
+            (s.ok() ? ok : error).Observe(Seconds(elapsed));
+          }});
+  });
+}
+
+}  // namespace lockstep::prometheus

@@ -1,0 +1,144 @@
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include <prometheus/registry.h>
+
+#include "lockstep/prometheus/observers.h"
+#include "lockstep/prometheus/snapshots.h"
+#include "lockstep/redis/client.h"
+
+namespace lockstep::prometheus {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool Contains(const std::string& text, const std::string& line) {
+  return text.find("\n" + line + "\n") != std::string::npos || text.rfind(line + "\n", 0) == 0;
+}
+
+TEST(BindLockObserver, CountsEveryEvent) {
+  ::prometheus::Registry registry;
+  lock::LockObserver observer;
+  int before = 0;
+  observer.on_lost = [&before](std::string_view) { ++before; };  // Kept, called first.
+  ASSERT_TRUE(BindLockObserver(registry, observer, "t_lock_").ok());
+  observer.on_acquired("a", 0ns);
+  observer.on_acquired("a", 20ms);
+  observer.on_wait("a");
+  observer.on_wake("a");
+  observer.on_renewal("a", Status::Ok());
+  observer.on_renewal("a", Status::Unavailable("down"));
+  observer.on_lost("a");
+  observer.on_fenced_rejected("orders");
+  EXPECT_EQ(before, 1);
+
+  const std::string text = SerializeText({&registry});
+  for (const char* line : {"t_lock_acquired_total 2", "t_lock_acquire_wait_seconds_count 2",
+                           "t_lock_acquire_wait_seconds_bucket{le=\"0.001\"} 1", "t_lock_waits_total 1",
+                           "t_lock_wakes_total 1", "t_lock_renewals_total{outcome=\"ok\"} 1",
+                           "t_lock_renewals_total{outcome=\"failed\"} 1", "t_lock_lost_total 1",
+                           "t_lock_fenced_rejected_total{table=\"orders\"} 1"}) {
+    EXPECT_TRUE(Contains(text, line)) << line << " missing in\n" << text;
+  }
+}
+
+TEST(BindPoolObserver, RecordsWaitsAndRetriesAndKeepsTheLogCallback) {
+  ::prometheus::Registry registry;
+  sql::PoolObserver observer;
+  observer.on_log = [](std::string_view) {};
+  ASSERT_TRUE(BindPoolObserver(registry, observer).ok());
+  ASSERT_TRUE(observer.on_log);
+  EXPECT_FALSE(observer.on_discard);
+  observer.on_acquire_wait(3ms);
+  observer.on_retry(Status::Aborted("deadlock"), 1);
+  observer.on_retry(Status::Aborted("deadlock"), 2);
+  const std::string text = SerializeText({&registry});
+  EXPECT_TRUE(Contains(text, "lockstep_mariadb_pool_acquire_wait_seconds_count 1")) << text;
+  EXPECT_TRUE(Contains(text, "lockstep_mariadb_tx_retries_total{code=\"ABORTED\"} 2")) << text;
+}
+
+TEST(BindObserver, RefusesABadPrefix) {
+  ::prometheus::Registry registry;
+  redis::ClientObserver observer;
+  EXPECT_EQ(BindClientObserver(registry, observer, "bad prefix ").code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(observer.on_call);
+}
+
+TEST(Snapshots, CollectsAtScrapeTime) {
+  Snapshots snapshots;
+  int value = 1;
+  snapshots.Add([&value](std::vector<::prometheus::MetricFamily>& out) {
+    out.push_back(CounterFamily("t_things_total", "Things.", value));
+    out.push_back(GaugeFamily("t_level", "Level.", 0.5));
+  });
+  EXPECT_TRUE(Contains(SerializeText({&snapshots}), "t_things_total 1"));
+  value = 7;
+  const std::string text = SerializeText({&snapshots});
+  EXPECT_TRUE(Contains(text, "t_things_total 7")) << text;
+  EXPECT_TRUE(Contains(text, "# TYPE t_level gauge")) << text;
+  EXPECT_TRUE(Contains(text, "t_level 0.5")) << text;
+}
+
+// Runs promtool check metrics on `text`; its exit code (0 = no problems, warnings included)
+// and what it printed.
+int Promtool(const std::string& text, std::string& output) {
+  const std::string promtool = LOCKSTEP_PROMTOOL;
+  if (promtool.empty()) {
+    output = "promtool not found at configure time (Debian: prometheus)";
+    return -1;
+  }
+  char dir_template[] = "/tmp/lockstep_prometheus_test.XXXXXX";
+  const char* dir = ::mkdtemp(dir_template);
+  if (dir == nullptr) return -1;
+  const std::string in = std::string(dir) + "/metrics.txt", out = std::string(dir) + "/promtool.out";
+  std::ofstream(in, std::ios::binary) << text;
+  const int status = std::system((promtool + " check metrics < " + in + " > " + out + " 2>&1").c_str());
+  std::stringstream printed;
+  printed << std::ifstream(out).rdbuf();
+  output = printed.str();
+  std::remove(in.c_str());
+  std::remove(out.c_str());
+  ::rmdir(dir);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Every observer and stats exporter wired to one registry, with samples: the text passes
+// promtool's lint (names, suffixes, help) without a single warning.
+TEST(SerializeText, FullyWiredRegistryPassesPromtool) {
+  ::prometheus::Registry registry;
+  lock::LockObserver lock_observer;
+  sql::PoolObserver pool_observer;
+  redis::RedisOptions redis_options;
+  redis_options.port = 1;  // Never connected: Open is lazy.
+  ASSERT_TRUE(BindLockObserver(registry, lock_observer).ok());
+  ASSERT_TRUE(BindPoolObserver(registry, pool_observer).ok());
+  ASSERT_TRUE(BindClientObserver(registry, redis_options.observer).ok());
+  auto client = redis::Client::Open(redis_options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  Snapshots snapshots;
+  AddClientStats(snapshots, **client);
+  lock_observer.on_acquired("a", 1ms);
+  lock_observer.on_renewal("a", Status::Ok());
+  lock_observer.on_fenced_rejected("t");
+  pool_observer.on_acquire_wait(1ms);
+  pool_observer.on_retry(Status::Aborted("x"), 1);
+  redis_options.observer.on_call(Status::Ok(), 1ms);
+
+  const std::string text = SerializeText({&registry, &snapshots});
+  EXPECT_TRUE(Contains(text, "lockstep_redis_pool_open 0")) << text;
+  EXPECT_TRUE(Contains(text, "lockstep_redis_call_duration_seconds_count{outcome=\"ok\"} 1")) << text;
+  std::string output;
+  EXPECT_EQ(Promtool(text, output), 0) << "promtool check metrics:\n" << output << "\nmetrics:\n" << text;
+}
+
+}  // namespace
+}  // namespace lockstep::prometheus
