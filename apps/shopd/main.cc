@@ -44,6 +44,16 @@ shopd::http::ServerOptions ServerOptionsFrom(const shopd::config::ShopdConfig& c
   o.io_threads = c.io_threads;
   o.worker_threads = c.worker_threads;
   o.queue_limit = c.queue_limit;
+  if (c.admission_control) {
+    lockstep::resilience::AdmissionOptions a;
+    a.target_delay = c.admission_target;
+    a.interval = c.admission_interval;
+    // The limit only shrinks while the queue stands; it starts at (and never exceeds) what
+    // the pool can hold, and never goes below one request per worker.
+    a.min_limit = c.worker_threads;
+    a.initial_limit = a.max_limit = c.worker_threads + c.queue_limit;
+    o.admission = a;
+  }
   o.body_limit_bytes = static_cast<size_t>(c.body_limit_bytes);
   o.header_timeout = c.header_timeout;
   o.idle_timeout = c.idle_timeout;

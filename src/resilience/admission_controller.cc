@@ -113,7 +113,7 @@ Result<Admission> AdmissionController::TryAdmit(Priority priority, const Deadlin
         events.shed = ShedReason::kQueueDelay;
       } else if (stats_.in_flight >= limit) {
         events.shed = ShedReason::kConcurrencyLimit;
-      } else if (stats_.queued > 0 && !deadline.infinite() && deadline.when() - now <= stats_.queue_delay) {
+      } else if (stats_.queued > 0 && !deadline.infinite() && deadline.when() - now <= ExpectedWaitLocked()) {
         events.shed = ShedReason::kDeadline;
       }
     }
@@ -142,6 +142,12 @@ Result<Admission> AdmissionController::TryAdmit(Priority priority, const Deadlin
   return Admission(this, now);
 }
 
+Clock::duration AdmissionController::ExpectedWaitLocked() const {
+  if (stats_.start_rate <= 0) return stats_.queue_delay;
+  return std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(static_cast<double>(stats_.queued) / stats_.start_rate));
+}
+
 void AdmissionController::OnStarted(Clock::time_point admitted_at) {
   const Clock::time_point now = clock_.Now();
   const Clock::duration delay = std::max(Clock::duration::zero(), now - admitted_at);
@@ -149,6 +155,12 @@ void AdmissionController::OnStarted(Clock::time_point admitted_at) {
   {
     MutexLock lock(&mu_);
     --stats_.queued;
+    ++rate_window_starts_;
+    if (const Clock::duration elapsed = now - rate_window_start_; elapsed >= options_.interval) {
+      stats_.start_rate = static_cast<double>(rate_window_starts_) / std::chrono::duration<double>(elapsed).count();
+      rate_window_start_ = now;
+      rate_window_starts_ = 0;
+    }
     // EWMA with weight 1/8 (as TCP's SRTT): smooth enough, and follows a change within a
     // few dozen starts.
     stats_.queue_delay += (std::chrono::duration_cast<std::chrono::nanoseconds>(delay) - stats_.queue_delay) / 8;

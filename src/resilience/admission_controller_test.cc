@@ -190,6 +190,29 @@ TEST(AdmissionControllerTest, DeadlineShorterThanTheQueueDelayIsRefused) {
   EXPECT_EQ(c->stats().shed_deadline, 1u);
 }
 
+TEST(AdmissionControllerTest, ExpectedWaitFollowsTheQueueLengthOverTheStartRate) {
+  ManualClock clock;
+  AdmissionOptions o = Fixed(100'000);
+  o.target_delay = 10s;  // Only the deadline rule in play.
+  o.interval = 100ms;
+  auto c = Make(o, clock);
+  clock.Advance(1s);
+  // 100 starts per second, measured over one interval (zero queueing delay each).
+  for (int i = 0; i < 11; ++i) {
+    auto s = c->TryAdmit(Priority::kNormal);
+    s->Started();
+    clock.Advance(10ms);
+  }
+  ASSERT_GT(c->stats().start_rate, 80.0);
+  ASSERT_LT(c->stats().start_rate, 120.0);
+  // 50 queued at ~100/s: about half a second of wait, though no start waited yet.
+  std::vector<Admission> queued;
+  for (int i = 0; i < 50; ++i) queued.push_back(std::move(c->TryAdmit(Priority::kCritical)).value());
+  EXPECT_FALSE(c->TryAdmit(Priority::kNormal, Deadline::At(clock.Now() + 300ms)).ok());
+  EXPECT_TRUE(c->TryAdmit(Priority::kNormal, Deadline::At(clock.Now() + 2s)).ok());
+  EXPECT_EQ(c->stats().shed_deadline, 1u);
+}
+
 // A checker over a real concurrent run: with a fixed limit, the admitted and unfinished
 // work never exceeds it, and every counter balances at the end.
 TEST(AdmissionControllerTest, ConcurrentHoldersNeverExceedTheLimit) {

@@ -43,6 +43,9 @@ constexpr KeySpec kKeys[] = {
     {"io_threads", Kind::kInt, true},
     {"worker_threads", Kind::kInt, true},
     {"queue_limit", Kind::kInt, true},
+    {"admission_control", Kind::kInt, true},
+    {"admission_target_ms", Kind::kInt, true},
+    {"admission_interval_ms", Kind::kInt, true},
     {"body_limit_bytes", Kind::kInt, true},
     {"default_request_timeout_ms", Kind::kInt, true},
     {"max_request_timeout_ms", Kind::kInt, true},
@@ -250,6 +253,9 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
       {"io_threads", 1, [&](int64_t v) { c.io_threads = static_cast<int>(std::min<int64_t>(v, 1024)); }},
       {"worker_threads", 1, [&](int64_t v) { c.worker_threads = static_cast<int>(std::min<int64_t>(v, 4096)); }},
       {"queue_limit", 1, [&](int64_t v) { c.queue_limit = static_cast<int>(std::min<int64_t>(v, 1 << 30)); }},
+      {"admission_control", 0, [&](int64_t v) { c.admission_control = v != 0; }},
+      {"admission_target_ms", 1, [&](int64_t v) { c.admission_target = std::chrono::milliseconds(v); }},
+      {"admission_interval_ms", 1, [&](int64_t v) { c.admission_interval = std::chrono::milliseconds(v); }},
       {"body_limit_bytes", 1, [&](int64_t v) { c.body_limit_bytes = v; }},
       {"default_request_timeout_ms", 1, [&](int64_t v) { c.default_request_timeout = std::chrono::milliseconds(v); }},
       {"max_request_timeout_ms", 1, [&](int64_t v) { c.max_request_timeout = std::chrono::milliseconds(v); }},
@@ -276,7 +282,7 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
       f.set(v);
     }
   }
-  for (const char* flag : {"cache_l1", "cache_l2"}) {
+  for (const char* flag : {"cache_l1", "cache_l2", "admission_control"}) {
     if (const Raw* r = get(flag); r != nullptr && r->value != "0" && r->value != "1") {
       return Status::InvalidArgument(r->source, ": must be 0 or 1");
     }
@@ -402,6 +408,8 @@ std::string ShopdConfig::Redacted() const {
       << " mysql_password=" << (mysql_password.empty() ? "<none>" : "***")
       << " redis_password=" << (redis_password.empty() ? "<none>" : "***") << " io_threads=" << io_threads
       << " worker_threads=" << worker_threads << " queue_limit=" << queue_limit
+      << " admission_control=" << admission_control << " admission_target_ms=" << admission_target.count()
+      << " admission_interval_ms=" << admission_interval.count()
       << " body_limit_bytes=" << body_limit_bytes << " default_request_timeout_ms=" << default_request_timeout.count()
       << " max_request_timeout_ms=" << max_request_timeout.count() << " header_timeout_ms=" << header_timeout.count()
       << " idle_timeout_ms=" << idle_timeout.count() << " drain_timeout_ms=" << drain_timeout.count()

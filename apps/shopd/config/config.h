@@ -50,6 +50,12 @@ struct ShopdConfig {
   int io_threads = 2;         // > 0.
   int worker_threads = 32;    // > 0. Measured: more threads only add context switches on 2 cores (BENCHMARKS.md).
   int queue_limit = 1024;     // > 0.
+  // Load shedding in front of the worker pool (lockstep::resilience::AdmissionController):
+  // on/off, and its standing-queue target and interval (> 0). The deadline rule (refuse a
+  // request whose deadline ends before its expected wait) needs no setting.
+  bool admission_control = true;
+  std::chrono::milliseconds admission_target{1'000};
+  std::chrono::milliseconds admission_interval{1'000};
   int64_t body_limit_bytes = 1 << 20;  // > 0.
   std::chrono::milliseconds default_request_timeout{5'000};  // > 0, <= max_request_timeout.
   std::chrono::milliseconds max_request_timeout{60'000};     // > 0.

@@ -278,6 +278,27 @@ TEST_F(ConfigTest, CacheKeysFromFlagsAndEnvironmentWithTheirChecks) {
       << short_ttl.status();
 }
 
+TEST_F(ConfigTest, AdmissionControlKeys) {
+  auto defaults = LoadConfig({}, FromMap({}));
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_TRUE(defaults->config.admission_control);
+  EXPECT_EQ(defaults->config.admission_target, std::chrono::milliseconds(1000));
+  EXPECT_EQ(defaults->config.admission_interval, std::chrono::milliseconds(1000));
+  auto c = LoadConfig({"--admission-control", "0", "--admission-target-ms", "20"},
+                      FromMap({{"SHOPD_ADMISSION_INTERVAL_MS", "200"}}));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->config.admission_control);
+  EXPECT_EQ(c->config.admission_target, std::chrono::milliseconds(20));
+  EXPECT_EQ(c->config.admission_interval, std::chrono::milliseconds(200));
+  EXPECT_NE(c->config.Redacted().find("admission_control=0"), std::string::npos);
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"--admission-control", "2"},
+                                              std::vector<std::string>{"--admission-target-ms", "0"},
+                                              std::vector<std::string>{"--admission-interval-ms", "x"}}) {
+    auto refused = LoadConfig(bad, FromMap({}));
+    EXPECT_EQ(refused.status().code(), lockstep::StatusCode::kInvalidArgument) << bad[0];
+    EXPECT_NE(std::string(refused.status().message()).find(bad[0].substr(2)), std::string::npos) << refused.status();
+  }
+}
 
 TEST_F(ConfigTest, ReservedModeKeys) {
   auto c = LoadConfig({"--reserved-max-pending", "7", "--reserved-min-fsync", "everysec", "--reconcile"},

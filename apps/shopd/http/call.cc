@@ -32,8 +32,8 @@ bool RunLoggingExceptions(const Request& request, Fn&& fn) {
 
 }  // namespace
 
-Call::Call(Request request, Responder responder, SubmitToWorker submit)
-    : request_(std::move(request)), responder_(std::move(responder)), submit_(std::move(submit)) {
+Call::Call(Request request, Responder responder, SubmitToWorker submit, lockstep::resilience::Priority priority)
+    : request_(std::move(request)), responder_(std::move(responder)), submit_(std::move(submit)), priority_(priority) {
   LOCKSTEP_CHECK(submit_ != nullptr);
 }
 
@@ -57,8 +57,9 @@ void Call::ContinueOnWorker(Handler rest) {
     return;
   }
   // The job holds the call: it outlives the handler that queued it.
-  const bool queued = submit_([self = shared_from_this(), rest = std::move(rest)] { self->Run(rest); });
-  if (!queued) Respond(Response::Error(Status::Unavailable("server overloaded: worker queue full")));
+  const Status queued =
+      submit_([self = shared_from_this(), rest = std::move(rest)] { self->Run(rest); }, priority_, request_.deadline);
+  if (!queued.ok()) Respond(Response::Error(queued));
 }
 
 }  // namespace shopd::http

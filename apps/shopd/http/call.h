@@ -6,6 +6,9 @@
 #include "http/request.h"
 #include "http/responder.h"
 #include "http/response.h"
+#include "lockstep/base/deadline.h"
+#include "lockstep/base/status.h"
+#include "lockstep/resilience/admission_controller.h"
 
 namespace shopd::http {
 
@@ -33,12 +36,15 @@ using Handler = std::function<void(Call&)>;
 // of responder() are thread-safe.
 class Call : public std::enable_shared_from_this<Call> {
  public:
-  // Queues a job on the server's worker pool; false if the queue is full (the job is
-  // dropped). Called from I/O threads.
-  using SubmitToWorker = std::function<bool(std::function<void()>)>;
+  // Queues a job on the server's worker pool, or refuses it at once (kUnavailable: queue
+  // full or load shed; the job is dropped). Called from I/O threads.
+  using SubmitToWorker =
+      std::function<lockstep::Status(std::function<void()>, lockstep::resilience::Priority, const lockstep::Deadline&)>;
 
-  // For the server (and tests). REQUIRES: submit is set; the call is owned by a shared_ptr.
-  Call(Request request, Responder responder, SubmitToWorker submit);
+  // For the server (and tests). `priority`: the route's, for load shedding. REQUIRES:
+  // submit is set; the call is owned by a shared_ptr.
+  Call(Request request, Responder responder, SubmitToWorker submit,
+       lockstep::resilience::Priority priority = lockstep::resilience::Priority::kNormal);
 
   Request& request() { return request_; }
   const Request& request() const { return request_; }
@@ -52,8 +58,9 @@ class Call : public std::enable_shared_from_this<Call> {
   static bool on_io_thread();
 
   // Runs `rest` where it may block: now if this thread is a worker, else queued on the
-  // worker pool. Queue full: answers 503 unavailable (Retry-After) and drops `rest`. The
-  // call's deadline passed before `rest` could start: answers 504 without running it.
+  // worker pool. Queue full or load shed: answers 503 unavailable (Retry-After) at once and
+  // drops `rest`. The call's deadline passed before `rest` could start: answers 504
+  // without running it.
   void ContinueOnWorker(Handler rest);
 
   // For the server: runs `handler` on this thread with the rules above (deadline already
@@ -67,6 +74,7 @@ class Call : public std::enable_shared_from_this<Call> {
   Request request_;
   const Responder responder_;
   const SubmitToWorker submit_;
+  const lockstep::resilience::Priority priority_;
 };
 
 }  // namespace shopd::http

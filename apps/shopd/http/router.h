@@ -17,6 +17,9 @@ struct RouteOptions {
   // cache hit, an order that only has to be queued) and otherwise continue on a worker
   // (Call::ContinueOnWorker). Saves the hand-off to the worker pool. Default false.
   bool starts_on_io_thread = false;
+  // Who goes first when the worker pool sheds load (ServerOptions::admission). Default
+  // kNormal; kCritical is never shed.
+  lockstep::resilience::Priority priority = lockstep::resilience::Priority::kNormal;
 };
 
 // A registered route.

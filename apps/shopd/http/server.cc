@@ -134,7 +134,11 @@ class Server::Impl {
       return Status::Unavailable("cannot listen on ", options_.host, ":", options_.port, ": ", ec.message());
     }
     port_ = acceptor_.local_endpoint().port();
-    pool_ = std::make_unique<WorkerPool>(WorkerPoolOptions{options_.worker_threads, options_.queue_limit});
+    if (options_.admission) {
+      if (Status s = options_.admission->Validate(); !s.ok()) return s;
+    }
+    pool_ = std::make_unique<WorkerPool>(
+        WorkerPoolOptions{options_.worker_threads, options_.queue_limit, options_.admission});
     work_guard_.emplace(ioc_.get_executor());
     asio::co_spawn(acceptor_.get_executor(), AcceptLoop(), asio::detached);
     for (int i = 0; i < options_.io_threads; ++i) {
@@ -383,15 +387,19 @@ class Server::Impl {
   awaitable<Response> Dispatch(const Route& route, Request request) {
     auto pending = std::make_shared<PendingAnswer>(outstanding_);
     Responder responder([pending](Response response) { pending->Deliver(std::move(response)); });
-    Call::SubmitToWorker submit = [this](std::function<void()> job) { return pool_->TrySubmit(std::move(job)); };
-    auto call = std::make_shared<Call>(std::move(request), std::move(responder), std::move(submit));
+    Call::SubmitToWorker submit = [this](std::function<void()> job, lockstep::resilience::Priority priority,
+                                         const lockstep::Deadline& deadline) {
+      return pool_->TrySubmit(std::move(job), priority, deadline);
+    };
+    const lockstep::Deadline deadline = request.deadline;
+    auto call = std::make_shared<Call>(std::move(request), std::move(responder), std::move(submit),
+                                       route.options.priority);
     if (route.options.starts_on_io_thread) {
       call->Run(route.handler);
     } else {
       const Handler* handler = &route.handler;  // Routes are frozen once the server runs.
-      if (!pool_->TrySubmit([call, handler] { call->Run(*handler); })) {
-        call->Respond(Response::Error(Status::Unavailable("server overloaded: worker queue full")));
-      }
+      const Status queued = pool_->TrySubmit([call, handler] { call->Run(*handler); }, route.options.priority, deadline);
+      if (!queued.ok()) call->Respond(Response::Error(queued));
     }
     call.reset();  // A worker job or a continuation holds its own reference.
     if (std::optional<Response> ready = pending->Take()) co_return std::move(*ready);

@@ -4,12 +4,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "http/request_timeout.h"
 #include "http/router.h"
 #include "http/stats.h"
 #include "lockstep/base/status.h"
+#include "lockstep/resilience/admission_controller.h"
 
 namespace shopd::http {
 
@@ -43,6 +45,10 @@ struct ServerOptions {
   std::chrono::milliseconds max_request_timeout = kMaxRequestTimeout;
   // How long Drain() waits for in-flight requests before closing what is left. Default 10 s.
   std::chrono::milliseconds drain_timeout{10'000};
+  // Load shedding in front of the worker pool (WorkerPoolOptions::admission): a request
+  // that would only wait is answered 503 unavailable (reason "overloaded", Retry-After) at
+  // once. Default unset (only queue_limit sheds).
+  std::optional<lockstep::resilience::AdmissionOptions> admission = std::nullopt;
 };
 
 // The HTTP/1.1 server (Boost.Beast hidden behind a pimpl; handlers never see it).

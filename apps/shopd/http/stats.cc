@@ -43,8 +43,39 @@ std::vector<RouteStats> RequestStats::Snapshot() const {
 }
 
 namespace {
+
 using lockstep::prometheus::CounterFamily;
 using lockstep::prometheus::GaugeFamily;
+
+// Admission control in front of the worker pool (ServerOptions::admission).
+void AppendAdmission(const lockstep::resilience::AdmissionStats& a, std::vector<prometheus::MetricFamily>& out) {
+  prometheus::MetricFamily shed{"shopd_admission_shed_total",
+                                "Requests refused at once by admission control, per reason.",
+                                prometheus::MetricType::Counter,
+                                {}};
+  for (const auto& [reason, count] :
+       {std::pair{lockstep::resilience::ShedReason::kConcurrencyLimit, a.shed_concurrency_limit},
+        std::pair{lockstep::resilience::ShedReason::kQueueDelay, a.shed_queue_delay},
+        std::pair{lockstep::resilience::ShedReason::kDeadline, a.shed_deadline}}) {
+    prometheus::ClientMetric m;
+    m.label.push_back({"reason", std::string(lockstep::resilience::ShedReasonName(reason))});
+    m.counter.value = static_cast<double>(count);
+    shed.metric.push_back(std::move(m));
+  }
+  out.push_back(std::move(shed));
+  out.push_back(CounterFamily("shopd_admission_admitted_total", "Requests admitted to the worker queue.",
+                              static_cast<double>(a.admitted)));
+  out.push_back(CounterFamily("shopd_admission_overload_episodes_total",
+                              "Times the worker queue started standing (delay above target for an interval).",
+                              static_cast<double>(a.overload_episodes)));
+  out.push_back(GaugeFamily("shopd_admission_overloaded", "1 while the worker queue stands.", a.overloaded ? 1 : 0));
+  out.push_back(GaugeFamily("shopd_admission_limit", "Adaptive limit on admitted, unfinished requests.",
+                            static_cast<double>(a.limit)));
+  out.push_back(GaugeFamily("shopd_admission_queue_delay_seconds",
+                            "Smoothed time recent requests waited for a worker.",
+                            std::chrono::duration<double>(a.queue_delay).count()));
+}
+
 }  // namespace
 
 std::vector<prometheus::MetricFamily> MetricFamilies(const StatsSnapshot& snapshot) {
@@ -53,8 +84,10 @@ std::vector<prometheus::MetricFamily> MetricFamilies(const StatsSnapshot& snapsh
                             static_cast<double>(snapshot.pool.queue_depth)));
   out.push_back(GaugeFamily("shopd_worker_in_flight", "Requests running on worker threads.",
                             static_cast<double>(snapshot.pool.in_flight)));
-  out.push_back(CounterFamily("shopd_worker_shed_total", "Requests refused with 503 because the worker queue was full.",
+  out.push_back(CounterFamily("shopd_worker_shed_total",
+                              "Requests refused with 503 at once: worker queue full, or load shed by admission control.",
                               static_cast<double>(snapshot.pool.shed_total)));
+  if (snapshot.pool.admission) AppendAdmission(*snapshot.pool.admission, out);
   out.push_back(GaugeFamily("shopd_http_open_connections", "Open client connections.",
                             static_cast<double>(snapshot.open_connections)));
   out.push_back(GaugeFamily("shopd_draining", "1 while the server drains for shutdown.", snapshot.draining ? 1 : 0));

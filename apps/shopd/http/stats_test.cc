@@ -61,6 +61,15 @@ TEST(StatsTest, RendersValidPrometheusText) {
   EXPECT_NE(text.find(R"(shopd_http_request_duration_seconds_count{method="POST",route="/v1/transfers",status="200"} 1)"),
             std::string::npos);
   EXPECT_NE(text.find(R"(route="/weird\"route\\")"), std::string::npos);
+  EXPECT_EQ(text.find("shopd_admission_"), std::string::npos);  // Admission off: no families.
+  lockstep::resilience::AdmissionStats admission;
+  admission.shed_deadline = 4;
+  admission.limit = 96;
+  snap.pool.admission = admission;
+  const std::string with_admission = prometheus::TextSerializer().Serialize(MetricFamilies(snap));
+  ExpectValidExposition(with_admission);
+  EXPECT_NE(with_admission.find(R"(shopd_admission_shed_total{reason="deadline"} 4)"), std::string::npos);
+  EXPECT_NE(with_admission.find("shopd_admission_limit 96\n"), std::string::npos);
 }
 
 }  // namespace

@@ -7,9 +7,14 @@
 
 namespace shopd::http {
 
-WorkerPool::WorkerPool(WorkerPoolOptions options) : options_(options) {
+WorkerPool::WorkerPool(WorkerPoolOptions options) : options_(std::move(options)) {
   LOCKSTEP_CHECK(options_.threads > 0);
   LOCKSTEP_CHECK(options_.queue_limit > 0);
+  if (options_.admission) {
+    auto controller = lockstep::resilience::AdmissionController::Create(*options_.admission);
+    LOCKSTEP_CHECK_MSG(controller.ok(), "invalid admission options: ", controller.status().ToString());
+    admission_ = std::move(*controller);
+  }
   threads_.reserve(options_.threads);
   for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] {
     lockstep::SetCurrentThreadName("shopd-worker");
@@ -19,22 +24,33 @@ WorkerPool::WorkerPool(WorkerPoolOptions options) : options_(options) {
 
 WorkerPool::~WorkerPool() { Shutdown(); }
 
-bool WorkerPool::TrySubmit(std::function<void()> job) {
+lockstep::Status WorkerPool::TrySubmit(std::function<void()> job, lockstep::resilience::Priority priority,
+                                       const lockstep::Deadline& deadline) {
+  std::optional<lockstep::resilience::Admission> admission;
+  if (admission_ != nullptr) {
+    lockstep::Result<lockstep::resilience::Admission> admitted = admission_->TryAdmit(priority, deadline);
+    if (!admitted.ok()) {
+      lockstep::MutexLock lock(&mu_);
+      ++shed_total_;
+      return admitted.status();
+    }
+    admission.emplace(std::move(admitted).value());
+  }
   {
     lockstep::MutexLock lock(&mu_);
     if (shutdown_ || queue_.size() >= static_cast<size_t>(options_.queue_limit)) {
       ++shed_total_;
-      return false;
+      return lockstep::Status::Unavailable("server overloaded: worker queue full");
     }
-    queue_.push_back(std::move(job));
+    queue_.push_back(Job{std::move(job), std::move(admission)});
   }
   work_cv_.Signal();
-  return true;
+  return lockstep::Status::Ok();
 }
 
 void WorkerPool::WorkerLoop() {
   while (true) {
-    std::function<void()> job;
+    Job job;
     {
       lockstep::MutexLock lock(&mu_);
       while (queue_.empty() && !shutdown_) work_cv_.Wait(&mu_);
@@ -43,8 +59,9 @@ void WorkerPool::WorkerLoop() {
       queue_.pop_front();
       ++in_flight_;
     }
-    job();
-    job = nullptr;  // Destroy captures before the job counts as completed.
+    if (job.admission) job.admission->Started();
+    job.run();
+    job = Job{};  // Destroy captures (and finish the admission) before the job counts as completed.
     lockstep::MutexLock lock(&mu_);
     --in_flight_;
     ++completed_total_;
@@ -64,8 +81,14 @@ void WorkerPool::Shutdown() {
 }
 
 WorkerPoolStats WorkerPool::stats() const {
+  WorkerPoolStats s;
+  if (admission_ != nullptr) s.admission = admission_->stats();
   lockstep::MutexLock lock(&mu_);
-  return WorkerPoolStats{static_cast<int64_t>(queue_.size()), in_flight_, shed_total_, completed_total_};
+  s.queue_depth = static_cast<int64_t>(queue_.size());
+  s.in_flight = in_flight_;
+  s.shed_total = shed_total_;
+  s.completed_total = completed_total_;
+  return s;
 }
 
 }  // namespace shopd::http

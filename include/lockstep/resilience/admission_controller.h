@@ -26,7 +26,7 @@ enum class Priority {
 enum class ShedReason {
   kConcurrencyLimit,  // Admitted-and-unfinished work reached the adaptive limit.
   kQueueDelay,        // The queue has been standing (delay above target for an interval).
-  kDeadline,          // The request's deadline ends before the current queueing delay would.
+  kDeadline,          // The request's deadline ends before its expected wait in the queue.
 };
 
 // "concurrency_limit" | "queue_delay" | "deadline".
@@ -80,6 +80,7 @@ struct AdmissionStats {
   int64_t queued = 0;      // Admitted and not started.
   bool overloaded = false; // The queue is standing now.
   std::chrono::nanoseconds queue_delay{0};  // Smoothed (EWMA 1/8) delay of recent starts.
+  double start_rate = 0;                    // Starts per second over the last full interval.
 };
 
 class AdmissionController;
@@ -120,8 +121,10 @@ class Admission {
 //   - Adaptive concurrency limit (AIMD): admitted, unfinished work is capped by `limit`,
 //     which grows by one per `limit` starts below target and shrinks by `backoff` (at most
 //     once per interval) while starts wait above target. kBulk gets half of it.
-//   - Deadline: a request whose deadline ends before the current (smoothed) queueing delay
-//     has passed is refused at once instead of expiring in the queue.
+//   - Deadline: a request whose deadline ends before its expected wait is refused at once
+//     instead of expiring in the queue. Expected wait = queued / start rate (Little's law,
+//     the rate measured over the last interval), or the smoothed delay of recent starts
+//     while no rate is known yet.
 // kCritical requests are always admitted (and counted). Time comes only from the injected
 // Clock (tests drive it with ManualClock).
 // Thread-safe. The Clock must outlive the controller; every Admission must be destroyed
@@ -151,6 +154,9 @@ class AdmissionController {
   void OnStarted(Clock::time_point admitted_at) LOCKSTEP_EXCLUDES(mu_);
   void OnFinished(bool started) LOCKSTEP_EXCLUDES(mu_);
 
+  // What a request joining the queue now would wait (see the class comment).
+  Clock::duration ExpectedWaitLocked() const LOCKSTEP_REQUIRES(mu_);
+
   struct Events;  // Observer calls collected under the lock, made after it.
   void Notify(const Events& events) const;
 
@@ -163,6 +169,8 @@ class AdmissionController {
   bool above_ LOCKSTEP_GUARDED_BY(mu_) = false;  // The last start waited above target.
   Clock::time_point above_since_ LOCKSTEP_GUARDED_BY(mu_);  // Start of that run (if above_).
   Clock::time_point last_decrease_ LOCKSTEP_GUARDED_BY(mu_);
+  Clock::time_point rate_window_start_ LOCKSTEP_GUARDED_BY(mu_);
+  int64_t rate_window_starts_ LOCKSTEP_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace lockstep::resilience

@@ -18,9 +18,9 @@ inline Response RunHandler(const Handler& handler, Request request) {
   {
     auto call = std::make_shared<Call>(
         std::move(request), Responder([&answer](Response r) { answer = std::move(r); }),
-        [](std::function<void()> job) {
+        [](std::function<void()> job, lockstep::resilience::Priority, const lockstep::Deadline&) {
           job();
-          return true;
+          return lockstep::Status::Ok();
         });
     call->Run(handler);
   }
