@@ -7,7 +7,9 @@
 //     trip): decisions/s and latency per call.
 // scripts/bench.sh micro runs it beside redis-benchmark running the same script (EVALSHA,
 // the same arguments) at the same concurrencies: the raw limit.
-//   rate_limiter_bench [--seconds 3] [--batch 16]
+//   rate_limiter_bench [--seconds 3] [--batch 16] [--mode local|decide|many --threads T]
+// Without --mode: every run above (local 1 and 2 threads, Decide 1/8/32, DecideMany 1/8);
+// with it: that one run at T threads (bench.sh pairs each with its redis-benchmark run).
 // Needs a running Redis: port from LOCKSTEP_REDIS_PORT (default 16379, like TestEnv).
 #include <algorithm>
 #include <atomic>
@@ -32,21 +34,26 @@ using SteadyClock = std::chrono::steady_clock;
 struct Args {
   int seconds = 3;
   int batch = 16;
+  std::string mode;  // "" = all.
+  int threads = 0;   // With mode.
 };
 
 Args Parse(int argc, char** argv) {
   Args a;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if ((arg == "--seconds" || arg == "--batch") && i + 1 < argc) {
-      (arg == "--seconds" ? a.seconds : a.batch) = std::atoi(argv[++i]);
+    if ((arg == "--seconds" || arg == "--batch" || arg == "--threads") && i + 1 < argc) {
+      (arg == "--seconds" ? a.seconds : arg == "--batch" ? a.batch : a.threads) = std::atoi(argv[++i]);
+    } else if (arg == "--mode" && i + 1 < argc) {
+      a.mode = argv[++i];
     } else {
       std::fprintf(stderr, "rate_limiter_bench: unknown argument %s\n", arg.c_str());
       std::exit(2);
     }
   }
-  if (a.seconds < 1 || a.batch < 1) {
-    std::fprintf(stderr, "rate_limiter_bench: need --seconds >= 1, --batch >= 1\n");
+  const bool mode_ok = a.mode.empty() || ((a.mode == "local" || a.mode == "decide" || a.mode == "many") && a.threads >= 1);
+  if (a.seconds < 1 || a.batch < 1 || !mode_ok) {
+    std::fprintf(stderr, "rate_limiter_bench: need --seconds >= 1, --batch >= 1, --mode local|decide|many with --threads >= 1\n");
     std::exit(2);
   }
   return a;
@@ -90,7 +97,13 @@ void Run(const char* label, int threads, int seconds, Body body) {
 
 int main(int argc, char** argv) {
   const Args args = Parse(argc, argv);
-  for (int threads : {1, 2}) {
+  // The thread counts of one kind of run: the --threads given with its --mode, else `all`
+  // (none when another mode was chosen).
+  auto counts = [&](const char* mode, std::vector<int> all) {
+    if (args.mode.empty()) return all;
+    return args.mode == mode ? std::vector<int>{args.threads} : std::vector<int>{};
+  };
+  for (int threads : counts("local", {1, 2})) {
     lockstep::resilience::TokenBucket bucket(1e9, 1e9);
     // Local decisions take ~10-50ns: time them in groups of 1,000 calls.
     Run("local TokenBucket::TryAcquire x1000", threads, args.seconds, [&](int) {
@@ -100,9 +113,10 @@ int main(int argc, char** argv) {
     });
   }
 
+  if (args.mode == "local") return 0;
   lockstep::redis::RedisOptions ro;
   ro.port = lockstep::bench::RedisPort();
-  ro.pool_size = 40;
+  ro.pool_size = std::max(40, args.threads + 8);
   auto client = lockstep::redis::Client::Open(ro);
   if (!client.ok()) {
     std::fprintf(stderr, "rate_limiter_bench: %s\n", client.status().ToString().c_str());
@@ -122,7 +136,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 1000; ++i) keys.push_back(std::to_string(i));
   std::atomic<int64_t> failures{0};
   std::atomic<int64_t> local{0};
-  for (int threads : {1, 8, 32}) {
+  for (int threads : counts("decide", {1, 8, 32})) {
     std::vector<size_t> next(static_cast<size_t>(threads));
     for (int t = 0; t < threads; ++t) next[static_cast<size_t>(t)] = static_cast<size_t>(t) * 31;
     Run("distributed RateLimiter::Decide", threads, args.seconds, [&](int t) {
@@ -133,7 +147,7 @@ int main(int argc, char** argv) {
       return 1;
     });
   }
-  for (int threads : {1, 8}) {
+  for (int threads : counts("many", {1, 8})) {
     std::vector<size_t> next(static_cast<size_t>(threads));
     for (int t = 0; t < threads; ++t) next[static_cast<size_t>(t)] = static_cast<size_t>(t) * 31;
     const std::string label = "batched RateLimiter::DecideMany(" + std::to_string(args.batch) + " keys)";

@@ -82,12 +82,31 @@ rate_limiter_micro() {
   # The decision script as RateLimiter loads it (the text between its raw-string markers).
   src=$(sed -n '/kDecideSource\[\] = R"lua(/,/)lua";/p' src/resilience/rate_limiter_scripts.cc | sed '1d;$d')
   sha=$(redis-cli -p "$RP" script load "$src")
-  LOCKSTEP_REDIS_PORT=$RP build/bench/bench/lockstep_rate_limiter_bench
-  echo "== raw limit: redis-benchmark EVALSHA of the decision script ($sha)"
-  echo "1 connection: $(rl_rb "$sha" 1 1 20000)"
-  echo "8 connections: $(rl_rb "$sha" 8 1 100000)"
-  echo "32 connections: $(rl_rb "$sha" 32 1 100000)"
-  echo "8 connections, -P 16: $(rl_rb "$sha" 8 16 200000)"
+  local rl=build/bench/bench/lockstep_rate_limiter_bench
+  "$rl" --mode local --threads 1
+  "$rl" --mode local --threads 2
+  # Each limiter run right beside its raw limit (this machine changes speed within minutes),
+  # two rounds: the ratios are of the pairs.
+  echo "== distributed limiter vs redis-benchmark of its decision script ($sha), two rounds"
+  for _ in 1 2; do
+    for c in 1 8 32; do
+      LOCKSTEP_REDIS_PORT=$RP "$rl" --mode decide --threads "$c"
+      echo "  raw limit, redis-benchmark $c connections: $(rl_rb "$sha" "$c" 1 $((c == 1 ? 6000 : c * 2000)))"
+    done
+    LOCKSTEP_REDIS_PORT=$RP "$rl" --mode many --threads 8
+    echo "  raw limit, redis-benchmark 8 connections, -P 16: $(rl_rb "$sha" 8 16 120000)"
+  done
+  # With appendfsync always both sides wait for the same fsync per event-loop round; one more
+  # round without it shows the CPU-bound limit (limiter, Redis and the client on 2 cores).
+  echo "== the same pairs with appendfsync everysec (restored to always after)"
+  redis-cli -p "$RP" config set appendfsync everysec >/dev/null
+  for c in 1 8 32; do
+    LOCKSTEP_REDIS_PORT=$RP "$rl" --mode decide --threads "$c"
+    echo "  raw limit, redis-benchmark $c connections: $(rl_rb "$sha" "$c" 1 $((c == 1 ? 30000 : 100000)))"
+  done
+  LOCKSTEP_REDIS_PORT=$RP "$rl" --mode many --threads 8
+  echo "  raw limit, redis-benchmark 8 connections, -P 16: $(rl_rb "$sha" 8 16 400000)"
+  redis-cli -p "$RP" config set appendfsync always >/dev/null
 }
 
 if [ "$what" = limits ]; then

@@ -333,6 +333,15 @@ TEST(RateLimiterTest, AnInstanceThatNeverSawRedisUsesMinInstances) {
     }
   }
   EXPECT_EQ(admitted, 3 + 10);  // burst 9/3 + 10/s * 1 s.
+  // DecideMany falls back the same way: a fresh key's local burst is 3.
+  auto many = l->DecideMany({"m", "m", "m", "m"}, Deadline::After(kCallBound));
+  ASSERT_TRUE(many.ok()) << many.status();
+  int allowed = 0;
+  for (const RateDecision& d : *many) {
+    EXPECT_TRUE(d.local);
+    allowed += d.allowed ? 1 : 0;
+  }
+  EXPECT_EQ(allowed, 3);
 }
 
 }  // namespace
