@@ -76,36 +76,36 @@ rl_rb() {
   redis-benchmark -p "$RP" -c "$2" -P "$3" -n "$4" -r 1000 --csv evalsha "$1" 1 'rlb:k:__rand_int__' 1 1000000000 1 |
     tail -1 | awk -F'","' '{printf "%s /s, p50 %s ms", $(NF-6), $(NF-3)}'
 }
+# One round of limiter runs, each right beside its raw limit (this machine changes speed
+# within minutes, so the ratios are of the pairs): Decide at 1/8/32 threads against
+# redis-benchmark at as many connections, DecideMany (16 keys, 8 threads) against -P 16.
+# Arguments: redis-benchmark requests for 1, 8, 32 connections and the pipelined run.
+rl_round() {
+  local rl=build/bench/bench/lockstep_rate_limiter_bench c n
+  for c in 1 8 32; do
+    case $c in 1) n=$1 ;; 8) n=$2 ;; *) n=$3 ;; esac
+    LOCKSTEP_REDIS_PORT=$RP "$rl" --mode decide --threads "$c"
+    echo "  raw limit, redis-benchmark $c connections: $(rl_rb "$sha" "$c" 1 "$n")"
+  done
+  LOCKSTEP_REDIS_PORT=$RP "$rl" --mode many --threads 8
+  echo "  raw limit, redis-benchmark 8 connections, -P 16: $(rl_rb "$sha" 8 16 "$4")"
+}
 rate_limiter_micro() {
   echo "== micro: rate limiters (local TokenBucket; distributed RateLimiter, then its script under redis-benchmark)"
   local src sha
   # The decision script as RateLimiter loads it (the text between its raw-string markers).
   src=$(sed -n '/kDecideSource\[\] = R"lua(/,/)lua";/p' src/resilience/rate_limiter_scripts.cc | sed '1d;$d')
   sha=$(redis-cli -p "$RP" script load "$src")
-  local rl=build/bench/bench/lockstep_rate_limiter_bench
-  "$rl" --mode local --threads 1
-  "$rl" --mode local --threads 2
-  # Each limiter run right beside its raw limit (this machine changes speed within minutes),
-  # two rounds: the ratios are of the pairs.
+  build/bench/bench/lockstep_rate_limiter_bench --mode local --threads 1
+  build/bench/bench/lockstep_rate_limiter_bench --mode local --threads 2
   echo "== distributed limiter vs redis-benchmark of its decision script ($sha), two rounds"
-  for _ in 1 2; do
-    for c in 1 8 32; do
-      LOCKSTEP_REDIS_PORT=$RP "$rl" --mode decide --threads "$c"
-      echo "  raw limit, redis-benchmark $c connections: $(rl_rb "$sha" "$c" 1 $((c == 1 ? 6000 : c * 2000)))"
-    done
-    LOCKSTEP_REDIS_PORT=$RP "$rl" --mode many --threads 8
-    echo "  raw limit, redis-benchmark 8 connections, -P 16: $(rl_rb "$sha" 8 16 120000)"
-  done
+  rl_round 6000 16000 64000 120000
+  rl_round 6000 16000 64000 120000
   # With appendfsync always both sides wait for the same fsync per event-loop round; one more
   # round without it shows the CPU-bound limit (limiter, Redis and the client on 2 cores).
   echo "== the same pairs with appendfsync everysec (restored to always after)"
   redis-cli -p "$RP" config set appendfsync everysec >/dev/null
-  for c in 1 8 32; do
-    LOCKSTEP_REDIS_PORT=$RP "$rl" --mode decide --threads "$c"
-    echo "  raw limit, redis-benchmark $c connections: $(rl_rb "$sha" "$c" 1 $((c == 1 ? 30000 : 100000)))"
-  done
-  LOCKSTEP_REDIS_PORT=$RP "$rl" --mode many --threads 8
-  echo "  raw limit, redis-benchmark 8 connections, -P 16: $(rl_rb "$sha" 8 16 400000)"
+  rl_round 30000 100000 100000 400000
   redis-cli -p "$RP" config set appendfsync always >/dev/null
 }
 
