@@ -78,6 +78,12 @@ class RateLimiter {
   // script: exact as Decide). decisions[i] answers keys[i]; a key may repeat (decided in
   // order). Errors and fallback as Decide (a failed round trip decides every key
   // locally). Thread-safe.
+  // Why a pipeline and not local leasing of token batches: leased tokens that an instance
+  // has not used yet are admissions nobody else can make (under-admission at low rates) or,
+  // if leases outlive their window, admissions beyond rate*t + burst, and remaining /
+  // retry_after become per-instance guesses; a pipeline keeps every decision exact and
+  // still amortises the round trip (a caller such as shopd's I/O loop collects the
+  // decisions of concurrent requests). BENCHMARKS.md has the figures.
   Result<std::vector<RateDecision>> DecideMany(const std::vector<std::string>& keys, const Deadline& deadline);
 
   // New rate and burst (config reload): the next decisions use them, in Redis (a key's
