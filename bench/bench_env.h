@@ -1,7 +1,11 @@
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <utility>
+#include <vector>
 
 #include "lockstep/redis/client.h"
 
@@ -23,6 +27,15 @@ inline redis::Client* SharedRedisClient() {
     return opened.ok() ? std::move(opened).value().release() : nullptr;
   }();
   return client;
+}
+
+// The p-quantile (0..1) of `v` divided by 1,000 (ns -> µs, µs -> ms); reorders `v`. 0 if
+// empty.
+inline double Percentile(std::vector<int64_t>& v, double p) {
+  if (v.empty()) return 0;
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(i), v.end());
+  return static_cast<double>(v[i]) / 1000.0;
 }
 
 }  // namespace lockstep::bench

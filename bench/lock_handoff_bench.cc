@@ -85,13 +85,6 @@ int64_t ScriptCalls(lockstep::redis::Client& client) {
   return total;
 }
 
-double Percentile(std::vector<int64_t>& v, double p) {
-  if (v.empty()) return 0;
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(i), v.end());
-  return static_cast<double>(v[i]) / 1000.0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -187,8 +180,8 @@ int main(int argc, char** argv) {
               args.services, args.hold_us, elapsed);
   std::printf("limit: uncontended acquire+release cycles/s=%.0f (one thread)\n", solo_rate);
   std::printf("grants=%lld grants/s=%.0f (%.2f of the limit) handoff_ms p50=%.2f p99=%.2f max=%.2f\n", static_cast<long long>(total),
-              static_cast<double>(total) / elapsed, static_cast<double>(total) / elapsed / solo_rate, Percentile(all, 0.50) / 1000.0, Percentile(all, 0.99) / 1000.0,
-              Percentile(all, 1.0) / 1000.0);
+              static_cast<double>(total) / elapsed, static_cast<double>(total) / elapsed / solo_rate, lockstep::bench::Percentile(all, 0.50) / 1000.0, lockstep::bench::Percentile(all, 0.99) / 1000.0,
+              lockstep::bench::Percentile(all, 1.0) / 1000.0);
   std::printf("scripts/grant=%.2f wakes/grant=%.2f polls/grant=%.2f give_ups=%lld errors=%lld retake_share=%.3f "
               "grants_per_thread min=%lld max=%lld\n",
               scripts_before >= 0 && scripts_after >= 0 ? static_cast<double>(scripts_after - scripts_before) * per_grant

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Benchmarks, measured against the raw limit in the same run (BENCHMARKS.md has the figures).
-#   scripts/bench.sh [micro|shopd|reads|all] [--requests N] [--connections C] [--duration S]
+#   scripts/bench.sh [micro|limits|shopd|reads|all] [--requests N] [--connections C] [--duration S]
 # micro: Google Benchmark programs of the sql and redis modules (pool overhead vs bare
-#        libmariadb / hiredis on the same server), the cache, lock hand-offs and the
-#        batch Coalescer's scheduling (no server).
+#        libmariadb / hiredis on the same server), the cache, lock hand-offs, the
+#        batch Coalescer's scheduling (no server) and the rate limiters (`limits`).
+# limits: only the rate limiters: lockstep_rate_limiter_bench (local TokenBucket; the
+#        distributed RateLimiter at 1/8/32 threads and DecideMany) beside redis-benchmark
+#        running the same decision script (EVALSHA, same arguments) at the same
+#        concurrencies: the raw limit.
 # shopd: lockstep-bench against a Release shopd: sql-baseline (bare BEGIN; 2x UPDATE;
 #        COMMIT loop: the limit), transfers over 1,000 and 10 accounts, http-noop (GET
 #        /healthz: the HTTP overhead), sql-hotrow (bare autocommit decrements of one row: the
@@ -26,7 +30,7 @@ ROOT=$(pwd)
 what=all requests=20000 connections=64 duration=30
 while [ $# -gt 0 ]; do
   case "$1" in
-    micro|shopd|reads|all) what=$1 ;;
+    micro|limits|shopd|reads|all) what=$1 ;;
     --duration) duration=$2; shift ;;
     --requests) requests=$2; shift ;;
     --connections) connections=$2; shift ;;
@@ -39,8 +43,12 @@ scripts/bootstrap.sh
 mkdir -p build
 cmake -S "$ROOT" -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_BUILD_TESTS=OFF \
   >build/bench.configure.log 2>&1 || { cat build/bench.configure.log; exit 1; }
-ninja -C build/bench shopd lockstep-bench lockstep_sql_bench lockstep_redis_bench lockstep_cache_bench \
-  lockstep_lock_handoff_bench lockstep_coalescer_bench
+if [ "$what" = limits ]; then
+  ninja -C build/bench lockstep_rate_limiter_bench
+else
+  ninja -C build/bench shopd lockstep-bench lockstep_sql_bench lockstep_redis_bench lockstep_cache_bench \
+    lockstep_lock_handoff_bench lockstep_coalescer_bench lockstep_rate_limiter_bench
+fi
 
 STACK=(--dir "$ROOT/build/bench-stack")
 shopd_pid=""
@@ -61,6 +69,50 @@ SERVER_CPU=(--cpu-pid "redis=$(cat "$ROOT/build/bench-stack/redis-0/redis.pid")"
             --cpu-pid "mariadb=$(cat "$ROOT/build/bench-stack/mariadb-primary/mariadbd.pid")")
 echo "== durability: innodb_flush_log_at_trx_commit=$(Q 'SELECT @@innodb_flush_log_at_trx_commit') sync_binlog=$(Q 'SELECT @@sync_binlog') redis appendonly=$(redis-cli -p "$RP" config get appendonly | tail -1) appendfsync=$(redis-cli -p "$RP" config get appendfsync | tail -1) maxmemory-policy=$(redis-cli -p "$RP" config get maxmemory-policy | tail -1)"
 
+# redis-benchmark running the rate limiter's decision script: rl_rb SHA CONNECTIONS PIPELINE
+# REQUESTS prints "<requests/s> /s, p50 <ms> ms". The arguments are the bench's: interval
+# 1 us (rate 1e6/s), burst 1e9, n 1 (every call admitted and written), keys over 1,000.
+rl_rb() {
+  redis-benchmark -p "$RP" -c "$2" -P "$3" -n "$4" -r 1000 --csv evalsha "$1" 1 'rlb:k:__rand_int__' 1 1000000000 1 |
+    tail -1 | awk -F'","' '{printf "%s /s, p50 %s ms", $(NF-6), $(NF-3)}'
+}
+# One round of limiter runs, each right beside its raw limit (this machine changes speed
+# within minutes, so the ratios are of the pairs): Decide at 1/8/32 threads against
+# redis-benchmark at as many connections, DecideMany (16 keys, 8 threads) against -P 16.
+# Arguments: redis-benchmark requests for 1, 8, 32 connections and the pipelined run.
+rl_round() {
+  local rl=build/bench/bench/lockstep_rate_limiter_bench c n
+  for c in 1 8 32; do
+    case $c in 1) n=$1 ;; 8) n=$2 ;; *) n=$3 ;; esac
+    LOCKSTEP_REDIS_PORT=$RP "$rl" --mode decide --threads "$c"
+    echo "  raw limit, redis-benchmark $c connections: $(rl_rb "$sha" "$c" 1 "$n")"
+  done
+  LOCKSTEP_REDIS_PORT=$RP "$rl" --mode many --threads 8
+  echo "  raw limit, redis-benchmark 8 connections, -P 16: $(rl_rb "$sha" 8 16 "$4")"
+}
+rate_limiter_micro() {
+  echo "== micro: rate limiters (local TokenBucket; distributed RateLimiter, then its script under redis-benchmark)"
+  local src sha
+  # The decision script as RateLimiter loads it (the text between its raw-string markers).
+  src=$(sed -n '/kDecideSource\[\] = R"lua(/,/)lua";/p' src/resilience/rate_limiter_scripts.cc | sed '1d;$d')
+  sha=$(redis-cli -p "$RP" script load "$src")
+  build/bench/bench/lockstep_rate_limiter_bench --mode local --threads 1
+  build/bench/bench/lockstep_rate_limiter_bench --mode local --threads 2
+  echo "== distributed limiter vs redis-benchmark of its decision script ($sha), two rounds"
+  rl_round 6000 16000 64000 120000
+  rl_round 6000 16000 64000 120000
+  # With appendfsync always both sides wait for the same fsync per event-loop round; one more
+  # round without it shows the CPU-bound limit (limiter, Redis and the client on 2 cores).
+  echo "== the same pairs with appendfsync everysec (restored to always after)"
+  redis-cli -p "$RP" config set appendfsync everysec >/dev/null
+  rl_round 30000 100000 100000 400000
+  redis-cli -p "$RP" config set appendfsync always >/dev/null
+}
+
+if [ "$what" = limits ]; then
+  rate_limiter_micro
+fi
+
 if [ "$what" = micro ] || [ "$what" = all ]; then
   echo "== micro: sql"
   Q "CREATE DATABASE IF NOT EXISTS lockstep_bench"
@@ -76,6 +128,7 @@ if [ "$what" = micro ] || [ "$what" = all ]; then
   LOCKSTEP_REDIS_PORT=${LOCKSTEP_REDIS_PORTS%%,*} build/bench/bench/lockstep_lock_handoff_bench --fair
   echo "== micro: batch Coalescer (no server)"
   build/bench/bench/lockstep_coalescer_bench
+  rate_limiter_micro
 fi
 
 if [ "$what" = shopd ] || [ "$what" = all ]; then
