@@ -51,6 +51,7 @@ shopd::http::ServerOptions ServerOptionsFrom(const shopd::config::ShopdConfig& c
     // The limit only shrinks while the queue stands; it starts at (and never exceeds) what
     // the pool can hold, and never goes below one request per worker.
     a.min_limit = c.worker_threads;
+    a.servers = c.worker_threads;
     a.initial_limit = a.max_limit = c.worker_threads + c.queue_limit;
     o.admission = a;
   }

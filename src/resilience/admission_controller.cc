@@ -38,6 +38,7 @@ Status AdmissionOptions::Validate() const {
                                    initial_limit, ") <= max_limit (", max_limit, ")");
   }
   if (!(backoff > 0 && backoff < 1)) return Status::InvalidArgument("admission backoff must be in (0, 1)");
+  if (servers < 1) return Status::InvalidArgument("admission servers must be >= 1");
   return Status::Ok();
 }
 
@@ -46,6 +47,7 @@ Status AdmissionOptions::Validate() const {
 Admission::Admission(Admission&& other) noexcept
     : controller_(std::exchange(other.controller_, nullptr)),
       admitted_at_(other.admitted_at_),
+      started_at_(other.started_at_),
       started_(other.started_) {}
 
 Admission& Admission::operator=(Admission&& other) noexcept {
@@ -53,6 +55,7 @@ Admission& Admission::operator=(Admission&& other) noexcept {
     Finish();
     controller_ = std::exchange(other.controller_, nullptr);
     admitted_at_ = other.admitted_at_;
+    started_at_ = other.started_at_;
     started_ = other.started_;
   }
   return *this;
@@ -63,12 +66,12 @@ Admission::~Admission() { Finish(); }
 void Admission::Started() {
   if (controller_ == nullptr || started_) return;
   started_ = true;
-  controller_->OnStarted(admitted_at_);
+  started_at_ = controller_->OnStarted(admitted_at_);
 }
 
 void Admission::Finish() {
   if (controller_ == nullptr) return;
-  std::exchange(controller_, nullptr)->OnFinished(started_);
+  std::exchange(controller_, nullptr)->OnFinished(started_, started_at_);
 }
 
 // ---- AdmissionController ----
@@ -143,24 +146,16 @@ Result<Admission> AdmissionController::TryAdmit(Priority priority, const Deadlin
 }
 
 Clock::duration AdmissionController::ExpectedWaitLocked() const {
-  if (stats_.start_rate <= 0) return stats_.queue_delay;
-  return std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(static_cast<double>(stats_.queued) / stats_.start_rate));
+  return std::chrono::duration_cast<Clock::duration>(stats_.run_time * stats_.queued / options_.servers);
 }
 
-void AdmissionController::OnStarted(Clock::time_point admitted_at) {
+Clock::time_point AdmissionController::OnStarted(Clock::time_point admitted_at) {
   const Clock::time_point now = clock_.Now();
   const Clock::duration delay = std::max(Clock::duration::zero(), now - admitted_at);
   Events events;
   {
     MutexLock lock(&mu_);
     --stats_.queued;
-    ++rate_window_starts_;
-    if (const Clock::duration elapsed = now - rate_window_start_; elapsed >= options_.interval) {
-      stats_.start_rate = static_cast<double>(rate_window_starts_) / std::chrono::duration<double>(elapsed).count();
-      rate_window_start_ = now;
-      rate_window_starts_ = 0;
-    }
     // EWMA with weight 1/8 (as TCP's SRTT): smooth enough, and follows a change within a
     // few dozen starts.
     stats_.queue_delay += (std::chrono::duration_cast<std::chrono::nanoseconds>(delay) - stats_.queue_delay) / 8;
@@ -196,12 +191,19 @@ void AdmissionController::OnStarted(Clock::time_point admitted_at) {
     if (stats_.limit != old_limit) events.limit_change = stats_.limit;
   }
   Notify(events);
+  return now;
 }
 
-void AdmissionController::OnFinished(bool started) {
+void AdmissionController::OnFinished(bool started, Clock::time_point started_at) {
+  const Clock::time_point now = started ? clock_.Now() : Clock::time_point{};
   MutexLock lock(&mu_);
   --stats_.in_flight;
-  if (!started) --stats_.queued;
+  if (!started) {
+    --stats_.queued;
+    return;
+  }
+  const auto ran = std::chrono::duration_cast<std::chrono::nanoseconds>(std::max(Clock::duration::zero(), now - started_at));
+  stats_.run_time += (ran - stats_.run_time) / 8;
 }
 
 AdmissionStats AdmissionController::stats() const {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -109,6 +110,45 @@ TEST_F(CheckerTest, TwoProcessesHotAccountsKeepInvariants) {
   // Both processes took part and nothing was left running.
   EXPECT_EQ(Call(*one, "GET", "/readyz").status, 200);
   EXPECT_EQ(Call(*two, "GET", "/readyz").status, 200);
+}
+
+// Overload: two workers, 64 connections on 10 hot accounts, a 250 ms deadline per request,
+// and admission control with a 20 ms standing-queue target. Requests that would only wait
+// are refused at once with 503 unavailable (reason overloaded) instead of queueing, and the
+// checker still finds every acknowledged transfer and no money created or lost.
+TEST_F(CheckerTest, AdmissionControlShedsUnderOverloadAndLosesNothing) {
+  ShopdProcess* shopd = StartShopd({"--worker-threads", "2", "--admission-target-ms", "20",
+                                    "--admission-interval-ms", "100"});
+  ASSERT_NE(shopd, nullptr);
+  const std::string manifest = TestTempDir() + "/overload.json";
+  const ProcessResult r = RunTransfers({shopd},
+                                       {"--accounts", "10", "--hot", "10", "--connections", "64", "--requests", "3000",
+                                        "--timeout-ms", "250", "--max-5xx", "-1", "--manifest", manifest},
+                                       "bench-overload");
+  EXPECT_EQ(r.exit_code, 0) << "stderr tail:\n" << Tail(r.err, 30);
+  const json summary = ParseJson(r.LastLine());
+  ASSERT_TRUE(summary.is_object() && summary.contains("statuses")) << r.out;
+  EXPECT_EQ(summary.value("invariants", ""), "ok") << summary.dump();
+  const json& statuses = summary["statuses"];
+  for (const auto& [status, count] : statuses.items()) {
+    // Done (200), refused by the business rules (409), shed (503) or past its deadline
+    // (504); never a 500 or a transport error.
+    EXPECT_TRUE(status == "200" || status == "409" || status == "503" || status == "504")
+        << count << " answers with status " << status << ": " << summary.dump();
+  }
+  ASSERT_TRUE(statuses.contains("503")) << "nothing was shed: " << summary.dump();
+  EXPECT_GT(statuses["503"].get<int64_t>(), 0);
+  ASSERT_TRUE(statuses.contains("200")) << summary.dump();
+  EXPECT_EQ(RunVerify(manifest, "verify-overload").exit_code, 0);
+  // The sheds are admission control's (not the queue limit's), and counted per reason.
+  const std::string metrics = Call(*shopd, "GET", "/metrics").body;
+  int64_t shed = 0;
+  std::istringstream lines(metrics);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("shopd_admission_shed_total{", 0) == 0) shed += std::stoll(line.substr(line.rfind(' ') + 1));
+  }
+  EXPECT_GT(shed, 0) << metrics;
+  EXPECT_EQ(Call(*shopd, "GET", "/readyz").status, 200);  // Critical: never shed.
 }
 
 TEST_F(CheckerTest, VerifyCatchesCreatedMoney) {

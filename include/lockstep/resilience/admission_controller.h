@@ -61,6 +61,9 @@ struct AdmissionOptions {
   // Multiplicative decrease when the delay is above target: limit *= backoff. In (0, 1).
   // Default 0.9. Increase: +1 per `limit` starts below target (additive).
   double backoff = 0.9;
+  // How many admitted requests run at once (the workers behind the queue), for the
+  // expected wait. >= 1. Default 1.
+  int servers = 1;
   AdmissionObserver observer;
 
   Status Validate() const;
@@ -80,7 +83,7 @@ struct AdmissionStats {
   int64_t queued = 0;      // Admitted and not started.
   bool overloaded = false; // The queue is standing now.
   std::chrono::nanoseconds queue_delay{0};  // Smoothed (EWMA 1/8) delay of recent starts.
-  double start_rate = 0;                    // Starts per second over the last full interval.
+  std::chrono::nanoseconds run_time{0};     // Smoothed (EWMA 1/8) start-to-finish time.
 };
 
 class AdmissionController;
@@ -108,6 +111,7 @@ class Admission {
 
   AdmissionController* controller_;  // Null once moved from or finished.
   Clock::time_point admitted_at_;
+  Clock::time_point started_at_{};
   bool started_ = false;
 };
 
@@ -122,9 +126,9 @@ class Admission {
 //     which grows by one per `limit` starts below target and shrinks by `backoff` (at most
 //     once per interval) while starts wait above target. kBulk gets half of it.
 //   - Deadline: a request whose deadline ends before its expected wait is refused at once
-//     instead of expiring in the queue. Expected wait = queued / start rate (Little's law,
-//     the rate measured over the last interval), or the smoothed delay of recent starts
-//     while no rate is known yet.
+//     instead of expiring in the queue. Expected wait = queued x smoothed run time of
+//     recent work / `servers` (the work ahead of it, served `servers` at a time): it follows
+//     the queue at once, and neither idle time nor a light load makes it pessimistic.
 // kCritical requests are always admitted (and counted). Time comes only from the injected
 // Clock (tests drive it with ManualClock).
 // Thread-safe. The Clock must outlive the controller; every Admission must be destroyed
@@ -150,9 +154,9 @@ class AdmissionController {
   friend class Admission;
   AdmissionController(AdmissionOptions options, const Clock& clock);
 
-  // From Admission.
-  void OnStarted(Clock::time_point admitted_at) LOCKSTEP_EXCLUDES(mu_);
-  void OnFinished(bool started) LOCKSTEP_EXCLUDES(mu_);
+  // From Admission: returns the start time.
+  Clock::time_point OnStarted(Clock::time_point admitted_at) LOCKSTEP_EXCLUDES(mu_);
+  void OnFinished(bool started, Clock::time_point started_at) LOCKSTEP_EXCLUDES(mu_);
 
   // What a request joining the queue now would wait (see the class comment).
   Clock::duration ExpectedWaitLocked() const LOCKSTEP_REQUIRES(mu_);
@@ -169,8 +173,6 @@ class AdmissionController {
   bool above_ LOCKSTEP_GUARDED_BY(mu_) = false;  // The last start waited above target.
   Clock::time_point above_since_ LOCKSTEP_GUARDED_BY(mu_);  // Start of that run (if above_).
   Clock::time_point last_decrease_ LOCKSTEP_GUARDED_BY(mu_);
-  Clock::time_point rate_window_start_ LOCKSTEP_GUARDED_BY(mu_);
-  int64_t rate_window_starts_ LOCKSTEP_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace lockstep::resilience
