@@ -171,8 +171,12 @@ struct Flow {
         queue.pop_front();
         continue;
       }
-      const ssize_t n = ::send(dst, head.bytes.data() + head_written, head.bytes.size() - head_written,
-                               MSG_DONTWAIT | MSG_NOSIGNAL);
+      // Counted before the write (the unsent rest is taken back after it), so a peer that
+      // has received bytes always finds them in bytes_forwarded().
+      const size_t size = head.bytes.size() - head_written;
+      forwarded->fetch_add(size, std::memory_order_relaxed);
+      const ssize_t n = ::send(dst, head.bytes.data() + head_written, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+      forwarded->fetch_sub(size - static_cast<size_t>(std::max<ssize_t>(n, 0)), std::memory_order_relaxed);
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
           want_write = true;
@@ -180,7 +184,6 @@ struct Flow {
         }
         return false;
       }
-      forwarded->fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
       head_written += static_cast<size_t>(n);
       queued -= static_cast<size_t>(n);
       if (head_written == head.bytes.size()) {

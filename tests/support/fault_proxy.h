@@ -108,10 +108,13 @@ class FaultProxy {
   // Connections accepted since Start, including those reset at accept. Thread-safe.
   uint64_t accepted() const { return accepted_.load(std::memory_order_relaxed); }
   // Bytes written to the receiving side in `direction` since Start (discarded and held
-  // bytes are not counted). Thread-safe.
+  // bytes are not counted). Bytes are counted just before their write, so once a peer
+  // has received them they are counted; a write in progress may be counted early.
+  // Thread-safe.
   uint64_t bytes_forwarded(Direction direction) const;
   // Bytes read from the sending side in `direction` since Start, whether forwarded, held
-  // or discarded. Thread-safe.
+  // or discarded (counted once read: the fault of that moment applies to them).
+  // Thread-safe.
   uint64_t bytes_read(Direction direction) const;
   // Waits until connections() == `count`; false if the deadline passed first. Thread-safe.
   bool AwaitConnections(int count, const Deadline& deadline) const LOCKSTEP_EXCLUDES(mu_);

@@ -30,6 +30,8 @@
 #include "lockstep/base/check.h"
 #include "lockstep/base/deadline.h"
 #include "lockstep/redis/client.h"
+#include "lockstep/sql/pool.h"
+#include "support/mariadb_test.h"
 #include "support/redis_test.h"
 
 namespace lockstep::testing {
@@ -269,6 +271,33 @@ TEST_F(FaultProxyEchoTest, BlackholeSwallowsNewConnections) {
   ::close(fd);
 }
 
+TEST_F(FaultProxyEchoTest, HalfCloseIsForwardedInOrder) {
+  const int fd = Connect(proxy_->port());
+  ASSERT_GE(fd, 0);
+  proxy_->SetFault(Direction::kClientToServer, Fault::Delay(50ms));
+  Send(fd, "bye");
+  ASSERT_EQ(::shutdown(fd, SHUT_WR), 0);  // The FIN follows "bye" through the delay.
+  Result<std::string> got = ReadExactly(fd, 3, Deadline::After(kGenerous));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, "bye");
+  got = ReadExactly(fd, 1, Deadline::After(kGenerous));  // The echo server closed in turn.
+  EXPECT_EQ(got.status().message(), "eof") << got.status();
+  EXPECT_TRUE(proxy_->AwaitConnections(0, Deadline::After(kGenerous)));
+  ::close(fd);
+}
+
+TEST_F(FaultProxyEchoTest, DestructorClosesStalledConnections) {
+  const int fd = Connect(proxy_->port());
+  ASSERT_GE(fd, 0);
+  proxy_->SetFault(Fault::Stall());
+  Send(fd, "held");
+  ASSERT_TRUE(proxy_->AwaitConnections(1, Deadline::After(kGenerous)));
+  proxy_.reset();  // Joins every thread (bounded by the poll slice) and closes the sockets.
+  Result<std::string> got = ReadExactly(fd, 1, Deadline::After(kGenerous));
+  EXPECT_EQ(got.status().code(), StatusCode::kUnavailable) << got.status();
+  ::close(fd);
+}
+
 TEST(FaultProxyControlTest, ParsesFaultsAndCommands) {
   for (const Fault& f : {Fault::None(), Fault::Delay(250ms), Fault::Stall(), Fault::Reset(), Fault::Blackhole()}) {
     Result<Fault> parsed = ParseFault(f.ToString());
@@ -358,6 +387,30 @@ TEST_F(FaultProxyRedisTest, BlackholeActsLikeAStallForNewConnections) {
   proxy_->SetFault(Fault::None());
   const Status ping = client_->Ping(Deadline::After(kGenerous));
   EXPECT_TRUE(ping.ok()) << ping;
+}
+
+// MariaDB speaks first (the server's greeting): the handshake and queries go through, and a
+// stall is cut by the pool's statement deadline.
+TEST(FaultProxyMariaDbTest, QueriesGoThroughAndAStallHitsTheDeadline) {
+  sql::ConnectionOptions connection = MariaDbTestOptions();
+  std::unique_ptr<FaultProxy> proxy = StartProxy(connection.port);
+  connection.port = proxy->port();
+  Result<std::unique_ptr<sql::Pool>> pool = sql::Pool::Open(connection, {});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  {
+    Result<sql::PooledConnection> lease = (*pool)->Acquire(Deadline::After(kGenerous));
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    Result<sql::Rows> rows = lease->Query("SELECT 1", Deadline::After(kGenerous));
+    ASSERT_TRUE(rows.ok()) << rows.status();
+    proxy->SetFault(Direction::kServerToClient, Fault::Stall());
+    rows = lease->Query("SELECT 2", Deadline::After(300ms));
+    EXPECT_EQ(rows.status().code(), StatusCode::kDeadlineExceeded) << rows.status();
+  }
+  proxy->SetFault(Direction::kServerToClient, Fault::None());
+  Result<sql::PooledConnection> lease = (*pool)->Acquire(Deadline::After(kGenerous));
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  Result<sql::Rows> rows = lease->Query("SELECT 3", Deadline::After(kGenerous));
+  EXPECT_TRUE(rows.ok()) << rows.status();
 }
 
 // lockstep-fault-proxy as a child process, with its stdout on a pipe. The destructor sends
