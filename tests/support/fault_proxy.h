@@ -9,15 +9,21 @@
 //              chunk never overtakes an earlier one, also when the delay changes).
 //   stall      read nothing and forward nothing in that direction (bytes wait in the
 //              kernel's buffers) until the fault changes; connections stay open.
-//   blackhole  read and discard everything (EOF too) in that direction: nothing is
-//              forwarded or answered, also on new connections, which are still accepted.
+//   blackhole  read and discard everything in that direction (an EOF is held until the
+//              fault changes): nothing is forwarded or answered, also on new connections,
+//              which are still accepted and connected upstream.
 //   reset      (either direction: it applies to whole connections) RST every open
 //              connection (SO_LINGER 0 + close, both sides) and RST new ones at accept.
 // A fault applies, on connections open then and opened later, to every byte the proxy reads
 // after SetFault returns (bytes waiting in the kernel count as not yet read; bytes_read()
-// tells what was read), and stall / blackhole also to bytes a delay still holds. Loopback and IPv4 only; one thread per connection plus an accept
-// thread, all polling with 10 ms timeouts, so every wait is bounded and a fault change is
-// seen within about 10 ms.
+// tells what was read), and stall / blackhole also to bytes a delay still holds.
+// Loopback and IPv4 only; one thread per connection plus an accept thread, all polling with
+// 10 ms timeouts, so every wait is bounded and a fault change is seen within about 10 ms.
+//
+//   auto proxy = FaultProxy::Start({.upstream_port = redis_port}).value();
+//   options.port = proxy->port();  // The client under test connects to the proxy.
+//   proxy->SetFault(Direction::kServerToClient, Fault::Delay(200ms));
+//   proxy->SetFault(Fault::Stall());  // Both directions.
 //
 // Out of process: `lockstep-fault-proxy --upstream HOST:PORT [--listen PORT]
 // [--control PORT]` (tests/tools/fault_proxy_main.cc) prints one line

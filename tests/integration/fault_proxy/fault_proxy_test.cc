@@ -501,7 +501,16 @@ TEST(FaultProxyBinaryTest, DrivenThroughItsControlPort) {
   EXPECT_EQ(control("fault both none"), "ok");
   ping = (*client)->Ping(Deadline::After(kGenerous));
   EXPECT_TRUE(ping.ok()) << ping;
-  EXPECT_EQ(control("stats").rfind("ok connections=", 0), 0u);
+  EXPECT_EQ(control("fault c2s reset"), "ok");
+  ping = (*client)->Ping(Deadline::After(kGenerous));
+  EXPECT_EQ(ping.code(), StatusCode::kUnavailable) << ping;
+  EXPECT_EQ(control("fault s2c delay 100"), "ok");
+  EXPECT_EQ(control("fault c2s none"), "ok");
+  const auto start = SteadyClock::now();
+  ping = (*client)->Ping(Deadline::After(kGenerous));
+  EXPECT_TRUE(ping.ok()) << ping;
+  EXPECT_GE(SteadyClock::now() - start, 100ms);
+  EXPECT_EQ(control("stats").rfind("ok connections=1 ", 0), 0u) << control("stats");
   EXPECT_EQ(control("fault both sideways").rfind("error ", 0), 0u);
 }
 
