@@ -389,6 +389,37 @@ TEST_F(FaultProxyRedisTest, BlackholeActsLikeAStallForNewConnections) {
   EXPECT_TRUE(ping.ok()) << ping;
 }
 
+// Several threads share the client (one proxied connection each) while another thread keeps
+// changing the delay: every call succeeds and the proxy counts the same bytes both ways.
+TEST_F(FaultProxyRedisTest, ConcurrentCallsWhileTheFaultChanges) {
+  constexpr int kThreads = 4;
+  constexpr int kCalls = 50;
+  std::atomic<int> failures{0};
+  std::atomic<bool> done{false};
+  std::thread changer([&] {
+    for (int i = 0; !done.load(); ++i) {
+      proxy_->SetFault(i % 2 == 0 ? Fault::Delay(1ms) : Fault::None());
+      std::this_thread::sleep_for(1ms);  // Pacing the changes only.
+    }
+  });
+  std::vector<std::thread> callers;
+  for (int t = 0; t < kThreads; ++t) {
+    callers.emplace_back([&] {
+      for (int i = 0; i < kCalls; ++i) {
+        if (!client_->Ping(Deadline::After(kGenerous)).ok()) failures.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& c : callers) c.join();
+  done.store(true);
+  changer.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_LE(proxy_->connections(), kThreads);
+  // "PING\r\n" as a RESP array is 14 bytes, "+PONG\r\n" 7.
+  EXPECT_EQ(proxy_->bytes_forwarded(Direction::kClientToServer), 14u * kThreads * kCalls);
+  EXPECT_EQ(proxy_->bytes_forwarded(Direction::kServerToClient), 7u * kThreads * kCalls);
+}
+
 // MariaDB speaks first (the server's greeting): the handshake and queries go through, and a
 // stall is cut by the pool's statement deadline.
 TEST(FaultProxyMariaDbTest, QueriesGoThroughAndAStallHitsTheDeadline) {
