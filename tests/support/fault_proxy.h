@@ -71,6 +71,7 @@ struct Fault {
 // otherwise. Thread-safe.
 Result<Fault> ParseFault(std::string_view text);
 
+// Plain value type, thread-compatible. Validated by FaultProxy::Start (kInvalidArgument).
 struct FaultProxyOptions {
   // The server every accepted connection is forwarded to: an IPv4 address or a name that
   // resolves to one (e.g. "localhost"). Non-empty.
