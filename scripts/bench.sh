@@ -296,6 +296,9 @@ if [ "$what" = overload ]; then
     steps+=("$(transfers "x$f" --rate "$rate" --connections "$conns")")
     grep -h WARNING "build/bench/overload-x$f.log" || true
   done
+  # The check each run does right after its last answer can still see shopd committing
+  # transfers it answered 504 for (its two SELECTs are not one snapshot): the table shows it
+  # as "in-run check"; what decides is this re-check of every step once all is quiet.
   verified=ok
   for f in capacity x0.5 x1 x2 x3 x4; do
     "$B" verify --mysql "$M" --manifest "build/bench/overload-$f.manifest.json" >/dev/null 2>"build/bench/overload-verify-$f.log" ||
@@ -316,7 +319,7 @@ def transport(j):
 peak = max(j["completed_rps"] for j in [cap] + steps)
 print(f"\nshopd {shopd_args}; capacity C = {C:.0f}/s (closed loop, 64 connections); {when}, commit {commit}")
 print("| offered (x C) | target /s | offered /s | connections | completed /s | shed (503) /s | other 5xx /s | "
-      "transport errors | completed p50 / p99 ms | shed p99 ms | completed / peak | invariants |")
+      "transport errors | completed p50 / p99 ms | shed p99 ms | completed / peak | in-run check |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 def row(name, j):
     target = f"{j['target_rps']:.0f}" if j["target_rps"] > 0 else "closed loop"
@@ -379,8 +382,5 @@ out.append("</svg>")
 open("build/bench/overload.svg", "w").write("\n".join(out) + "\n")
 print("chart: build/bench/overload.svg, summaries: build/bench/overload.json")
 PY
-  for j in "${steps[@]}"; do
-    python3 -c 'import json,sys; sys.exit(json.loads(sys.argv[1]).get("invariants") != "ok")' "$j" || verified=violated
-  done
   [ "$verified" = ok ]
 fi
