@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, measured against the raw limit in the same run (BENCHMARKS.md has the figures).
 #   scripts/bench.sh [micro|limits|shopd|reads|all] [--requests N] [--connections C] [--duration S]
+#   scripts/bench.sh overload [--duration S] [--shopd-args "FLAGS"] [--overload-connections N]
 # micro: Google Benchmark programs of the sql and redis modules (pool overhead vs bare
 #        libmariadb / hiredis on the same server), the cache, lock hand-offs, the
 #        batch Coalescer's scheduling (no server) and the rate limiters (`limits`).
@@ -20,6 +21,15 @@
 # reads: the product cache: two shopd instances per setting (L1+L2, L2 only, no cache),
 #        lockstep-bench reads (zipf over 10,000 products, 20 PUT/s, staleness checker, after
 #        a warm-up pass) for --duration seconds, beside http-noop and redis-benchmark GET.
+# overload (not part of `all`: ~2 minutes): one Release shopd (plus --shopd-args, e.g. a
+#        flag to compare), its closed-loop transfer capacity C (completed/s over 1,000
+#        accounts, 64 connections, 10 s), then open-loop transfers (lockstep-bench --rate)
+#        at 0.5, 1, 2, 3 and 4x C for --duration seconds each (default 10) with a 1,000 ms
+#        request deadline; N connections per step (default: enough for every request of
+#        one second to be in flight, 512..2048). Prints offered vs completed vs shed per
+#        step, writes the chart build/bench/overload.svg and the summaries
+#        build/bench/overload.json, and re-checks every step with `verify` (nothing
+#        acknowledged lost).
 # Starts its own private servers (build/bench-stack, MariaDB 14306, Redis 17379; override
 # with LOCKSTEP_BENCH_MARIADB_PORT / LOCKSTEP_BENCH_REDIS_PORT) and stops them at the end.
 # Durability as scripts/stack.sh: innodb_flush_log_at_trx_commit=1, sync_binlog=1, Redis
@@ -27,17 +37,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-what=all requests=20000 connections=64 duration=30
+what=all requests=20000 connections=64 duration=""
+shopd_args="" overload_connections=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    micro|limits|shopd|reads|all) what=$1 ;;
+    micro|limits|shopd|reads|all|overload) what=$1 ;;
     --duration) duration=$2; shift ;;
+    --shopd-args) shopd_args=$2; shift ;;
+    --overload-connections) overload_connections=$2; shift ;;
     --requests) requests=$2; shift ;;
     --connections) connections=$2; shift ;;
     *) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
+if [ -z "$duration" ]; then
+  if [ "$what" = overload ]; then duration=10; else duration=30; fi
+fi
 
 scripts/bootstrap.sh
 mkdir -p build
@@ -45,6 +61,8 @@ cmake -S "$ROOT" -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_B
   >build/bench.configure.log 2>&1 || { cat build/bench.configure.log; exit 1; }
 if [ "$what" = limits ]; then
   ninja -C build/bench lockstep_rate_limiter_bench
+elif [ "$what" = overload ]; then
+  ninja -C build/bench shopd lockstep-bench
 else
   ninja -C build/bench shopd lockstep-bench lockstep_sql_bench lockstep_redis_bench lockstep_cache_bench \
     lockstep_lock_handoff_bench lockstep_coalescer_bench lockstep_rate_limiter_bench
@@ -67,6 +85,23 @@ RP=${LOCKSTEP_REDIS_PORTS%%,*}
 # from /proc; Redis's AOF-rewrite children included) beside its own ("client").
 SERVER_CPU=(--cpu-pid "redis=$(cat "$ROOT/build/bench-stack/redis-0/redis.pid")"
             --cpu-pid "mariadb=$(cat "$ROOT/build/bench-stack/mariadb-primary/mariadbd.pid")")
+# Starts a Release shopd on database $1 (which must exist), logging to $2, with the flags
+# after them; sets started_pid and started_url. Exits (after stopping it) when it does not
+# listen within 30 s.
+start_shopd() {
+  local db=$1 log=$2 port=""
+  shift 2
+  SHOPD_MYSQL_PASSWORD=lockstep build/bench/apps/shopd/shopd --listen 127.0.0.1:0 \
+    --mysql "mysql://lockstep@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/$db" --redis "redis://127.0.0.1:$RP" "$@" >"$log" 2>&1 &
+  started_pid=$!
+  for _ in $(seq 1 300); do
+    port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' || true)
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || { echo "shopd did not start:"; cat "$log"; kill -TERM "$started_pid" 2>/dev/null || true; exit 1; }
+  started_url="http://127.0.0.1:$port"
+}
 echo "== durability: innodb_flush_log_at_trx_commit=$(Q 'SELECT @@innodb_flush_log_at_trx_commit') sync_binlog=$(Q 'SELECT @@sync_binlog') redis appendonly=$(redis-cli -p "$RP" config get appendonly | tail -1) appendfsync=$(redis-cli -p "$RP" config get appendfsync | tail -1) maxmemory-policy=$(redis-cli -p "$RP" config get maxmemory-policy | tail -1)"
 
 # redis-benchmark running the rate limiter's decision script: rl_rb SHA CONNECTIONS PIPELINE
@@ -137,18 +172,8 @@ if [ "$what" = shopd ] || [ "$what" = all ]; then
   # (same product ids) must not survive the recreated database.
   redis-cli -p "$RP" flushall >/dev/null
   M="mysql://lockstep:lockstep@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/shop_bench"
-  SHOPD_MYSQL_PASSWORD=lockstep build/bench/apps/shopd/shopd --listen 127.0.0.1:0 \
-    --mysql "mysql://lockstep@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/shop_bench" \
-    --redis "redis://127.0.0.1:${LOCKSTEP_REDIS_PORTS%%,*}" >build/bench/shopd.log 2>&1 &
-  shopd_pid=$!
-  port=""
-  for _ in $(seq 1 300); do
-    port=$(grep -o 'listening on 127.0.0.1:[0-9]*' build/bench/shopd.log | grep -o '[0-9]*$' || true)
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
-  [ -n "$port" ] || { echo "shopd did not start:"; cat build/bench/shopd.log; exit 1; }
-  U="http://127.0.0.1:$port"
+  start_shopd shop_bench build/bench/shopd.log
+  shopd_pid=$started_pid U=$started_url
   B=build/bench/apps/lockstep-bench/lockstep-bench
   CPU=(--cpu-pid "shopd=$shopd_pid" "${SERVER_CPU[@]}")
   run() { "$B" "$@" --connections "$connections" "${CPU[@]}" 2>/dev/null | tail -1; }
@@ -255,18 +280,9 @@ if [ "$what" = reads ] || [ "$what" = all ]; then
     Q "DROP DATABASE IF EXISTS shop_reads; CREATE DATABASE shop_reads"
     URLS=()
     for i in 1 2; do
-      log=build/bench/shopd-reads-$i.log
-      SHOPD_MYSQL_PASSWORD=lockstep build/bench/apps/shopd/shopd --listen 127.0.0.1:0 \
-        --mysql "mysql://lockstep@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/shop_reads" --redis "redis://127.0.0.1:$R" "$@" >"$log" 2>&1 &
-      reads_pids+=($!)
-      port=""
-      for _ in $(seq 1 300); do
-        port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' || true)
-        [ -n "$port" ] && break
-        sleep 0.1
-      done
-      [ -n "$port" ] || { echo "shopd did not start:"; cat "$log"; exit 1; }
-      URLS+=(--url "http://127.0.0.1:$port")
+      start_shopd shop_reads "build/bench/shopd-reads-$i.log" "$@"
+      reads_pids+=("$started_pid")
+      URLS+=(--url "$started_url")
     done
     READS_CPU=(--cpu-pid "shopd1=${reads_pids[0]}" --cpu-pid "shopd2=${reads_pids[1]}" "${SERVER_CPU[@]}")
   }
@@ -300,4 +316,122 @@ print(f"L1+L2 / L2 only = {l1l2['throughput']/l2['throughput']:.1f}x; L1+L2 / no
       f"L1+L2 / http-noop = {100*l1l2['throughput']/noop['throughput']:.0f}%; "
       f"the ceiling (http-noop) / L2 only = {noop['throughput']/l2['throughput']:.1f}x, / no cache = {noop['throughput']/none['throughput']:.1f}x")
 PY
+fi
+
+if [ "$what" = overload ]; then
+  Q "DROP DATABASE IF EXISTS shop_overload; CREATE DATABASE shop_overload"
+  # shellcheck disable=SC2086  # --shopd-args is a list of flags: split on spaces.
+  start_shopd shop_overload build/bench/shopd-overload.log $shopd_args
+  shopd_pid=$started_pid U=$started_url
+  B=build/bench/apps/lockstep-bench/lockstep-bench
+  M="mysql://lockstep:lockstep@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/shop_overload"
+  timeout_ms=1000
+  echo "== overload: shopd ${shopd_args:-(defaults)}; request deadline $timeout_ms ms, $duration s per step"
+  # Each run creates its own 1,000 accounts and keeps its manifest for `verify` below.
+  transfers() {
+    local name=$1; shift
+    "$B" transfers --url "$U" --mysql "$M" --accounts 1000 --duration "$duration" --timeout-ms "$timeout_ms" \
+      --replay-every 0 --duplicate-every 0 --manifest "build/bench/overload-$name.manifest.json" \
+      --cpu-pid "shopd=$shopd_pid" "${SERVER_CPU[@]}" "$@" 2>"build/bench/overload-$name.log" | tail -1 || true
+  }
+  cap=$(transfers capacity --connections 64)
+  C=$(python3 -c 'import json,sys; print(round(json.loads(sys.argv[1])["completed_rps"]))' "$cap")
+  echo "closed-loop capacity C = $C transfers/s (64 connections)"
+  steps=("$cap")
+  for f in 0.5 1 2 3 4; do
+    rate=$(python3 -c "print(round($f * $C))")
+    # Enough connections for a second of arrivals to be in flight at once (the deadline is
+    # 1 s), 512..2048, unless --overload-connections says otherwise.
+    conns=$overload_connections
+    [ "$conns" -gt 0 ] || conns=$(python3 -c "print(min(2048, max(512, $rate)))")
+    steps+=("$(transfers "x$f" --rate "$rate" --connections "$conns")")
+    grep -h WARNING "build/bench/overload-x$f.log" || true
+  done
+  # The check each run does right after its last answer can still see shopd committing
+  # transfers it answered 504 for (its two SELECTs are not one snapshot): the table shows it
+  # as "in-run check"; what decides is this re-check of every step once all is quiet.
+  verified=ok
+  for f in capacity x0.5 x1 x2 x3 x4; do
+    "$B" verify --mysql "$M" --manifest "build/bench/overload-$f.manifest.json" >/dev/null 2>"build/bench/overload-verify-$f.log" ||
+      { verified=violated; echo "verify $f: FAILED"; cat "build/bench/overload-verify-$f.log"; }
+  done
+  echo "verify (every step's acknowledged transfers against the tables): $verified"
+  python3 - "$shopd_args" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(git rev-parse --short HEAD)" "${steps[@]}" <<'PY'
+import json, math, sys
+shopd_args, when, commit = sys.argv[1] or "defaults", sys.argv[2], sys.argv[3]
+cap, *steps = (json.loads(a) for a in sys.argv[4:])
+C = cap["completed_rps"]
+json.dump({"shopd_args": shopd_args, "date": when, "commit": commit, "capacity": cap, "steps": steps},
+          open("build/bench/overload.json", "w"), indent=1)
+def other5xx(j):
+    return sum(v for k, v in j["statuses"].items() if int(k) >= 500 and int(k) != 503) / j["seconds"]
+def transport(j):
+    return j["statuses"].get("0", 0)
+peak = max(j["completed_rps"] for j in [cap] + steps)
+print(f"\nshopd {shopd_args}; capacity C = {C:.0f}/s (closed loop, 64 connections); {when}, commit {commit}")
+print("| offered (x C) | target /s | offered /s | connections | completed /s | shed (503) /s | other 5xx /s | "
+      "transport errors | completed p50 / p99 ms | shed p99 ms | completed / peak | in-run check |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+def row(name, j):
+    target = f"{j['target_rps']:.0f}" if j["target_rps"] > 0 else "closed loop"
+    shed_p99 = f"{j['shed_p99_ms']:.1f}" if j["shed_rps"] > 0 else "-"
+    print(f"| {name} | {target} | {j['offered_rps']:.0f} | {j['connections']} | {j['completed_rps']:.0f} | "
+          f"{j['shed_rps']:.0f} | {other5xx(j):.0f} | {transport(j)} | {j['completed_p50_ms']:.0f} / "
+          f"{j['completed_p99_ms']:.0f} | {shed_p99} | {j['completed_rps'] / peak:.2f} | {j.get('invariants', '?')} |")
+row("capacity run", cap)
+for f, j in zip(("0.5x", "1x", "2x", "3x", "4x"), steps):
+    row(f, j)
+print("statuses per step: " + "; ".join(f"{f} {json.dumps(j['statuses'])}" for f, j in zip(("0.5x", "1x", "2x", "3x", "4x"), steps)))
+
+# The chart: offered on x, answers per second on y (hand-written SVG, no packages).
+W, H, L, R, T, Bm = 720, 440, 70, 190, 40, 50
+xs = [j["offered_rps"] for j in steps]
+series = [("completed (2xx/4xx)", "#1f77b4", [j["completed_rps"] for j in steps]),
+          ("shed (503)", "#d62728", [j["shed_rps"] for j in steps]),
+          ("other 5xx (504, ...)", "#ff7f0e", [other5xx(j) for j in steps])]
+xmax = max(xs) * 1.05
+ymax = max([max(v) for _, _, v in series] + [max(xs)]) * 1.05
+def nice(vmax):  # A round grid step giving at most ~5 lines up to vmax.
+    raw = vmax / 5
+    mag = 10 ** math.floor(math.log10(raw))
+    return next(m * mag for m in (1, 2, 2.5, 5, 10) if raw <= m * mag)
+X = lambda v: L + (W - L - R) * v / xmax
+Y = lambda v: H - Bm - (H - T - Bm) * v / ymax
+out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
+       f'<rect width="{W}" height="{H}" fill="white"/>',
+       f'<text x="{L}" y="20" font-size="14">shopd transfers, open loop: offered vs completed vs shed (shopd {shopd_args})</text>']
+for axis, vmax in (("x", xmax), ("y", ymax)):
+    step = nice(vmax)
+    v = 0.0
+    while v <= vmax:
+        if axis == "x":
+            out.append(f'<line x1="{X(v):.1f}" y1="{T}" x2="{X(v):.1f}" y2="{H - Bm}" stroke="#eee"/>')
+            out.append(f'<text x="{X(v):.1f}" y="{H - Bm + 16}" text-anchor="middle">{v:.0f}</text>')
+        else:
+            out.append(f'<line x1="{L}" y1="{Y(v):.1f}" x2="{W - R}" y2="{Y(v):.1f}" stroke="#eee"/>')
+            out.append(f'<text x="{L - 6}" y="{Y(v) + 4:.1f}" text-anchor="end">{v:.0f}</text>')
+        v += step
+out.append(f'<line x1="{L}" y1="{H - Bm}" x2="{W - R}" y2="{H - Bm}" stroke="black"/>')
+out.append(f'<line x1="{L}" y1="{T}" x2="{L}" y2="{H - Bm}" stroke="black"/>')
+out.append(f'<text x="{(L + W - R) / 2}" y="{H - 12}" text-anchor="middle">offered transfers/s (achieved send rate)</text>')
+out.append(f'<text x="16" y="{(T + H - Bm) / 2}" text-anchor="middle" transform="rotate(-90 16 {(T + H - Bm) / 2})">answers/s</text>')
+# References: y = x (everything offered completes) and the closed-loop capacity C.
+out.append(f'<line x1="{X(0):.1f}" y1="{Y(0):.1f}" x2="{X(min(xmax, ymax)):.1f}" y2="{Y(min(xmax, ymax)):.1f}" stroke="#999" stroke-dasharray="4 4"/>')
+out.append(f'<line x1="{L}" y1="{Y(C):.1f}" x2="{W - R}" y2="{Y(C):.1f}" stroke="#2ca02c" stroke-dasharray="6 3"/>')
+legend = [(name, color, "") for name, color, _ in series] + [("offered (y = x)", "#999", "4 4"), (f"capacity C = {C:.0f}/s", "#2ca02c", "6 3")]
+for name, color, values in series:
+    pts = " ".join(f"{X(x):.1f},{Y(y):.1f}" for x, y in zip(xs, values))
+    out.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="2"/>')
+    out += [f'<circle cx="{X(x):.1f}" cy="{Y(y):.1f}" r="3" fill="{color}"/>' for x, y in zip(xs, values)]
+for k, (name, color, dash) in enumerate(legend):
+    y = T + 10 + 18 * k
+    out.append(f'<line x1="{W - R + 12}" y1="{y}" x2="{W - R + 36}" y2="{y}" stroke="{color}" stroke-width="2"'
+               + (f' stroke-dasharray="{dash}"' if dash else "") + "/>")
+    out.append(f'<text x="{W - R + 42}" y="{y + 4}">{name}</text>')
+out.append(f'<text x="{W - R + 12}" y="{T + 10 + 18 * len(legend) + 10}" font-size="10" fill="#555">{when}, {commit}</text>')
+out.append("</svg>")
+open("build/bench/overload.svg", "w").write("\n".join(out) + "\n")
+print("chart: build/bench/overload.svg, summaries: build/bench/overload.json")
+PY
+  [ "$verified" = ok ]
 fi

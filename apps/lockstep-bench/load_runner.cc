@@ -1,9 +1,14 @@
 #include "load_runner.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <latch>
+#include <optional>
 #include <thread>
+
+#include "arrival_schedule.h"
 
 namespace lockstep::bench {
 
@@ -13,10 +18,15 @@ LoadStats::Summary RunLoad(const CommonOptions& opt, const std::vector<Endpoint>
                            const RequestBody& body) {
   LoadStats stats;
   std::atomic<int64_t> next{0};
-  const auto start = Clock::now();
-  const auto stop_at = opt.duration_s > 0 ? start + std::chrono::duration_cast<Clock::duration>(
-                                                        std::chrono::duration<double>(opt.duration_s))
-                                          : Clock::time_point::max();
+  std::optional<ArrivalSchedule> schedule;
+  if (opt.rate > 0) schedule.emplace(opt.rate, opt.connections);
+  const int64_t scheduled = schedule ? schedule->Count(opt.duration_s, opt.requests) : 0;
+  // Written before `go` opens and read by the threads only after it (the latch orders it).
+  Clock::time_point start;
+  Clock::time_point stop_at;
+  std::latch go(1);
+  // The latest actual send of an open-loop run, in ns after start (a max over threads).
+  std::atomic<int64_t> last_send_ns{0};
   std::atomic<bool> finished{false};
   std::vector<std::thread> threads;
   for (int t = 0; t < opt.connections; ++t) {
@@ -24,18 +34,38 @@ LoadStats::Summary RunLoad(const CommonOptions& opt, const std::vector<Endpoint>
       const Endpoint& ep = endpoints[static_cast<size_t>(t) % endpoints.size()];
       http_client::Client client(ep.host, ep.port);
       LoadStats::Shard shard;
-      for (;;) {
-        const int64_t i = next.fetch_add(1);
-        if (opt.duration_s > 0 ? Clock::now() >= stop_at : i >= opt.requests) break;
-        const auto t0 = Clock::now();
-        const int status = body(t, i, client);
-        shard.latencies_us.push_back(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
-        shard.statuses[status]++;
+      go.wait();
+      auto record = [&](int status, Clock::time_point from) {
+        shard.Add(status, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - from).count());
         stats.Tick(status != 0 && status < 500);
+      };
+      if (schedule) {
+        Clock::duration last_send{0};
+        for (int64_t i = schedule->First(t); i < scheduled; i = schedule->Next(i)) {
+          const auto intended = start + schedule->Offset(i);
+          std::this_thread::sleep_until(intended);  // Returns at once when already late.
+          last_send = std::max(last_send, Clock::now() - start);
+          record(body(t, i, client), intended);
+        }
+        const int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(last_send).count();
+        for (int64_t seen = last_send_ns.load(); seen < ns && !last_send_ns.compare_exchange_weak(seen, ns);) {
+        }
+      } else {
+        for (;;) {
+          const int64_t i = next.fetch_add(1);
+          if (opt.duration_s > 0 ? Clock::now() >= stop_at : i >= opt.requests) break;
+          const auto t0 = Clock::now();
+          record(body(t, i, client), t0);
+        }
       }
       stats.Merge(std::move(shard));
     });
   }
+  start = Clock::now();
+  stop_at = opt.duration_s > 0
+                ? start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opt.duration_s))
+                : Clock::time_point::max();
+  go.count_down();
   std::thread progress([&] {
     int64_t last = 0;
     while (!finished.load()) {
@@ -50,7 +80,18 @@ LoadStats::Summary RunLoad(const CommonOptions& opt, const std::vector<Endpoint>
   for (auto& th : threads) th.join();
   finished = true;
   progress.join();
-  return stats.Summarize(Clock::now() - start);
+  LoadStats::Summary summary = stats.Summarize(Clock::now() - start);
+  if (schedule) {
+    summary.target_rps = schedule->rate();
+    summary.offered_rps = schedule->OfferedRate(scheduled, std::chrono::nanoseconds(last_send_ns.load()));
+    if (schedule->FellBehind(summary.offered_rps)) {
+      std::fprintf(stderr,
+                   "lockstep-bench: WARNING: the generator fell behind: offered %.0f/s of --rate %.0f/s (%.0f%% short); "
+                   "more --connections are needed for this latency\n",
+                   summary.offered_rps, schedule->rate(), 100.0 * (1.0 - summary.offered_rps / schedule->rate()));
+    }
+  }
+  return summary;
 }
 
 std::string RequestHeaders(int timeout_ms) { return "X-Request-Timeout-Ms: " + std::to_string(timeout_ms) + "\r\n"; }

@@ -10,6 +10,9 @@
 //                                                      (zipf GETs + PUTs; staleness check)
 //   lockstep-bench sql-baseline --mysql ...            (bare two-UPDATE transactions: the limit)
 //   lockstep-bench sql-hotrow --mysql ...              (bare autocommit hot-row decrements: the limit)
+// Every load scenario runs closed loop (each connection sends when its last answer came)
+// or, with --rate R, open loop: R requests per second at fixed times, latency measured from
+// each request's intended send time (see load_runner.h).
 // Progress goes to stderr once a second; the last stdout line is one JSON object.
 // Exit codes: 0 ok, 1 invariant violated (or --max-5xx exceeded), 2 usage/setup error.
 #include <CLI/CLI.hpp>
@@ -36,6 +39,11 @@ void AddCommon(CLI::App* app, CommonOptions& o, bool http, bool mysql) {
   app->add_option("--connections,-c", o.connections, "Concurrent connections (threads)")->capture_default_str()->check(CLI::Range(1, 4096));
   app->add_option("--requests,-n", o.requests, "Requests in total")->capture_default_str()->check(CLI::PositiveNumber);
   app->add_option("--duration", o.duration_s, "Run for this many seconds instead of --requests")->check(CLI::NonNegativeNumber);
+  app->add_option("--rate", o.rate,
+                  "Open loop: offer this many requests per second at fixed times (latency from the intended send "
+                  "time; needs enough --connections); 0 = closed loop")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app->add_option("--timeout-ms", o.timeout_ms, "X-Request-Timeout-Ms sent with each request")->capture_default_str()->check(CLI::Range(1, 600000));
   app->add_option("--seed", o.seed, "Random seed (0 = random)");
   app->add_option("--cpu-pid", o.cpu_pids,

@@ -55,7 +55,17 @@ nlohmann::json SummaryJson(const char* scenario, const LoadStats::Summary& s, co
           {"p99_ms", s.p99_us / 1000.0},
           {"max_ms", s.max_us / 1000.0},
           {"statuses", statuses},
-          {"connections", opt.connections}};
+          {"connections", opt.connections},
+          {"target_rps", s.target_rps},
+          {"offered_rps", s.offered_rps},
+          {"completed_rps", s.completed_rps},
+          {"shed_rps", s.shed_rps},
+          {"rate_limited_rps", s.rate_limited_rps},
+          {"other_errors", s.other},
+          {"completed_p50_ms", s.completed_p50_us / 1000.0},
+          {"completed_p99_ms", s.completed_p99_us / 1000.0},
+          {"shed_p50_ms", s.shed_p50_us / 1000.0},
+          {"shed_p99_ms", s.shed_p99_us / 1000.0}};
 }
 
 int64_t Count5xx(const LoadStats::Summary& s) {

@@ -25,7 +25,11 @@ std::optional<CpuMeter> StartCpuMeter(const CommonOptions& opt);
 void AddCpu(nlohmann::json& j, CpuMeter& meter, int64_t requests);
 
 // The summary object of a load run: scenario, requests, seconds, throughput, latency
-// percentiles in ms, the status counts and the run's connections.
+// percentiles in ms, the status counts and the run's connections; then the overload
+// figures: target_rps (--rate, 0 = closed loop), offered_rps (achieved send rate),
+// completed_rps / shed_rps / rate_limited_rps (business answers = 2xx and 4xx but 429 /
+// 503 / 429, per second of the run), other_errors (other 5xx and transport errors), and
+// completed_p50/p99_ms, shed_p50/p99_ms (latencies of those answers alone).
 nlohmann::json SummaryJson(const char* scenario, const LoadStats::Summary& s, const CommonOptions& opt);
 
 // Answers that count against --max-5xx: 5xx and transport errors (status 0).
