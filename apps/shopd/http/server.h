@@ -54,10 +54,12 @@ struct ServerOptions {
 // The HTTP/1.1 server (Boost.Beast hidden behind a pimpl; handlers never see it).
 //
 // Each connection is a coroutine on a strand of one io_context run by `io_threads`
-// threads; keep-alive and HTTP/1.0 are supported. Routed handlers run on a bounded
-// WorkerPool; the connection awaits the outcome without blocking its I/O thread, and the
-// reply is written only once the handler returned (the server never times out a running
-// handler). A request whose deadline passed while it was queued gets 504 without running.
+// threads; keep-alive and HTTP/1.0 are supported. A matched route's handler (call.h) runs
+// on the bounded WorkerPool, or starts on the I/O thread if the route says so and
+// continues on the pool for what would block; the connection awaits the answer without
+// blocking its I/O thread, and the reply is written once the handler answered (the server
+// never times out a running handler). A request whose deadline passed while it was queued
+// gets 504 without running; with `admission`, one that would only wait gets 503 at once.
 // Every response carries Content-Type (application/json unless the handler set one) and
 // X-Request-Id (the client's, if 1..128 visible ASCII characters, else generated).
 //
