@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 #include <latch>
 
 #include "http/testing/http_test_client.h"
@@ -22,15 +23,20 @@ TEST(WorkerPoolTest, RunsJobs) {
   EXPECT_FALSE(pool.TrySubmit([] {}).ok());
 }
 
+// Submits a job that blocks until `release` counts down, and waits until a worker runs it.
+void OccupyWorker(WorkerPool& pool, std::latch& release) {
+  auto started = std::make_shared<std::atomic<bool>>(false);  // Outlives a failed wait.
+  ASSERT_TRUE(pool.TrySubmit([started, &release] {
+    *started = true;
+    release.wait();
+  }).ok());
+  ASSERT_TRUE(WaitUntil([&] { return started->load(); }));
+}
+
 TEST(WorkerPoolTest, ShedsWhenQueueIsFull) {
   WorkerPool pool({.threads = 1, .queue_limit = 1});
   std::latch release(1);
-  std::atomic<bool> started{false};
-  ASSERT_TRUE(pool.TrySubmit([&] {
-    started = true;
-    release.wait();
-  }).ok());
-  ASSERT_TRUE(WaitUntil([&] { return started.load(); }));
+  ASSERT_NO_FATAL_FAILURE(OccupyWorker(pool, release));
   ASSERT_TRUE(pool.TrySubmit([] {}).ok());  // Waits in the queue.
   EXPECT_FALSE(pool.TrySubmit([] {}).ok());  // Queue full: shed at once.
   WorkerPoolStats s = pool.stats();
@@ -47,12 +53,7 @@ TEST(WorkerPoolTest, AdmissionShedsAtSubmitButNeverCritical) {
   admission.min_limit = admission.initial_limit = admission.max_limit = 2;
   WorkerPool pool({.threads = 1, .queue_limit = 100, .admission = admission});
   std::latch release(1);
-  std::atomic<bool> started{false};
-  ASSERT_TRUE(pool.TrySubmit([&] {
-    started = true;
-    release.wait();
-  }).ok());
-  ASSERT_TRUE(WaitUntil([&] { return started.load(); }));
+  ASSERT_NO_FATAL_FAILURE(OccupyWorker(pool, release));
   ASSERT_TRUE(pool.TrySubmit([] {}).ok());  // Queued: two in flight, the limit.
   const lockstep::Status shed = pool.TrySubmit([] {});
   EXPECT_EQ(shed.code(), lockstep::StatusCode::kUnavailable);
