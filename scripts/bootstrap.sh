@@ -11,7 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14
   mariadb-server mariadb-client redis-server redis-tools
-  curl procps python3
+  curl procps python3 faketime
   prometheus
 )
 

@@ -1,5 +1,5 @@
 // shopd: wiring only (STYLE.md R8). Config -> logging -> server + routes -> run until
-// SIGTERM/SIGINT -> drain -> exit 0.
+// SIGTERM/SIGINT (SIGHUP: reload the rate limits) -> drain -> exit 0.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -20,6 +20,7 @@
 #include "domain/orders/reconcile.h"
 #include "domain/orders/reservation_persister.h"
 #include "domain/orders/reservations.h"
+#include "api/rate_limit_gate.h"
 #include "api/routes.h"
 #include "domain/schema.h"
 #include "domain/transfers/transfers.h"
@@ -139,6 +140,7 @@ int main(int argc, char** argv) {
   sigemptyset(&shutdown_signals);
   sigaddset(&shutdown_signals, SIGTERM);
   sigaddset(&shutdown_signals, SIGINT);
+  sigaddset(&shutdown_signals, SIGHUP);  // Reload, not shutdown: handled in the loop below.
   pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
 
   // Every metric of /metrics: event counters in `registry` (it outlives everything that
@@ -262,7 +264,23 @@ int main(int argc, char** argv) {
     reservations.CollectMetrics(out);
   });
 
-  shopd::http::Server server(ServerOptionsFrom(config, *listen));
+  auto rate_limits = shopd::api::RateLimitGate::Create(
+      **redis, {.key_prefix = config.EffectiveRedisKeyPrefix() + "rl:", .min_instances = config.rate_limit_min_instances},
+      registry);
+  if (!rate_limits.ok()) {
+    spdlog::critical("shopd: {}", rate_limits.status().ToString());
+    return 2;
+  }
+  if (lockstep::Status s = (*rate_limits)->Apply(config.rate_limits, config.client_rate_limits); !s.ok()) {
+    spdlog::critical("shopd: rate limits: {}", s.ToString());
+    return 2;
+  }
+  std::shared_ptr<shopd::api::RateLimitGate> gate = std::move(*rate_limits);
+  spdlog::info("rate limits: {}", gate->Describe());
+
+  shopd::http::ServerOptions server_options = ServerOptionsFrom(config, *listen);
+  server_options.gate = gate;
+  shopd::http::Server server(std::move(server_options));
   std::vector<shopd::http::ReadinessCheck> readiness;
   readiness.push_back({"mariadb", [&pool](const lockstep::Deadline& d) -> lockstep::Status {
                          const lockstep::Deadline capped = d.CappedAt(std::chrono::seconds(2));
@@ -287,7 +305,22 @@ int main(int argc, char** argv) {
   spdlog::info("shopd listening on {}:{}", host, server.port());
 
   int signal_number = 0;
-  sigwait(&shutdown_signals, &signal_number);
+  for (;;) {
+    sigwait(&shutdown_signals, &signal_number);
+    if (signal_number != SIGHUP) break;
+    // Re-read flags, environment and the config file as at startup; only the rate limits
+    // take effect (everything else needs a restart). A bad config keeps the old limits.
+    auto reloaded = shopd::config::LoadConfig(args, shopd::config::ProcessEnv());
+    lockstep::Status applied = reloaded.ok() ? gate->Apply(reloaded->config.rate_limits,
+                                                           reloaded->config.client_rate_limits)
+                                             : reloaded.status();
+    if (applied.ok()) {
+      spdlog::info("SIGHUP: rate limits now: {}", gate->Describe());
+    } else {
+      spdlog::error("SIGHUP: config not reloaded, the old rate limits stay ({}): {}", gate->Describe(),
+                    applied.message());
+    }
+  }
   spdlog::info("received signal {}, draining (up to {} ms)", signal_number, config.drain_timeout.count());
   server.Drain();
   persister.reset();  // Unacked entries stay pending for a restart or another instance.

@@ -17,6 +17,12 @@ local n = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local limit = now + burst * interval
+if tat > limit then
+  -- Only after a change of rate or burst: the stored debt of the old settings becomes an
+  -- empty bucket of the new ones (stored, so the next decision sees it drain).
+  tat = limit
+  redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
+end
 local next_tat = tat + n * interval
 if next_tat > limit then
   local remaining = math.floor((limit - tat) / interval)

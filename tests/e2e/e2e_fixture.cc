@@ -30,13 +30,14 @@ void ShopdE2eTest::TearDown() {
   }
 }
 
-ShopdProcess& ShopdE2eTest::LaunchShopd(std::vector<std::string> extra_args) {
+ShopdProcess& ShopdE2eTest::LaunchShopd(Launch launch) {
   ShopdOptions o;
   o.mariadb_port = env_.mariadb_port;
   o.database = database();
-  o.redis_port = env_.redis_ports.front();
+  o.redis_port = launch.redis_port != 0 ? launch.redis_port : env_.redis_ports.front();
   o.log_path = TestTempDir() + "/shopd-" + std::to_string(shopds_.size()) + ".log";
-  o.extra_args = std::move(extra_args);
+  o.extra_args = std::move(launch.extra_args);
+  o.extra_env = std::move(launch.extra_env);
   shopds_.push_back(std::make_unique<ShopdProcess>(std::move(o)));
   ShopdProcess& p = *shopds_.back();
   const std::string error = p.Launch();
@@ -44,8 +45,8 @@ ShopdProcess& ShopdE2eTest::LaunchShopd(std::vector<std::string> extra_args) {
   return p;
 }
 
-ShopdProcess* ShopdE2eTest::StartShopd(std::vector<std::string> extra_args) {
-  ShopdProcess& p = LaunchShopd(std::move(extra_args));
+ShopdProcess* ShopdE2eTest::StartShopd(Launch launch) {
+  ShopdProcess& p = LaunchShopd(std::move(launch));
   const std::string error = p.AwaitListening();
   if (!error.empty()) {
     ADD_FAILURE() << error;

@@ -27,11 +27,19 @@ class ShopdE2eTest : public testing::MariaDbTest {
   void SetUp() override;
   void TearDown() override;
 
+  // How to start one shopd beyond the defaults.
+  struct Launch {
+    std::vector<std::string> extra_args = {};
+    std::vector<std::string> extra_env = {};  // "NAME=value".
+    int redis_port = 0;                  // 0: the fixture's Redis (else e.g. a FaultProxy's port).
+  };
   // Forks one more shopd on this test's database (not awaited).
-  ShopdProcess& LaunchShopd(std::vector<std::string> extra_args = {});
+  ShopdProcess& LaunchShopd(Launch launch);
+  ShopdProcess& LaunchShopd(std::vector<std::string> extra_args = {}) { return LaunchShopd(Launch{std::move(extra_args)}); }
   // Launches one more shopd and awaits its listening line. nullptr (and a test failure) if
   // it does not come up: `ShopdProcess* s = StartShopd(); ASSERT_NE(s, nullptr);`.
-  ShopdProcess* StartShopd(std::vector<std::string> extra_args = {});
+  ShopdProcess* StartShopd(Launch launch);
+  ShopdProcess* StartShopd(std::vector<std::string> extra_args = {}) { return StartShopd(Launch{std::move(extra_args)}); }
 
   // One HTTP request on a fresh connection. `headers` are raw "Name: value\r\n" lines.
   Result<HttpResponse> TryCall(const ShopdProcess& shopd, std::string_view method, std::string_view target,

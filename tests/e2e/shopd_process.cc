@@ -152,7 +152,9 @@ std::string ShopdProcess::Launch() {
   };
   argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
   std::string error;
-  pid_ = Spawn(std::move(argv), ChildEnvironment({"SHOPD_MYSQL_PASSWORD=lockstep"}), "", options_.log_path,
+  std::vector<std::string> extra_env = {"SHOPD_MYSQL_PASSWORD=lockstep"};
+  extra_env.insert(extra_env.end(), options_.extra_env.begin(), options_.extra_env.end());
+  pid_ = Spawn(std::move(argv), ChildEnvironment(extra_env), "", options_.log_path,
                options_.log_path, &error);
   return pid_ > 0 ? "" : error;
 }

@@ -28,6 +28,8 @@ struct ShopdOptions {
   int redis_port = 0;
   std::string log_path;   // stdout + stderr of the process.
   std::vector<std::string> extra_args;
+  // "NAME=value" added to the environment (e.g. LD_PRELOAD of libfaketime).
+  std::vector<std::string> extra_env;
 };
 
 // RAII owner of one real shopd process: fork/exec of the built binary with

@@ -64,13 +64,15 @@ void RegisterAccountRoutes(http::Router& router, const Services& services) {
                LOCKSTEP_ASSIGN_OR_RETURN(int64_t balance, http::GetInt64(body, "balance"));
                LOCKSTEP_ASSIGN_OR_RETURN(Account account, accounts.Create(owner, balance, req.deadline));
                return Response::Json(201, AccountJson(account));
-             }));
+             }),
+             {.limit_group = "accounts"});
 
   router.Add(Method::kGet, "/v1/accounts/{id}", http::ResultHandler([&accounts](Request& req) -> Result<Response> {
                LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, http::PathInt64(req, "id"));
                LOCKSTEP_ASSIGN_OR_RETURN(Account account, accounts.Get(id, req.deadline));
                return Response::Json(200, AccountJson(account));
-             }));
+             }),
+             {.limit_group = "accounts"});
 
   router.Add(Method::kPost, "/v1/transfers", http::ResultHandler([&transfers](Request& req) -> Result<Response> {
                LOCKSTEP_ASSIGN_OR_RETURN(nlohmann::json body, http::ParseJsonObject(req.body));
@@ -81,7 +83,8 @@ void RegisterAccountRoutes(http::Router& router, const Services& services) {
                LOCKSTEP_ASSIGN_OR_RETURN(t.amount, http::GetInt64(body, "amount"));
                LOCKSTEP_ASSIGN_OR_RETURN(reply::Outcome outcome, transfers.Transfer(t, req.deadline));
                return FromOutcome(outcome);
-             }));
+             }),
+             {.limit_group = "transfers"});
 }
 
 void RegisterCommerceRoutes(http::Router& router, const Services& services) {
@@ -96,7 +99,8 @@ void RegisterCommerceRoutes(http::Router& router, const Services& services) {
                LOCKSTEP_ASSIGN_OR_RETURN(std::optional<std::string> mode, http::GetOptionalString(body, "stock_mode"));
                LOCKSTEP_ASSIGN_OR_RETURN(Product p, products.Create(name, price, stock, std::move(mode), req.deadline));
                return ProductResponse(201, p);
-             }));
+             }),
+             {.limit_group = "products_write"});
 
   // An L1 hit is answered on the I/O thread (no hand-off to the worker pool); a miss
   // continues on a worker.
@@ -117,7 +121,7 @@ void RegisterCommerceRoutes(http::Router& router, const Services& services) {
           worker.Respond(p.ok() ? ProductResponse(200, *p) : Response::Error(p.status()));
         });
       },
-      {.starts_on_io_thread = true});
+      {.starts_on_io_thread = true, .limit_group = "products_read"});
 
   router.Add(Method::kPut, "/v1/products/{id}", http::ResultHandler([&products](Request& req) -> Result<Response> {
                LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, http::PathInt64(req, "id"));
@@ -132,7 +136,8 @@ void RegisterCommerceRoutes(http::Router& router, const Services& services) {
                LOCKSTEP_ASSIGN_OR_RETURN(std::optional<int64_t> price, http::GetOptionalInt64(body, "price"));
                LOCKSTEP_ASSIGN_OR_RETURN(Product p, products.Update(id, std::move(name), price, req.deadline));
                return ProductResponse(200, p);
-             }));
+             }),
+             {.limit_group = "products_write"});
 
   // Starts on the I/O thread: an order that only has to be queued (batched, or reserved
   // once the mode, an id and the durability check are at hand) is queued from there,
@@ -157,19 +162,21 @@ void RegisterCommerceRoutes(http::Router& router, const Services& services) {
           orders.Place(order, worker.request().deadline, done, domain::Blocking::kAllowed);
         });
       },
-      {.starts_on_io_thread = true});
+      {.starts_on_io_thread = true, .limit_group = "orders"});
 
   router.Add(Method::kGet, "/v1/orders/{id}", http::ResultHandler([&orders](Request& req) -> Result<Response> {
                LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, http::PathInt64(req, "id"));
                LOCKSTEP_ASSIGN_OR_RETURN(Order o, orders.Get(id, req.deadline));
                return Response::RawJson(200, OrderBody(o));
-             }));
+             }),
+             {.limit_group = "orders"});
 
   router.Add(Method::kGet, "/v1/orders", http::ResultHandler([&orders](Request& req) -> Result<Response> {
                LOCKSTEP_ASSIGN_OR_RETURN(std::string rid, http::RequiredQuery(req, "request_id"));
                LOCKSTEP_ASSIGN_OR_RETURN(Order o, orders.GetByRequestId(rid, req.deadline));
                return Response::RawJson(200, OrderBody(o));
-             }));
+             }),
+             {.limit_group = "orders"});
 }
 
 }  // namespace shopd::api

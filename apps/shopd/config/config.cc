@@ -10,10 +10,12 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
 
+#include "config/rate_limit_spec.h"
 #include "lockstep/redis/url.h"
 #include "lockstep/sql/url.h"
 
@@ -46,6 +48,9 @@ constexpr KeySpec kKeys[] = {
     {"admission_control", Kind::kInt, true},
     {"admission_target_ms", Kind::kInt, true},
     {"admission_interval_ms", Kind::kInt, true},
+    {"rate_limit", Kind::kList, false},         // Flag: --rate-limit (repeatable).
+    {"client_rate_limit", Kind::kList, false},  // Flag: --client-rate-limit (repeatable).
+    {"rate_limit_min_instances", Kind::kInt, true},
     {"body_limit_bytes", Kind::kInt, true},
     {"default_request_timeout_ms", Kind::kInt, true},
     {"max_request_timeout_ms", Kind::kInt, true},
@@ -256,6 +261,8 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
       {"admission_control", 0, [&](int64_t v) { c.admission_control = v != 0; }},
       {"admission_target_ms", 1, [&](int64_t v) { c.admission_target = std::chrono::milliseconds(v); }},
       {"admission_interval_ms", 1, [&](int64_t v) { c.admission_interval = std::chrono::milliseconds(v); }},
+      {"rate_limit_min_instances", 1,
+       [&](int64_t v) { c.rate_limit_min_instances = static_cast<int>(std::min<int64_t>(v, 1 << 20)); }},
       {"body_limit_bytes", 1, [&](int64_t v) { c.body_limit_bytes = v; }},
       {"default_request_timeout_ms", 1, [&](int64_t v) { c.default_request_timeout = std::chrono::milliseconds(v); }},
       {"max_request_timeout_ms", 1, [&](int64_t v) { c.max_request_timeout = std::chrono::milliseconds(v); }},
@@ -297,6 +304,12 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
   if (c.default_request_timeout > c.max_request_timeout) {
     return Status::InvalidArgument(source("default_request_timeout_ms"),
                                    ": must not exceed max_request_timeout_ms (", c.max_request_timeout.count(), ")");
+  }
+  if (const Raw* r = get("rate_limit")) {
+    LOCKSTEP_ASSIGN_OR_RETURN(c.rate_limits, ParseRateLimits(SplitList(r->value), r->source));
+  }
+  if (const Raw* r = get("client_rate_limit")) {
+    LOCKSTEP_ASSIGN_OR_RETURN(c.client_rate_limits, ParseRateLimits(SplitList(r->value), r->source));
   }
   if (const Raw* r = get("log_level")) c.log_level = r->value;
   if (const Raw* r = get("mysql_ssl_ca")) c.mysql_ssl_ca = r->value;
@@ -366,6 +379,12 @@ std::string Join(const std::vector<Options>& items) {
   return out + "]";
 }
 
+std::string JoinSpecs(const std::vector<RateLimitSpec>& specs) {
+  std::string out = "[";
+  for (const RateLimitSpec& s : specs) out += (out.size() > 1 ? "," : "") + s.ToString();
+  return out + "]";
+}
+
 }  // namespace
 
 lockstep::Result<ListenAddress> ParseListenAddress(const std::string& listen) {
@@ -409,7 +428,9 @@ std::string ShopdConfig::Redacted() const {
       << " redis_password=" << (redis_password.empty() ? "<none>" : "***") << " io_threads=" << io_threads
       << " worker_threads=" << worker_threads << " queue_limit=" << queue_limit
       << " admission_control=" << admission_control << " admission_target_ms=" << admission_target.count()
-      << " admission_interval_ms=" << admission_interval.count()
+      << " admission_interval_ms=" << admission_interval.count() << " rate_limit=" << JoinSpecs(rate_limits)
+      << " client_rate_limit=" << JoinSpecs(client_rate_limits)
+      << " rate_limit_min_instances=" << rate_limit_min_instances
       << " body_limit_bytes=" << body_limit_bytes << " default_request_timeout_ms=" << default_request_timeout.count()
       << " max_request_timeout_ms=" << max_request_timeout.count() << " header_timeout_ms=" << header_timeout.count()
       << " idle_timeout_ms=" << idle_timeout.count() << " drain_timeout_ms=" << drain_timeout.count()
@@ -436,6 +457,8 @@ lockstep::Result<ConfigLoad> LoadConfig(const std::vector<std::string>& args, co
   CLI::App app("shopd: the lockstep reference service (HTTP/JSON, see API.md)", "shopd");
   std::map<std::string, std::string> flag_values;
   std::vector<std::string> replicas;
+  std::vector<std::string> rate_limits;
+  std::vector<std::string> client_rate_limits;
   std::string config_file;
   app.add_option("--config", config_file, "TOML config file (also SHOPD_CONFIG)");
   for (const KeySpec& k : kKeys) {
@@ -444,6 +467,10 @@ lockstep::Result<ConfigLoad> LoadConfig(const std::vector<std::string>& args, co
   bool reconcile = false;
   app.add_flag("--reconcile", reconcile, "Reconcile the reserved mode's Redis state with MariaDB, print a report, exit");
   app.add_option("--mysql-replica", replicas, "MariaDB replica URL (repeatable)")->allow_extra_args(false);
+  app.add_option("--rate-limit", rate_limits, "GROUP=RATE[:BURST], summed over instances (repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--client-rate-limit", client_rate_limits, "GROUP=RATE[:BURST] per X-Client-Id (repeatable)")
+      ->allow_extra_args(false);
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 wants them reversed.
   try {
     app.parse(reversed);
@@ -457,10 +484,13 @@ lockstep::Result<ConfigLoad> LoadConfig(const std::vector<std::string>& args, co
   for (const KeySpec& k : kKeys) {
     if (k.flag && app.count(FlagName(k.key)) > 0) flags[k.key] = Raw{flag_values[k.key], FlagName(k.key)};
   }
-  if (!replicas.empty()) {
+  for (const auto& [values, key, flag] : {std::tuple{&replicas, "mysql_replicas", "--mysql-replica"},
+                                          std::tuple{&rate_limits, "rate_limit", "--rate-limit"},
+                                          std::tuple{&client_rate_limits, "client_rate_limit", "--client-rate-limit"}}) {
+    if (values->empty()) continue;
     std::string joined;
-    for (const std::string& r : replicas) joined += (joined.empty() ? "" : ",") + r;
-    flags["mysql_replicas"] = Raw{joined, "--mysql-replica"};
+    for (const std::string& v : *values) joined += (joined.empty() ? "" : ",") + v;
+    flags[key] = Raw{joined, flag};
   }
 
   Layer merged;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "config/rate_limit_spec.h"
 #include "lockstep/base/result.h"
 #include "lockstep/redis/options.h"
 #include "lockstep/sql/options.h"
@@ -56,6 +57,16 @@ struct ShopdConfig {
   bool admission_control = true;
   std::chrono::milliseconds admission_target{1'000};
   std::chrono::milliseconds admission_interval{1'000};
+  // Rate limits (API.md "Rate limits and overload"): per group summed over the instances
+  // sharing the Redis (`rate_limit`; flag --rate-limit GROUP=RATE[:BURST], repeatable;
+  // SHOPD_RATE_LIMIT and the TOML key take a list), and per X-Client-Id
+  // (`client_rate_limit`, same forms). Default none. SIGHUP re-reads them (only them).
+  std::vector<RateLimitSpec> rate_limits;
+  std::vector<RateLimitSpec> client_rate_limits;
+  // While Redis is unreachable each instance admits rate/N of a limit, N = the live
+  // instances it counted last, never fewer than this (set it to the fleet size to keep the
+  // documented bound for instances started during an outage). >= 1. Default 1.
+  int rate_limit_min_instances = 1;
   int64_t body_limit_bytes = 1 << 20;  // > 0.
   std::chrono::milliseconds default_request_timeout{5'000};  // > 0, <= max_request_timeout.
   std::chrono::milliseconds max_request_timeout{60'000};     // > 0.

@@ -327,3 +327,73 @@ TEST_F(ConfigTest, ReservedModeKeys) {
 
 }  // namespace
 }  // namespace shopd::config
+
+namespace shopd::config {
+namespace {
+
+TEST_F(ConfigTest, RateLimitsFromFlagsEnvAndFile) {
+  auto c = Load({"--rate-limit", "orders=100:10", "--rate-limit", "transfers=0.5", "--client-rate-limit", "all=20"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->config.rate_limits.size(), 2u);
+  EXPECT_EQ(c->config.rate_limits[0], (RateLimitSpec{"orders", 100, 10}));
+  EXPECT_EQ(c->config.rate_limits[1], (RateLimitSpec{"transfers", 0.5, 1}));  // Burst max(1, rate/10).
+  ASSERT_EQ(c->config.client_rate_limits.size(), 1u);
+  EXPECT_EQ(c->config.client_rate_limits[0], (RateLimitSpec{"all", 20, 2}));
+  EXPECT_EQ(c->config.rate_limit_min_instances, 1);
+
+  auto env = Load({}, {{"SHOPD_RATE_LIMIT", "accounts=5:2, products_read=1000"}, {"SHOPD_RATE_LIMIT_MIN_INSTANCES", "3"}});
+  ASSERT_TRUE(env.ok()) << env.status();
+  ASSERT_EQ(env->config.rate_limits.size(), 2u);
+  EXPECT_EQ(env->config.rate_limits[1], (RateLimitSpec{"products_read", 1000, 100}));
+  EXPECT_EQ(env->config.rate_limit_min_instances, 3);
+
+  const std::string file = Write("shopd.toml", "rate_limit = [\"checkouts=7:3\"]\nclient_rate_limit = \"orders=1\"\n");
+  auto from_file = Load({"--config", file});
+  ASSERT_TRUE(from_file.ok()) << from_file.status();
+  EXPECT_EQ(from_file->config.rate_limits, (std::vector<RateLimitSpec>{{"checkouts", 7, 3}}));
+  EXPECT_EQ(from_file->config.client_rate_limits, (std::vector<RateLimitSpec>{{"orders", 1, 1}}));
+  // A flag replaces the file's list as a whole.
+  auto flag_wins = Load({"--config", file, "--rate-limit", "orders=9"});
+  ASSERT_TRUE(flag_wins.ok()) << flag_wins.status();
+  EXPECT_EQ(flag_wins->config.rate_limits, (std::vector<RateLimitSpec>{{"orders", 9, 1}}));
+  EXPECT_NE(flag_wins->config.Redacted().find("rate_limit=[orders=9:1]"), std::string::npos)
+      << flag_wins->config.Redacted();
+}
+
+TEST_F(ConfigTest, MalformedRateLimitsNameTheirSourceAndWhatIsWrong) {
+  const std::pair<std::vector<std::string>, std::string> cases[] = {
+      {{"--rate-limit", "orders=abc"}, "--rate-limit: 'orders=abc': rate 'abc' is not a positive number"},
+      {{"--rate-limit", "bogus=5"}, "unknown group 'bogus'"},
+      {{"--rate-limit", "orders=0"}, "rate must be > 0"},
+      {{"--rate-limit", "orders=0.0"}, "rate must be > 0"},
+      {{"--rate-limit", "orders=-5"}, "is not a positive number"},
+      {{"--rate-limit", "orders=5:-1"}, "burst must be >= 1"},
+      {{"--rate-limit", "orders=5:0"}, "burst must be >= 1"},
+      {{"--rate-limit", "orders=5:x"}, "burst 'x' is not an integer"},
+      {{"--rate-limit", "orders"}, "missing '='"},
+      {{"--rate-limit", "orders=1e3"}, "is not a positive number"},
+      {{"--rate-limit", "orders=nan"}, "is not a positive number"},
+      {{"--rate-limit", "orders=2000000"}, "rate must be <= 1000000"},
+      {{"--rate-limit", "orders=5", "--rate-limit", "orders=6"}, "group 'orders' is limited twice"},
+      {{"--client-rate-limit", "all=1:2:3"}, "--client-rate-limit: 'all=1:2:3': burst '2:3' is not an integer"},
+      {{"--rate-limit-min-instances", "0"}, "--rate-limit-min-instances: must be >= 1"},
+  };
+  for (const auto& [args, message] : cases) {
+    auto c = Load(args);
+    ASSERT_FALSE(c.ok()) << args[1];
+    EXPECT_EQ(c.status().code(), lockstep::StatusCode::kInvalidArgument);
+    EXPECT_NE(c.status().message().find(message), std::string::npos) << c.status();
+  }
+  auto env = Load({}, {{"SHOPD_CLIENT_RATE_LIMIT", "orders=x"}});
+  ASSERT_FALSE(env.ok());
+  EXPECT_NE(env.status().message().find("SHOPD_CLIENT_RATE_LIMIT: 'orders=x'"), std::string::npos) << env.status();
+  const std::string file = Write("bad.toml", "rate_limit = [\"orders=5:-2\"]\n");
+  auto from_file = Load({"--config", file});
+  ASSERT_FALSE(from_file.ok());
+  EXPECT_NE(from_file.status().message().find("bad.toml: rate_limit: 'orders=5:-2': burst must be >= 1"),
+            std::string::npos)
+      << from_file.status();
+}
+
+}  // namespace
+}  // namespace shopd::config

@@ -20,6 +20,9 @@ struct RouteOptions {
   // Who goes first when the worker pool sheds load (ServerOptions::admission). Default
   // kNormal; kCritical is never shed.
   lockstep::resilience::Priority priority = lockstep::resilience::Priority::kNormal;
+  // The rate-limit group ("orders"): requests of this route pass ServerOptions::gate
+  // before their body is read. Empty (default): never gated (/healthz, /metrics).
+  std::string limit_group = {};
 };
 
 // A registered route.

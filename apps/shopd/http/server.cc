@@ -311,6 +311,7 @@ class Server::Impl {
       }
       const Clock::time_point header_done = Clock::now();
       const unsigned version = parser.get().version();
+      bool keep_alive = false;
 
       // Request-Id first, so every later reply (even a 400) carries it.
       std::string request_id;
@@ -320,36 +321,19 @@ class Server::Impl {
         request_id = NextRequestId();
       }
 
-      if (auto expect = parser.get().find(bhttp::field::expect);
-          expect != parser.get().end() && beast::iequals(expect->value(), "100-continue") && !parser.is_done()) {
-        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
-        c.stream.expires_after(options_.write_timeout);
-        co_await bhttp::async_write(c.stream, cont, asio::redirect_error(use_awaitable, ec));
-        if (ec) co_return;
-      }
-      c.stream.expires_after(options_.body_timeout);
-      co_await bhttp::async_read(c.stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
-      if (ec) {
-        if (ec == bhttp::error::body_limit) {
-          co_await RejectTooLarge(c, started, request_id);
-        } else if (!ClientGone(ec)) {
-          co_await ReplyAndClose(c, started, ProtocolErrorFor(ec), version, request_id);
-        }
-        co_return;
-      }
-      bool keep_alive = parser.keep_alive();
-
+      // Route as soon as the header is here, so a gate (rate limits) can refuse the request
+      // before its body is read.
       Request request;
-      bhttp::request<bhttp::string_body> message = parser.release();
-      request.method = ParseMethod(Std(message.method_string()));
-      request.target = std::string(Std(message.target()));
+      const Method method = ParseMethod(Std(parser.get().method_string()));
+      request.method = method;
+      request.target = std::string(Std(parser.get().target()));
       request.request_log_id = request_id;
-      for (const auto& field : message) {
+      for (const auto& field : parser.get()) {
         request.headers.Add(std::string(Std(field.name_string())), std::string(Std(field.value())));
       }
-      request.body = std::move(message.body());
-
-      Response response;
+      const std::string target_text = request.target;
+      std::optional<Response> response;  // Set once the answer is known without a handler.
+      const Route* matched = nullptr;
       std::string route(kUnmatchedRoute);
       auto target = ParseTarget(request.target);
       auto timeout = RequestTimeoutFromHeader(request.headers.Get(kRequestTimeoutHeader),
@@ -366,18 +350,60 @@ class Server::Impl {
         if (match.kind != RouteMatch::Kind::kFound) {
           response = Router::MismatchResponse(match, request.method, request.path);
         } else {
-          route = match.route->pattern;
+          matched = match.route;
+          route = matched->pattern;
           request.route = route;
           request.path_params = std::move(match.path_params);
-          response = co_await Dispatch(*match.route, std::move(request));
+        }
+      }
+      const bool expects_continue = [&] {
+        auto expect = parser.get().find(bhttp::field::expect);
+        return expect != parser.get().end() && beast::iequals(expect->value(), "100-continue");
+      }();
+
+      if (matched != nullptr && options_.gate != nullptr && !matched->options.limit_group.empty()) {
+        Response verdict = co_await Gate(matched->options.limit_group, request);
+        if (!IsGatePass(verdict)) {
+          // Refused from the header alone: answer now, then read and discard the body to
+          // keep the connection (a client waiting for 100-continue sends none: close).
+          const bool body_pending = !parser.is_done();
+          keep_alive = parser.keep_alive() && !draining_.load() && !(body_pending && expects_continue);
+          Finish(method, target_text, route, verdict.status, started, request_id);
+          const bool written = co_await Write(c, std::move(verdict), version, keep_alive, request_id);
+          if (!written || !keep_alive) co_return;
+          if (body_pending) {
+            c.stream.expires_after(options_.body_timeout);
+            co_await bhttp::async_read(c.stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+            if (ec) co_return;
+          }
+          continue;
         }
       }
 
+      if (expects_continue && !parser.is_done()) {
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
+        c.stream.expires_after(options_.write_timeout);
+        co_await bhttp::async_write(c.stream, cont, asio::redirect_error(use_awaitable, ec));
+        if (ec) co_return;
+      }
+      c.stream.expires_after(options_.body_timeout);
+      co_await bhttp::async_read(c.stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        if (ec == bhttp::error::body_limit) {
+          co_await RejectTooLarge(c, started, request_id);
+        } else if (!ClientGone(ec)) {
+          co_await ReplyAndClose(c, started, ProtocolErrorFor(ec), version, request_id);
+        }
+        co_return;
+      }
+      keep_alive = parser.keep_alive();
+      request.body = std::move(parser.get().body());
+      if (!response) response = co_await Dispatch(*matched, std::move(request));
+
       keep_alive = keep_alive && !draining_.load();
       // Recorded before the write, so a client that saw the reply also sees it in /metrics.
-      Finish(ParseMethod(Std(message.method_string())), std::string(Std(message.target())), route, response.status,
-             started, request_id);
-      const bool written = co_await Write(c, std::move(response), version, keep_alive, request_id);
+      Finish(method, target_text, route, response->status, started, request_id);
+      const bool written = co_await Write(c, std::move(*response), version, keep_alive, request_id);
       if (!written || !keep_alive) co_return;
     }
   }
@@ -402,6 +428,16 @@ class Server::Impl {
       if (!queued.ok()) call->Respond(Response::Error(queued));
     }
     call.reset();  // A worker job or a continuation holds its own reference.
+    if (std::optional<Response> ready = pending->Take()) co_return std::move(*ready);
+    Response answer = co_await AsyncAnswer(std::move(pending), use_awaitable);
+    co_return answer;
+  }
+
+  // Asks the gate about a request whose header was read, and awaits its verdict.
+  awaitable<Response> Gate(std::string_view group, const Request& request) {
+    auto pending = std::make_shared<PendingAnswer>(outstanding_);
+    Responder verdict([pending](Response response) { pending->Deliver(std::move(response)); });
+    options_.gate->Check(GateRequest{group, request.headers, request.deadline}, std::move(verdict));
     if (std::optional<Response> ready = pending->Take()) co_return std::move(*ready);
     Response answer = co_await AsyncAnswer(std::move(pending), use_awaitable);
     co_return answer;

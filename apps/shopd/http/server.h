@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "http/request_gate.h"
 #include "http/request_timeout.h"
 #include "http/router.h"
 #include "http/stats.h"
@@ -49,6 +50,10 @@ struct ServerOptions {
   // that would only wait is answered 503 unavailable (reason "overloaded", Retry-After) at
   // once. Default unset (only queue_limit sheds).
   std::optional<lockstep::resilience::AdmissionOptions> admission = std::nullopt;
+  // Asked, once a request's header is read and its route has a limit_group, whether the
+  // request goes on (request_gate.h); a refusal is answered without reading the body
+  // first. Default none: nothing is gated.
+  std::shared_ptr<RequestGate> gate = nullptr;
 };
 
 // The HTTP/1.1 server (Boost.Beast hidden behind a pimpl; handlers never see it).
@@ -60,6 +65,10 @@ struct ServerOptions {
 // blocking its I/O thread, and the reply is written once the handler answered (the server
 // never times out a running handler). A request whose deadline passed while it was queued
 // gets 504 without running; with `admission`, one that would only wait gets 503 at once.
+// With a `gate`, a request of a route with a limit_group is routed as soon as its header
+// is read and may be refused (429) before its body is read: the answer is written at once,
+// then the body is read and discarded to keep the connection (closed instead when the
+// client waits for 100-continue).
 // Every response carries Content-Type (application/json unless the handler set one) and
 // X-Request-Id (the client's, if 1..128 visible ASCII characters, else generated).
 //

@@ -54,6 +54,14 @@ class ServerTest : public ::testing::Test {
       call.Respond(Response::Json(200, {{"counted", true}}));
     });
     r.Add(Method::kGet, "/throw", [](Call&) { throw std::runtime_error("boom"); });
+    // Behind ServerOptions::gate (group "g"): counts its runs, answers the body size.
+    r.Add(
+        Method::kPost, "/gated",
+        [this](Call& call) {
+          gated_runs_.fetch_add(1);
+          call.Respond(Response::Json(200, {{"size", call.request().body.size()}}));
+        },
+        {.limit_group = "g"});
     // Answered after the handler returned: /deferred parks its responder for the test to
     // call from its own thread; the others drop it, throw, or respond and then throw.
     r.Add(Method::kGet, "/deferred", [this](Call& call) {
@@ -149,6 +157,7 @@ class ServerTest : public ::testing::Test {
   std::atomic<int> blocked_{0};
   std::atomic<int> counted_{0};
   std::atomic<int> deferred_handler_runs_{0};
+  std::atomic<int> gated_runs_{0};
   std::ptrdiff_t release_count_ = 1;
   std::unique_ptr<std::latch> release_ = std::make_unique<std::latch>(1);
 };
@@ -230,6 +239,86 @@ TEST_F(ServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
   auto third = c.ReadResponse();
   ASSERT_TRUE(third);
   EXPECT_EQ(third->status, 200);
+}
+
+// Refuses a request carrying "X-Refuse" (429), from another thread when it says "later";
+// lets the others pass. Counts its checks and the groups it saw.
+class TestGate final : public RequestGate {
+ public:
+  ~TestGate() override {
+    for (std::thread& t : threads_) t.join();
+  }
+  void Check(const GateRequest& request, Responder verdict) override {
+    checks_.fetch_add(1);
+    EXPECT_EQ(request.group, "g");
+    const std::optional<std::string_view> refuse = request.headers.Get("X-Refuse");
+    if (!refuse) {
+      verdict(GatePass());
+      return;
+    }
+    Response refused = Response::Error(lockstep::Status::ResourceExhausted("refused by the test gate"));
+    if (*refuse != "later") {
+      verdict(std::move(refused));
+      return;
+    }
+    std::lock_guard lock(mu_);
+    threads_.emplace_back([verdict, refused = std::move(refused)]() mutable { verdict(std::move(refused)); });
+  }
+  int checks() const { return checks_.load(); }
+
+ private:
+  std::atomic<int> checks_{0};
+  std::mutex mu_;
+  std::vector<std::thread> threads_;
+};
+
+TEST_F(ServerTest, GateRefusesFromTheHeaderBeforeTheBodyIsSentAndKeepsTheConnection) {
+  auto gate = std::make_shared<TestGate>();
+  ServerOptions options;
+  options.gate = gate;
+  StartServer(options);
+  TestConnection c(port_);
+  ASSERT_TRUE(c.connected());
+  // Only the header: the refusal must come without the body.
+  ASSERT_TRUE(c.Send("POST /gated HTTP/1.1\r\nHost: t\r\nX-Refuse: 1\r\nContent-Length: 5\r\n\r\n"));
+  auto refused = c.ReadResponse();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 429);
+  EXPECT_EQ(ErrorCode(*refused), "rate_limited");
+  // The body of the refused request is discarded; the connection serves the next one.
+  ASSERT_TRUE(c.Send("hello" + BuildRequest("POST", "/gated", "abc")));
+  auto passed = c.ReadResponse();
+  ASSERT_TRUE(passed);
+  EXPECT_EQ(passed->status, 200);
+  EXPECT_EQ(passed->body, R"({"size":3})");
+  // A verdict given later from another thread.
+  ASSERT_TRUE(c.Send("POST /gated HTTP/1.1\r\nHost: t\r\nX-Refuse: later\r\nContent-Length: 2\r\n\r\nhi"));
+  auto later = c.ReadResponse();
+  ASSERT_TRUE(later);
+  EXPECT_EQ(later->status, 429);
+  EXPECT_EQ(gated_runs_.load(), 1);  // The refused requests never reached the handler.
+  EXPECT_EQ(gate->checks(), 3);
+  // Routes without a limit_group are never gated.
+  ASSERT_TRUE(c.Send(BuildRequest("GET", "/healthz") + BuildRequest("POST", "/echo", "x")));
+  ASSERT_TRUE(c.ReadResponse());
+  ASSERT_TRUE(c.ReadResponse());
+  EXPECT_EQ(gate->checks(), 3);
+}
+
+TEST_F(ServerTest, GateRefusalOfAClientWaitingFor100ContinueClosesTheConnection) {
+  auto gate = std::make_shared<TestGate>();
+  ServerOptions options;
+  options.gate = gate;
+  StartServer(options);
+  TestConnection c(port_);
+  ASSERT_TRUE(c.Send(
+      "POST /gated HTTP/1.1\r\nHost: t\r\nX-Refuse: 1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"));
+  auto refused = c.ReadResponse();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 429);  // Not 100: the client need not send its body.
+  EXPECT_EQ(refused->Header("connection"), "close");
+  EXPECT_TRUE(c.WaitForClose());
+  EXPECT_EQ(gated_runs_.load(), 0);
 }
 
 TEST_F(ServerTest, Http10ClosesAfterResponse) {

@@ -87,7 +87,10 @@ class RateLimiter {
   Result<std::vector<RateDecision>> DecideMany(const std::vector<std::string>& keys, const Deadline& deadline);
 
   // New rate and burst (config reload): the next decisions use them, in Redis (a key's
-  // arrival time carries over) and in the local buckets. kInvalidArgument as Create.
+  // arrival time carries over, capped at an empty bucket of the new rate and burst — the
+  // script caps it on every decision, a no-op while the settings stay — so a loosened
+  // limit applies at once instead of paying off the old one's debt) and in the local
+  // buckets. kInvalidArgument as Create.
   // Thread-safe.
   Status SetRate(double rate, int64_t burst);
 
