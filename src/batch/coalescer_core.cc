@@ -73,6 +73,19 @@ class CoalescerCore::Impl {
                                    options_.max_queued, ")");
       }
       CoalescerGroup& g = GroupLocked(hash, key);
+      if (options_.shed_by_deadline && !m->deadline.infinite() && stats_.smoothed_run_time > Clock::duration::zero() &&
+          (g.live > 0 || g.running)) {
+        // Batches to wait for (the running one, those of the members ahead) plus its own.
+        const std::size_t batches = (g.running ? 1 : 0) + g.live / options_.max_batch + 1;
+        const Clock::duration expected = stats_.smoothed_run_time * static_cast<int64_t>(batches);
+        if (m->deadline.when() - now < expected) {
+          ++stats_.rejected;
+          ++stats_.rejected_shed;
+          return Status::Unavailable("coalescer: shed, expected completion in ",
+                                     std::chrono::duration_cast<std::chrono::milliseconds>(expected).count(),
+                                     " ms (", batches, " batches) is past the deadline");
+        }
+      }
       if (g.live >= options_.max_queued_per_key) {
         ++stats_.rejected;
         ++stats_.rejected_key_full;
@@ -299,6 +312,10 @@ class CoalescerCore::Impl {
     {
       MutexLock lock(&mu_);
       if (whole_batch_error) ++stats_.whole_batch_errors;
+      // EWMA with weight 1/8 (the first batch sets it).
+      stats_.smoothed_run_time = stats_.smoothed_run_time == Clock::duration::zero()
+                                     ? event.run_time
+                                     : stats_.smoothed_run_time + (event.run_time - stats_.smoothed_run_time) / 8;
       for (CoalescerMember* m : batch.members) {
         m->running = false;
         // Completed already: its deadline passed during the batch and it got kUnknown.

@@ -41,7 +41,7 @@ std::string CoalescerStats::ToString() const {
   using std::chrono::microseconds;
   std::ostringstream out;
   out << "submitted=" << submitted << " rejected=" << rejected << " (key_full=" << rejected_key_full
-      << " overloaded=" << rejected_overloaded << ") expired_before_start=" << expired_before_start
+      << " overloaded=" << rejected_overloaded << " shed=" << rejected_shed << ") expired_before_start=" << expired_before_start
       << " outcome_unknown=" << outcome_unknown << " cancelled=" << cancelled << " batches=" << batches
       << " batched_requests=" << batched_requests << " whole_batch_errors=" << whole_batch_errors
       << " queue_depth=" << queue_depth << " running=" << running << " max_batch_seen=" << max_batch_seen

@@ -420,6 +420,37 @@ TEST(CoalescerTest, FullQueuesRejectAtOnce) {
   EXPECT_EQ(stats.rejected_overloaded, 1u);
 }
 
+TEST(CoalescerTest, ShedByDeadlineRefusesAtOnceWhatCouldNotCompleteInTime) {
+  Gate gate;
+  auto c = MustCreate({.threads = 1, .max_batch = 1, .shed_by_deadline = true},
+                      [&](const int& key, std::vector<int*>& batch, const Deadline&) {
+                        // The work being timed: request 100 takes >= 100 ms, request 0 waits for the gate.
+                        if (*batch[0] == 100) std::this_thread::sleep_for(100ms);
+                        if (*batch[0] == 0) gate.Pass();
+                        return RespondAll(key, batch);
+                      });
+  Recorder rec;
+  // Nothing timed yet: never shed, however short the deadline.
+  ASSERT_TRUE(c->Submit(1, 100, Deadline::After(kWaitBound), rec.Callback(100)).ok());
+  ASSERT_TRUE(rec.AwaitCount(1));
+  EXPECT_GE(c->stats().smoothed_run_time, 100ms);
+  ASSERT_TRUE(c->Submit(1, 0, Deadline::Infinite(), rec.Callback(0)).ok());
+  ASSERT_TRUE(gate.AwaitEntered());  // Key 1 runs a batch now.
+  // Behind the running batch, its own batch included: >= 200 ms; a 50 ms deadline is shed.
+  Status shed = c->Submit(1, 1, Deadline::After(50ms), rec.Callback(1));
+  EXPECT_EQ(shed.code(), StatusCode::kUnavailable) << shed;
+  EXPECT_NE(shed.message().find("shed"), std::string_view::npos) << shed;
+  // A deadline that leaves room is queued, and an idle key is never shed.
+  ASSERT_TRUE(c->Submit(1, 2, Deadline::After(kWaitBound), rec.Callback(2)).ok());
+  ASSERT_TRUE(c->Submit(2, 3, Deadline::After(1ms), rec.Callback(3)).ok());
+  gate.Open();
+  ASSERT_TRUE(rec.AwaitCount(4));
+  EXPECT_TRUE(rec.Get(2).ok());
+  const CoalescerStats stats = c->stats();
+  EXPECT_EQ(stats.rejected, 1u);
+  EXPECT_EQ(stats.rejected_shed, 1u);
+}
+
 TEST(CoalescerTest, OneBadMemberDoesNotFailTheOthers) {
   Gate gate;
   auto c = MustCreate({.threads = 2}, [&](const int& key, std::vector<int*>& batch, const Deadline&) {

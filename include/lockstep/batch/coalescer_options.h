@@ -56,6 +56,13 @@ struct CoalescerOptions {
   // Queued requests over all keys beyond which Submit fails at once with kUnavailable
   // (overload shed). > 0. Default 100'000.
   std::size_t max_queued = 100'000;
+  // Load shedding by deadline: Submit refuses at once (kUnavailable "shed: ...") a request
+  // that would complete after its deadline, i.e. whose deadline is nearer than
+  //   (batches of its key ahead of it, the running one included, + its own) x the smoothed
+  //   batch run time (EWMA over the last batches of all keys, weight 1/8),
+  // instead of queueing it until it expires. Never while its key has nothing queued or
+  // running, nor before a batch has been timed. Default false.
+  bool shed_by_deadline = false;
   // Its hooks (see CoalescerObserver). Default: none.
   CoalescerObserver observer{};
 
@@ -76,6 +83,7 @@ struct CoalescerStats {
   uint64_t rejected = 0;              // Refused at Submit (any reason).
   uint64_t rejected_key_full = 0;     //   ... of which per-key queue full.
   uint64_t rejected_overloaded = 0;   //   ... of which global queue full.
+  uint64_t rejected_shed = 0;         //   ... of which shed by deadline (shed_by_deadline).
   uint64_t expired_before_start = 0;  // Completed with kDeadlineExceeded, never executed.
   uint64_t outcome_unknown = 0;       // Completed with kUnknown (deadline during the batch).
   uint64_t cancelled = 0;             // Failed with kCancelled at shutdown.
@@ -88,6 +96,7 @@ struct CoalescerStats {
   std::array<uint64_t, kBuckets> batch_size_histogram{};
   Clock::duration total_wait{};       // Sum of submit -> batch start over batched_requests.
   Clock::duration max_wait{};
+  Clock::duration smoothed_run_time{};  // The EWMA shed_by_deadline uses (0: no batch yet).
 
   // One line, e.g. "submitted=10 rejected=0 ... sizes={1:3,2:1}".
   std::string ToString() const;

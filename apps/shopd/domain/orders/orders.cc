@@ -84,6 +84,8 @@ OrderService::OrderService(lockstep::sql::Pool& pool, InFlight& in_flight, Domai
   c.max_batch = options_.max_batch;
   // A batch may not outlive the longest member deadline anyway; this caps a stuck one.
   c.batch_budget = std::chrono::seconds(10);
+  // An order that could only expire in the queue is refused at once (503 + Retry-After).
+  c.shed_by_deadline = true;
   c.observer.on_batch = [this](const lockstep::batch::BatchEvent& e) {
     DomainMetrics::Add(metrics_.order_batches);
     DomainMetrics::Add(metrics_.order_batch_members, static_cast<int64_t>(e.size));

@@ -102,6 +102,7 @@ Reservations::Reservations(lockstep::sql::Pool& pool, lockstep::redis::Client& r
   c.threads = 4;
   c.max_batch = 256;
   c.batch_budget = std::chrono::seconds(10);  // Caps a stuck pipeline; members' deadlines end it sooner.
+  c.shed_by_deadline = true;  // A reservation that could only expire in the queue: 503 at once.
   auto created = Pipeliner::Create(std::move(c), [this](const int64_t& product_id, std::vector<Queued*>& batch,
                                                        const lockstep::Deadline& deadline) {
     return RunPipeline(product_id, batch, deadline);
