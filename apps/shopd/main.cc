@@ -261,6 +261,7 @@ int main(int argc, char** argv) {
   snapshots.Add([&](std::vector<prometheus::MetricFamily>& out) {
     domain_metrics.Collect(out);
     products.CollectMetrics(out);
+    orders.CollectMetrics(out);
     reservations.CollectMetrics(out);
   });
 

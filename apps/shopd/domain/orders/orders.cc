@@ -11,6 +11,7 @@
 #include "domain/orders/reservations.h"
 #include "domain/validation.h"
 #include "lockstep/base/check.h"
+#include "lockstep/prometheus/snapshots.h"
 #include "lockstep/sql/pool.h"
 #include "lockstep/sql/run_in_transaction.h"
 
@@ -404,6 +405,17 @@ Result<Order> OrderService::GetByRequestId(const std::string& request_id, const 
   LOCKSTEP_RETURN_IF_ERROR(ValidateRequestId(request_id));
   return FindOrder(pool_, reservations_, &Reservations::FindByRequestId, "request_id", request_id,
                    Status::NotFound("no order with request_id '", request_id, "'"), deadline);
+}
+
+void OrderService::CollectMetrics(std::vector<prometheus::MetricFamily>& out) const {
+  const lockstep::batch::CoalescerStats stats = coalescer_ != nullptr ? coalescer_->stats() : lockstep::batch::CoalescerStats{};
+  out.push_back(lockstep::prometheus::GaugeFamily("shopd_order_batch_queue_depth",
+                                                  "Batched-mode orders queued for their product's batch.",
+                                                  static_cast<double>(stats.queue_depth)));
+  out.push_back(lockstep::prometheus::CounterFamily(
+      "shopd_order_batch_shed_total",
+      "Batched-mode orders refused with 503 at once: they would have completed after their deadline.",
+      static_cast<double>(stats.rejected_shed)));
 }
 
 }  // namespace shopd::domain

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+
+#include <prometheus/metric_family.h>
 #include <string>
 #include <vector>
 
@@ -105,6 +107,11 @@ class OrderService {
   // kNotFound if no such order.
   lockstep::Result<Order> Get(int64_t id, const lockstep::Deadline& deadline);
   lockstep::Result<Order> GetByRequestId(const std::string& request_id, const lockstep::Deadline& deadline);
+
+  // shopd_order_batch_queue_depth and shopd_order_batch_shed_total (orders refused because
+  // they would have completed after their deadline) of the batched mode's queues.
+  // Thread-safe.
+  void CollectMetrics(std::vector<prometheus::MetricFamily>& out) const;
 
  private:
   using BatchCoalescer = lockstep::batch::Coalescer<int64_t, OrderRequest, reply::Outcome>;

@@ -367,6 +367,10 @@ void Reservations::CollectMetrics(std::vector<prometheus::MetricFamily>& out) co
         static_cast<double>(oldest_unacked_ms_.load(std::memory_order_relaxed)) / 1000);
   gauge("shopd_reserved_max_pending", "Back-pressure bound (reserved_max_pending).",
         static_cast<double>(options_.max_pending));
+  out.push_back(lockstep::prometheus::CounterFamily(
+      "shopd_reserved_shed_total",
+      "Reservations refused with 503 at once: their Redis pipeline would have completed after their deadline.",
+      static_cast<double>(pipeliner_->stats().rejected_shed)));
 }
 
 }  // namespace shopd::domain
