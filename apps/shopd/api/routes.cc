@@ -74,6 +74,18 @@ void RegisterAccountRoutes(http::Router& router, const Services& services) {
              }),
              {.limit_group = "accounts"});
 
+  router.Add(
+      Method::kGet, "/v1/accounts/{id}/transfers",
+      http::ResultHandler([&transfers](Request& req) -> Result<Response> {
+        LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, http::PathInt64(req, "id"));
+        LOCKSTEP_ASSIGN_OR_RETURN(std::optional<int64_t> limit, http::OptionalQueryInt64(req, "limit"));
+        LOCKSTEP_ASSIGN_OR_RETURN(std::optional<int64_t> before, http::OptionalQueryInt64(req, "before"));
+        LOCKSTEP_ASSIGN_OR_RETURN(std::vector<domain::TransferRecord> list,
+                                  transfers.ListForAccount(id, before, limit.value_or(100), req.deadline));
+        return Response::RawJson(200, domain::TransferListBody(list));
+      }),
+      {.limit_group = "transfers"});
+
   router.Add(Method::kPost, "/v1/transfers", http::ResultHandler([&transfers](Request& req) -> Result<Response> {
                LOCKSTEP_ASSIGN_OR_RETURN(nlohmann::json body, http::ParseJsonObject(req.body));
                TransferRequest t;

@@ -213,6 +213,12 @@ const std::vector<Migration>& Migrations() {
                    SELECT v_status AS http_status, v_from AS from_balance, v_to AS to_balance;
                  END)sql",
        }},
+      // GET /v1/accounts/{id}/transfers: newest first per side of a transfer.
+      {7, "transfer indexes by account",
+       {
+           R"sql(ALTER TABLE transfers ADD INDEX IF NOT EXISTS transfers_from (from_id, id),
+                                   ADD INDEX IF NOT EXISTS transfers_to (to_id, id))sql",
+       }},
   };
   return migrations;
 }

@@ -31,6 +31,14 @@ lockstep::Result<std::string> RequiredQuery(const Request& request, std::string_
   return std::string(*raw);
 }
 
+lockstep::Result<std::optional<int64_t>> OptionalQueryInt64(const Request& request, std::string_view name) {
+  const auto raw = request.query.Get(name);
+  if (!raw) return std::optional<int64_t>();
+  const std::optional<int64_t> value = ParseInt64Strict(*raw);
+  if (!value) return lockstep::Status::InvalidArgument("query parameter '", name, "' must be an integer");
+  return value;
+}
+
 Handler ResultHandler(std::function<lockstep::Result<Response>(Request&)> fn) {
   return [fn = std::move(fn)](Call& call) {
     lockstep::Result<Response> result = fn(call.request());

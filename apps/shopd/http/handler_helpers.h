@@ -23,6 +23,10 @@ lockstep::Result<int64_t> PathInt64(const Request& request, std::string_view nam
 // The query parameter `name`; kInvalidArgument if absent or empty.
 lockstep::Result<std::string> RequiredQuery(const Request& request, std::string_view name);
 
+// The query parameter `name` as a strict decimal int64; nullopt if absent; kInvalidArgument
+// naming it if present but empty or not an integer.
+lockstep::Result<std::optional<int64_t>> OptionalQueryInt64(const Request& request, std::string_view name);
+
 // Adapts a handler written with Result/LOCKSTEP_ASSIGN_OR_RETURN that answers before it
 // returns: an error Status becomes Response::Error(status). It may block unless its route
 // starts on the I/O thread.

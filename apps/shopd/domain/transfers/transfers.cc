@@ -101,4 +101,53 @@ lockstep::Result<reply::Outcome> TransferService::Transfer(const TransferRequest
   return answer;
 }
 
+std::string TransferListBody(const std::vector<TransferRecord>& transfers) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const TransferRecord& t : transfers) {
+    list.push_back({{"id", t.id},
+                    {"request_id", t.request_id},
+                    {"from", t.from},
+                    {"to", t.to},
+                    {"amount", t.amount},
+                    {"created_at", t.created_at}});
+  }
+  return nlohmann::json{{"transfers", std::move(list)}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+lockstep::Result<std::vector<TransferRecord>> TransferService::ListForAccount(int64_t account,
+                                                                             std::optional<int64_t> before,
+                                                                             int64_t limit,
+                                                                             const lockstep::Deadline& deadline) {
+  if (limit < 1 || limit > 1000) return Status::InvalidArgument("limit must be 1..1000, got ", limit);
+  if (before && *before < 1) return Status::InvalidArgument("before must be a transfer id >= 1");
+  const int64_t below = before.value_or(std::numeric_limits<int64_t>::max());
+  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool_.Acquire(deadline));
+  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows exists,
+                            conn.Query("SELECT 1 FROM accounts WHERE id = ?", account, deadline));
+  if (exists.empty()) return Status::NotFound("account ", account, " not found");
+  // Each side walks its (from_id, id) / (to_id, id) index backwards (migration 7).
+  LOCKSTEP_ASSIGN_OR_RETURN(
+      lockstep::sql::Rows rows,
+      conn.Query("SELECT id, request_id, from_id, to_id, amount, "
+                 "DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s.%fZ') FROM ("
+                 "(SELECT id, request_id, from_id, to_id, amount, created_at FROM transfers "
+                 "WHERE from_id = ? AND id < ? ORDER BY id DESC LIMIT ?) UNION "
+                 "(SELECT id, request_id, from_id, to_id, amount, created_at FROM transfers "
+                 "WHERE to_id = ? AND id < ? ORDER BY id DESC LIMIT ?)) AS t ORDER BY id DESC LIMIT ?",
+                 account, below, limit, account, below, limit, limit, deadline));
+  std::vector<TransferRecord> out;
+  out.reserve(rows.size());
+  for (const lockstep::sql::Row& row : rows) {
+    TransferRecord t;
+    LOCKSTEP_ASSIGN_OR_RETURN(t.id, row.GetInt64(0));
+    LOCKSTEP_ASSIGN_OR_RETURN(t.request_id, row.GetString(1));
+    LOCKSTEP_ASSIGN_OR_RETURN(t.from, row.GetInt64(2));
+    LOCKSTEP_ASSIGN_OR_RETURN(t.to, row.GetInt64(3));
+    LOCKSTEP_ASSIGN_OR_RETURN(t.amount, row.GetInt64(4));
+    LOCKSTEP_ASSIGN_OR_RETURN(t.created_at, row.GetString(5));
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 }  // namespace shopd::domain

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "domain/domain_metrics.h"
 #include "domain/in_flight.h"
@@ -41,6 +43,19 @@ struct TransferOkBody {
   std::string tail;
 };
 
+// One committed transfer as GET /v1/accounts/{id}/transfers lists it. Value type.
+struct TransferRecord {
+  int64_t id = 0;
+  std::string request_id;
+  int64_t from = 0;
+  int64_t to = 0;
+  int64_t amount = 0;
+  std::string created_at;  // "2026-12-07T19:20:00.123456Z" (UTC, microseconds).
+};
+
+// {"transfers":[{"id":..,"request_id":"..","from":..,"to":..,"amount":..,"created_at":".."},..]}.
+std::string TransferListBody(const std::vector<TransferRecord>& transfers);
+
 // Money transfers (API.md POST /v1/transfers). One transaction per transfer: both rows
 // locked in ascending id order (no lock-order deadlocks), a conditional debit, the transfer
 // row and the request record (also for 404/409 outcomes) committed together. Deadlocks and
@@ -57,6 +72,12 @@ class TransferService {
   // the effect is whole or absent; a retry with the same request_id tells which),
   // kAborted/kUnavailable (503).
   lockstep::Result<reply::Outcome> Transfer(const TransferRequest& request, const lockstep::Deadline& deadline);
+
+  // The committed transfers from or to `account`, newest (largest id) first, with an id
+  // below `before` (unset: all), at most `limit` (1..1000; kInvalidArgument otherwise).
+  // kNotFound if the account does not exist. Reads the primary. Thread-safe.
+  lockstep::Result<std::vector<TransferRecord>> ListForAccount(int64_t account, std::optional<int64_t> before,
+                                                               int64_t limit, const lockstep::Deadline& deadline);
 
  private:
   lockstep::sql::Pool& pool_;
