@@ -1,0 +1,461 @@
+// lockstep::cdc against the real primary and Redis of the test stack: row changes read from
+// the binlog (BinlogReader) and appended exactly once to a Redis Stream (StreamPublisher).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "lockstep/cdc/binlog_reader.h"
+#include "lockstep/cdc/stream_entry.h"
+#include "lockstep/cdc/stream_publisher.h"
+#include "lockstep/redis/client.h"
+#include "lockstep/sql/pool.h"
+#include "lockstep/sql/transaction.h"
+#include "support/fault_proxy.h"
+#include "support/mariadb_test.h"
+#include "support/redis_test.h"
+#include "support/test_env.h"
+
+namespace lockstep::cdc {
+namespace {
+
+using namespace std::chrono_literals;
+using lockstep::testing::Direction;
+using lockstep::testing::Fault;
+using lockstep::testing::FaultProxy;
+
+Deadline Soon() { return Deadline::After(30s); }
+
+// Replica server_ids of this process's readers: unique per reader (the primary is 1, the
+// stack's replica 2).
+uint32_t NextServerId() {
+  static std::atomic<uint32_t> next{1000 + static_cast<uint32_t>(::getpid() % 50'000) * 10};
+  return next.fetch_add(1);
+}
+
+class CdcTest : public testing::MariaDbTest {
+ protected:
+  void SetUp() override {
+    MariaDbTest::SetUp();
+    if (HasFatalFailure()) return;
+    auto client = redis::Client::Open(testing::RedisTestOptions(0));
+    ASSERT_TRUE(client.ok()) << client.status();
+    redis_ = std::move(*client);
+    stream_ = "{t:" + testing::UniqueTestName() + "}:cdc";
+    ASSERT_TRUE(ExecAdmin("CREATE TABLE items (id INT UNSIGNED PRIMARY KEY, name VARCHAR(50) NOT NULL, "
+                          "price DECIMAL(10,2) NOT NULL, qty BIGINT NULL, code CHAR(3) NOT NULL DEFAULT 'abc', "
+                          "t TINYINT NOT NULL DEFAULT 0) ENGINE=InnoDB")
+                    .ok());
+    ASSERT_TRUE(ExecAdmin("CREATE TABLE other (id INT PRIMARY KEY) ENGINE=InnoDB").ok());
+  }
+  void TearDown() override {
+    if (redis_) (void)redis_->Del({stream_, stream_ + ":checkpoint"}, Soon());
+    redis_.reset();
+    MariaDbTest::TearDown();
+  }
+
+  BinlogReaderOptions ReaderOptions(std::optional<GtidPosition> start) {
+    BinlogReaderOptions o;
+    o.connection = testing::MariaDbTestOptions();
+    o.server_id = NextServerId();
+    o.tables = {TableFilter{database(), "items"}};
+    o.start = std::move(start);
+    o.heartbeat_period = 500ms;
+    o.stall_timeout = 3s;
+    return o;
+  }
+
+  std::unique_ptr<BinlogReader> OpenReader(std::optional<GtidPosition> start) {
+    auto reader = BinlogReader::Open(ReaderOptions(std::move(start)), Soon());
+    EXPECT_TRUE(reader.ok()) << reader.status();
+    return reader.ok() ? std::move(*reader) : nullptr;
+  }
+
+  GtidPosition CurrentPosition() {
+    auto lease = pool().Acquire(Soon());
+    EXPECT_TRUE(lease.ok()) << lease.status();
+    auto rows = lease->Query("SELECT @@gtid_binlog_pos");
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    return *GtidPosition::Parse(*(*rows)[0].GetString(0));
+  }
+
+  Status Exec(const std::string& sql) {
+    auto lease = pool().Acquire(Soon());
+    if (!lease.ok()) return lease.status();
+    return lease->Execute(sql).status();
+  }
+
+  // The next transaction with changes (skips those without).
+  Result<CommittedTransaction> NextWithChanges(BinlogReader& reader) {
+    const Deadline deadline = Soon();
+    while (true) {
+      LOCKSTEP_ASSIGN_OR_RETURN(CommittedTransaction txn, reader.Next(deadline));
+      if (!txn.changes.empty()) return txn;
+    }
+  }
+
+  std::vector<StreamRow> ReadStream() {
+    std::vector<StreamRow> out;
+    auto reply = redis_->Command({"XRANGE", stream_, "-", "+"}, Soon());
+    EXPECT_TRUE(reply.ok()) << reply.status();
+    if (!reply.ok()) return out;
+    for (const redis::Reply& entry : reply->array()) {
+      std::vector<std::string> fields;
+      for (const redis::Reply& f : entry.array().at(1).array()) fields.push_back(f.str());
+      auto row = DecodeStreamEntry(fields);
+      EXPECT_TRUE(row.ok()) << row.status();
+      if (row.ok()) out.push_back(std::move(*row));
+    }
+    return out;
+  }
+
+  std::unique_ptr<redis::Client> redis_;
+  std::string stream_;
+};
+
+TEST_F(CdcTest, InsertUpdateDeleteAppearWithColumnsAndValues) {
+  std::unique_ptr<BinlogReader> reader = OpenReader(std::nullopt);
+  ASSERT_NE(reader, nullptr);
+  ASSERT_TRUE(Exec("INSERT INTO other VALUES (1)").ok());  // Not watched.
+  ASSERT_TRUE(Exec("INSERT INTO items VALUES (4000000000, 'café', -12.50, NULL, 'xy', -3)").ok());
+  ASSERT_TRUE(Exec("UPDATE items SET price = 99999999.99, qty = -7 WHERE id = 4000000000").ok());
+  ASSERT_TRUE(Exec("DELETE FROM items WHERE id = 4000000000").ok());
+
+  Result<CommittedTransaction> ins = NextWithChanges(*reader);
+  ASSERT_TRUE(ins.ok()) << ins.status();
+  ASSERT_EQ(ins->changes.size(), 1u);
+  const RowChange& i = ins->changes[0];
+  EXPECT_EQ(i.op, RowOp::kInsert);
+  EXPECT_EQ(i.database(), database());
+  EXPECT_EQ(i.table(), "items");
+  ASSERT_EQ(i.schema->columns.size(), 6u);
+  EXPECT_EQ(i.schema->primary_key, std::vector<size_t>{0});
+  EXPECT_EQ(*i.Get("id"), Value::Uint(4000000000u));
+  EXPECT_EQ(*i.Get("name"), Value::String("café"));
+  EXPECT_EQ(*i.Get("price"), Value::Decimal("-12.50"));
+  EXPECT_TRUE(i.Get("qty")->is_null());
+  EXPECT_EQ(*i.Get("code"), Value::String("xy"));
+  EXPECT_EQ(*i.Get("t"), Value::Int(-3));
+  EXPECT_TRUE(i.before.empty());
+  EXPECT_TRUE(ins->position.Covers(ins->gtid));
+
+  Result<CommittedTransaction> upd = NextWithChanges(*reader);
+  ASSERT_TRUE(upd.ok()) << upd.status();
+  ASSERT_EQ(upd->changes.size(), 1u);
+  const RowChange& u = upd->changes[0];
+  EXPECT_EQ(u.op, RowOp::kUpdate);
+  EXPECT_EQ(*u.Before("price"), Value::Decimal("-12.50"));
+  EXPECT_EQ(*u.Get("price"), Value::Decimal("99999999.99"));
+  EXPECT_EQ(*u.Get("qty"), Value::Int(-7));
+  EXPECT_EQ(*u.Get("name"), Value::String("café"));
+  EXPECT_EQ(upd->gtid.seq_no, ins->gtid.seq_no + 1);
+
+  Result<CommittedTransaction> del = NextWithChanges(*reader);
+  ASSERT_TRUE(del.ok()) << del.status();
+  ASSERT_EQ(del->changes.size(), 1u);
+  EXPECT_EQ(del->changes[0].op, RowOp::kDelete);
+  EXPECT_TRUE(del->changes[0].after.empty());
+  EXPECT_EQ(*del->changes[0].Get("qty"), Value::Int(-7));
+
+  reader->Stop();
+  EXPECT_EQ(reader->Next(Soon()).status().code(), StatusCode::kCancelled);
+}
+
+TEST_F(CdcTest, TransactionsStayGroupedAndRollbacksNeverAppear) {
+  std::unique_ptr<BinlogReader> reader = OpenReader(std::nullopt);
+  ASSERT_NE(reader, nullptr);
+  {
+    auto tx = pool().Begin({}, Soon());
+    ASSERT_TRUE(tx.ok()) << tx.status();
+    ASSERT_TRUE(tx->Execute("INSERT INTO items (id, name, price) VALUES (1, 'a', 1), (2, 'b', 2), (3, 'c', 3)").ok());
+    ASSERT_TRUE(tx->Execute("INSERT INTO other VALUES (7)").ok());
+    ASSERT_TRUE(tx->Execute("UPDATE items SET qty = 5 WHERE id = 2").ok());
+    ASSERT_TRUE(tx->Execute("DELETE FROM items WHERE id = 1").ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  {
+    auto tx = pool().Begin({}, Soon());
+    ASSERT_TRUE(tx.ok()) << tx.status();
+    ASSERT_TRUE(tx->Execute("INSERT INTO items (id, name, price) VALUES (100, 'rolled back', 1)").ok());
+    ASSERT_TRUE(tx->Execute("UPDATE items SET qty = 100 WHERE id = 3").ok());
+    ASSERT_TRUE(tx->Rollback().ok());
+  }
+  ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (200, 'marker', 0)").ok());
+
+  Result<CommittedTransaction> group = NextWithChanges(*reader);
+  ASSERT_TRUE(group.ok()) << group.status();
+  ASSERT_EQ(group->changes.size(), 5u);  // 3 inserts, 1 update, 1 delete; `other` filtered out.
+  const std::vector<RowOp> ops = {RowOp::kInsert, RowOp::kInsert, RowOp::kInsert, RowOp::kUpdate, RowOp::kDelete};
+  for (size_t k = 0; k < ops.size(); ++k) EXPECT_EQ(group->changes[k].op, ops[k]) << k;
+  EXPECT_EQ(*group->changes[3].Get("qty"), Value::Int(5));
+  EXPECT_EQ(*group->changes[4].Get("id"), Value::Uint(1));
+
+  Result<CommittedTransaction> marker = NextWithChanges(*reader);
+  ASSERT_TRUE(marker.ok()) << marker.status();
+  ASSERT_EQ(marker->changes.size(), 1u);  // Nothing of the rolled-back transaction came first.
+  EXPECT_EQ(*marker->changes[0].Get("id"), Value::Uint(200));
+}
+
+TEST_F(CdcTest, RefusesThePrimarysOwnServerId) {
+  BinlogReaderOptions o = ReaderOptions(std::nullopt);
+  o.server_id = 1;  // The stack's primary.
+  auto reader = BinlogReader::Open(o, Soon());
+  ASSERT_FALSE(reader.ok());
+  EXPECT_EQ(reader.status().code(), StatusCode::kFailedPrecondition) << reader.status();
+}
+
+// A position purged from the primary's binlogs is a gap (kDataLoss), never a silent skip.
+TEST_F(CdcTest, PurgedPositionIsAGap) {
+  const GtidPosition before = CurrentPosition();
+  ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (1, 'lost', 1)").ok());
+  ASSERT_TRUE(ExecAdmin("FLUSH BINARY LOGS").ok());
+  ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (2, 'kept', 1)").ok());
+  std::string current_file;
+  {
+    auto lease = pool().Acquire(Soon());
+    ASSERT_TRUE(lease.ok());
+    auto rows = lease->Query("SHOW MASTER STATUS");
+    ASSERT_TRUE(rows.ok()) << rows.status();
+    current_file = *(*rows)[0].GetString(0);
+  }
+  // Only files before the current one go; the stack's replica reads the current one.
+  ASSERT_TRUE(ExecAdmin("PURGE BINARY LOGS TO '" + current_file + "'").ok());
+
+  auto reader = BinlogReader::Open(ReaderOptions(before), Soon());
+  ASSERT_FALSE(reader.ok()) << "a purged start position must not stream";
+  EXPECT_EQ(reader.status().code(), StatusCode::kDataLoss) << reader.status();
+  EXPECT_EQ(reader.status().reason(), "binlog_gap");
+  EXPECT_NE(reader.status().message().find("gap"), std::string_view::npos);
+
+  // The position after the purge still streams.
+  std::unique_ptr<BinlogReader> fresh = OpenReader(CurrentPosition());
+  ASSERT_NE(fresh, nullptr);
+  ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (3, 'after', 1)").ok());
+  Result<CommittedTransaction> txn = NextWithChanges(*fresh);
+  ASSERT_TRUE(txn.ok()) << txn.status();
+  EXPECT_EQ(*txn->changes[0].Get("id"), Value::Uint(3));
+}
+
+// A primary that stops answering (the proxy holds every byte) does not hang Stop(), and
+// a reader left alone reports the stall as kUnavailable after stall_timeout.
+TEST_F(CdcTest, StalledPrimaryDoesNotHangStop) {
+  auto proxy = FaultProxy::Start({.upstream_port = testing::TestEnv::FromEnvironment().mariadb_port});
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  for (bool stop_early : {true, false}) {
+    BinlogReaderOptions o = ReaderOptions(std::nullopt);
+    o.connection.port = (*proxy)->port();
+    o.stall_timeout = 2s;
+    auto reader = BinlogReader::Open(o, Soon());
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    (*proxy)->SetFault(Fault::Stall());
+    ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (" + std::to_string(stop_early ? 1 : 2) +
+                     ", 'stalled', 1)")
+                    .ok());
+    if (stop_early) {
+      const auto start = std::chrono::steady_clock::now();
+      (*reader)->Stop();
+      // Far below stall_timeout: Stop did not wait for the driver's read timeout.
+      EXPECT_LT(std::chrono::steady_clock::now() - start, 1500ms);
+      EXPECT_EQ((*reader)->Next(Soon()).status().code(), StatusCode::kCancelled);
+    } else {
+      Status s = Status::Ok();
+      while (s.ok()) s = (*reader)->Next(Soon()).status();
+      EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s;
+    }
+    (*proxy)->SetFault(Fault::None());
+  }
+}
+
+// An append whose reply never came back (the script ran) is not repeated by the retry.
+TEST_F(CdcTest, AppendWhoseReplyWasLostIsNotRepeated) {
+  auto proxy = FaultProxy::Start({.upstream_port = testing::TestEnv::FromEnvironment().redis_ports.at(0)});
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  redis::RedisOptions ro = testing::RedisTestOptions(0);
+  ro.port = (*proxy)->port();
+  auto client = redis::Client::Open(ro);
+  ASSERT_TRUE(client.ok()) << client.status();
+  StreamPublisherOptions po;
+  po.stream = stream_;
+  auto publisher = StreamPublisher::Create(**client, po);
+  ASSERT_TRUE(publisher.ok()) << publisher.status();
+  std::unique_ptr<BinlogReader> reader = OpenReader(std::nullopt);
+  ASSERT_NE(reader, nullptr);
+  ASSERT_TRUE((*publisher)->Initialize(reader->start_position(), Soon()).ok());
+  ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (1, 'a', 1), (2, 'b', 2)").ok());
+  Result<CommittedTransaction> txn = NextWithChanges(*reader);
+  ASSERT_TRUE(txn.ok()) << txn.status();
+
+  // Requests reach Redis, replies are swallowed: the append runs, the caller cannot know.
+  (*proxy)->SetFault(Direction::kServerToClient, Fault::Blackhole());
+  Result<size_t> lost = (*publisher)->Publish(*txn, Deadline::After(500ms));
+  EXPECT_FALSE(lost.ok());
+  (*proxy)->SetFault(Fault::None());
+  EXPECT_EQ(ReadStream().size(), 2u);  // It did run.
+
+  Result<size_t> retried = (*publisher)->Publish(*txn, Soon());
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(*retried, 0u);  // Recognised as done.
+  EXPECT_EQ(ReadStream().size(), 2u);
+  EXPECT_TRUE((*publisher)->checkpoint().position.Covers(txn->gtid));
+
+  // Someone else moved the checkpoint (a second publisher on the stream): appends stop.
+  StreamCheckpoint other;
+  other.position = *GtidPosition::Parse("0-1-1");
+  ASSERT_TRUE(redis_->Set(stream_ + ":checkpoint", other.ToString(), Soon()).ok());
+  ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (3, 'c', 3)").ok());
+  Result<CommittedTransaction> next = NextWithChanges(*reader);
+  ASSERT_TRUE(next.ok()) << next.status();
+  Result<size_t> refused = (*publisher)->Publish(*next, Soon());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_EQ(refused.status().reason(), "checkpoint_moved");
+  EXPECT_EQ(ReadStream().size(), 2u);
+}
+
+// The checker: writers commit numbered rows (single- and multi-row transactions) while the
+// relay (reader + publisher) is killed and restarted several times, once in the middle of
+// a chunked append whose Redis connection is reset. Every committed row must be in the
+// stream exactly once, in commit order.
+TEST_F(CdcTest, RestartsResumeExactlyOnceInCommitOrder) {
+  constexpr int kWriters = 4;
+  constexpr int kTxnsPerWriter = 60;
+  ASSERT_TRUE(ExecAdmin("CREATE TABLE numbered (writer INT NOT NULL, seq INT NOT NULL, part INT NOT NULL, "
+                        "PRIMARY KEY (writer, seq, part)) ENGINE=InnoDB")
+                  .ok());
+  const GtidPosition start = CurrentPosition();
+
+  // Redis through a proxy, so an append can be cut off half-way.
+  auto redis_proxy = FaultProxy::Start({.upstream_port = testing::TestEnv::FromEnvironment().redis_ports.at(0)});
+  ASSERT_TRUE(redis_proxy.ok()) << redis_proxy.status();
+
+  std::atomic<int> committed_txns{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      for (int s = 0; s < kTxnsPerWriter; ++s) {
+        // Every 5th transaction has 7 rows (more than one append chunk), the others 1.
+        const int parts = s % 5 == 0 ? 7 : 1;
+        std::string sql = "INSERT INTO numbered (writer, seq, part) VALUES ";
+        for (int p = 0; p < parts; ++p) {
+          sql += (p ? ", (" : "(") + std::to_string(w) + "," + std::to_string(s) + "," + std::to_string(p) + ")";
+        }
+        Status st = Exec(sql);
+        EXPECT_TRUE(st.ok()) << st;
+        committed_txns.fetch_add(1);
+      }
+    });
+  }
+
+  std::mt19937 rng(12345);
+  int restarts = 0;
+  bool cut_mid_append = false;
+  // One "process": a fresh Redis client, publisher and reader; it handles up to max_txns
+  // transactions (fewer if the binlog stays idle for 2s) and then vanishes without any
+  // cleanup, as a kill -9 would leave it.
+  auto run_relay = [&](int max_txns, bool cut) -> Status {
+    redis::RedisOptions ro = testing::RedisTestOptions(0);
+    ro.port = (*redis_proxy)->port();
+    LOCKSTEP_ASSIGN_OR_RETURN(std::unique_ptr<redis::Client> client, redis::Client::Open(ro));
+    StreamPublisherOptions po;
+    po.stream = stream_;
+    po.max_rows_per_append = 3;
+    if (cut) {
+      po.observer.on_append = [&](const Gtid&, size_t rows_done, size_t total, size_t) {
+        if (rows_done < total) (*redis_proxy)->SetFault(Fault::Reset());
+      };
+    }
+    LOCKSTEP_ASSIGN_OR_RETURN(std::unique_ptr<StreamPublisher> publisher, StreamPublisher::Create(*client, po));
+    LOCKSTEP_ASSIGN_OR_RETURN(StreamCheckpoint cp, publisher->Initialize(start, Soon()));
+    BinlogReaderOptions o = ReaderOptions(cp.position);
+    o.tables = {TableFilter{database(), "numbered"}};
+    LOCKSTEP_ASSIGN_OR_RETURN(std::unique_ptr<BinlogReader> reader, BinlogReader::Open(o, Soon()));
+    for (int n = 0; n < max_txns; ++n) {
+      Result<CommittedTransaction> txn = reader->Next(Deadline::After(2s));
+      if (txn.status().code() == StatusCode::kDeadlineExceeded) return Status::Ok();
+      if (!txn.ok()) return txn.status();
+      if (cut && txn->changes.size() > 3) {
+        // The "process" dies in the middle of appending this 7-row transaction in chunks of
+        // 3: Redis connections are reset right after the first chunk got in.
+        Result<size_t> r = publisher->Publish(*txn, Deadline::After(300ms));
+        (*redis_proxy)->SetFault(Fault::None());
+        if (r.ok()) return Status::Internal("the cut append succeeded");
+        cut_mid_append = true;
+        return Status::Ok();
+      }
+      LOCKSTEP_ASSIGN_OR_RETURN(size_t appended, publisher->Publish(*txn, Soon()));
+      (void)appended;
+    }
+    return Status::Ok();
+  };
+  while (committed_txns.load() < kWriters * kTxnsPerWriter || restarts < 4) {
+    Status s = run_relay(restarts == 0 ? 1000 : std::uniform_int_distribution<int>(1, 40)(rng), restarts == 0);
+    ASSERT_TRUE(s.ok()) << s;
+    if (restarts == 0) {
+      // The checkpoint records the half-appended transaction: GTID + rows to skip.
+      auto stored = redis_->Get(stream_ + ":checkpoint", Soon());
+      ASSERT_TRUE(stored.ok() && stored->has_value()) << stored.status();
+      auto cp = StreamCheckpoint::Parse(**stored);
+      ASSERT_TRUE(cp.ok()) << cp.status();
+      EXPECT_TRUE(cp->partial.has_value()) << **stored;
+      EXPECT_EQ(cp->rows_done, 3u) << **stored;
+    }
+    ++restarts;
+  }
+  for (auto& t : writers) t.join();
+  const GtidPosition end = CurrentPosition();
+  // Final run until the checkpoint reaches the last commit.
+  {
+    StreamPublisherOptions po;
+    po.stream = stream_;
+    po.max_rows_per_append = 3;
+    auto publisher = StreamPublisher::Create(*redis_, po);
+    ASSERT_TRUE(publisher.ok());
+    auto cp = (*publisher)->Initialize(start, Soon());
+    ASSERT_TRUE(cp.ok()) << cp.status();
+    BinlogReaderOptions o = ReaderOptions(cp->position);
+    o.tables = {TableFilter{database(), "numbered"}};
+    auto reader = BinlogReader::Open(o, Soon());
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    while (!((*publisher)->checkpoint().position.Covers(end.Find(0).value()))) {
+      auto txn = (*reader)->Next(Soon());
+      ASSERT_TRUE(txn.ok()) << txn.status();
+      auto appended = (*publisher)->Publish(*txn, Soon());
+      ASSERT_TRUE(appended.ok()) << appended.status();
+    }
+    ++restarts;
+  }
+
+  const std::vector<StreamRow> rows = ReadStream();
+  std::set<std::tuple<int64_t, int64_t, int64_t>> seen;
+  std::map<int64_t, int64_t> last_seq;  // writer -> last seq seen (commit order per writer).
+  Gtid last_gtid;
+  uint64_t expected_row = 0;
+  for (const StreamRow& r : rows) {
+    const int64_t w = r.Get("writer")->i, s = r.Get("seq")->i, p = r.Get("part")->i;
+    EXPECT_TRUE(seen.insert({w, s, p}).second) << "duplicate row " << w << "/" << s << "/" << p;
+    // Commit order: GTIDs never go back; inside a transaction rows come 0..rows-1.
+    if (r.gtid == last_gtid) {
+      EXPECT_EQ(r.row, expected_row) << r.gtid.ToString();
+    } else {
+      EXPECT_GT(r.gtid.seq_no, last_gtid.seq_no);
+      EXPECT_EQ(r.row, 0u) << r.gtid.ToString();
+      auto it = last_seq.find(w);
+      EXPECT_EQ(s, it == last_seq.end() ? 0 : it->second + 1) << "writer " << w;
+      last_seq[w] = s;
+    }
+    last_gtid = r.gtid;
+    expected_row = r.row + 1;
+  }
+  int64_t expected_rows = 0;
+  for (int s = 0; s < kTxnsPerWriter; ++s) expected_rows += (s % 5 == 0 ? 7 : 1);
+  EXPECT_EQ(seen.size(), static_cast<size_t>(expected_rows * kWriters));
+  EXPECT_EQ(rows.size(), seen.size());
+  EXPECT_GE(restarts, 3);
+  EXPECT_TRUE(cut_mid_append);
+}
+
+}  // namespace
+}  // namespace lockstep::cdc
