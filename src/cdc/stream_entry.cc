@@ -97,6 +97,26 @@ std::vector<std::string> EncodeStreamEntry(const CommittedTransaction& txn, size
   return f;
 }
 
+std::vector<std::string> EncodeGapEntry(const StreamGap& gap) {
+  return {"type", "gap", "from", gap.from.ToString(), "to", gap.to.ToString(), "reason", gap.reason};
+}
+
+Result<StreamGap> DecodeGapEntry(const std::vector<std::string>& fields) {
+  if (fields.size() < 2 || fields[0] != "type" || fields[1] != "gap") return Status::NotFound("not a gap entry");
+  if (fields.size() % 2 != 0) return Status::InvalidArgument("odd number of stream entry fields");
+  StreamGap gap;
+  for (size_t i = 2; i < fields.size(); i += 2) {
+    if (fields[i] == "from") {
+      LOCKSTEP_ASSIGN_OR_RETURN(gap.from, GtidPosition::Parse(fields[i + 1]));
+    } else if (fields[i] == "to") {
+      LOCKSTEP_ASSIGN_OR_RETURN(gap.to, GtidPosition::Parse(fields[i + 1]));
+    } else if (fields[i] == "reason") {
+      gap.reason = fields[i + 1];
+    }
+  }
+  return gap;
+}
+
 Result<StreamRow> DecodeStreamEntry(const std::vector<std::string>& fields) {
   if (fields.size() % 2 != 0) return Status::InvalidArgument("odd number of stream entry fields");
   StreamRow row;

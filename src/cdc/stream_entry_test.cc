@@ -45,3 +45,21 @@ TEST(StreamEntryTest, RoundTripsEveryValueKind) {
 
 }  // namespace
 }  // namespace lockstep::cdc
+
+namespace lockstep::cdc {
+namespace {
+
+TEST(StreamEntryTest, GapEntriesRoundTripAndAreNotRows) {
+  StreamGap gap{*GtidPosition::Parse("0-1-5"), *GtidPosition::Parse("0-1-90,1-2-3"), "gap: purged"};
+  const std::vector<std::string> fields = EncodeGapEntry(gap);
+  Result<StreamGap> back = DecodeGapEntry(fields);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->from, gap.from);
+  EXPECT_EQ(back->to, gap.to);
+  EXPECT_EQ(back->reason, gap.reason);
+  EXPECT_FALSE(DecodeStreamEntry(fields).ok());
+  EXPECT_EQ(DecodeGapEntry({"type", "row"}).status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace lockstep::cdc

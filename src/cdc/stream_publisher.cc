@@ -105,6 +105,21 @@ class StreamPublisherImpl final : public StreamPublisher {
     return appended;
   }
 
+  Status RecordGap(const GtidPosition& resume_at, std::string_view reason, const Deadline& deadline) override {
+    if (!loaded_) return Status::FailedPrecondition("StreamPublisher::RecordGap before Load/Initialize");
+    StreamCheckpoint next;
+    next.position = resume_at;
+    const std::string next_text = next.ToString();
+    std::vector<std::string> fields = EncodeGapEntry({checkpoint_.position, resume_at, std::string(reason)});
+    std::vector<std::string> args = {stored_, next_text, "1", std::to_string(fields.size())};
+    for (std::string& f : fields) args.push_back(std::move(f));
+    LOCKSTEP_ASSIGN_OR_RETURN(int64_t ran, RunAppend(args, deadline));
+    (void)ran;
+    stored_ = next_text;
+    checkpoint_ = std::move(next);
+    return Status::Ok();
+  }
+
   const StreamCheckpoint& checkpoint() const override { return checkpoint_; }
   const StreamPublisherOptions& options() const override { return options_; }
 

@@ -42,6 +42,19 @@ struct StreamRow {
   const Value* Get(std::string_view column) const;
 };
 
+// A gap record ("type" "gap"): the changes between `from` and `to` could not be read (the
+// binlog was purged past the stream's checkpoint) and are missing from the stream. A
+// consumer must treat everything it derived from the source tables as stale (e.g. flush
+// the caches of those tables). Fields: type "gap", from, to (GTID positions), reason.
+struct StreamGap {
+  GtidPosition from;
+  GtidPosition to;
+  std::string reason;
+};
+std::vector<std::string> EncodeGapEntry(const StreamGap& gap);
+// kNotFound when `fields` is not a gap entry (e.g. a row), kInvalidArgument when malformed.
+Result<StreamGap> DecodeGapEntry(const std::vector<std::string>& fields);
+
 // The fields of change `row_index` of `txn` (REQUIRES: row_index < txn.changes.size()), as
 // alternating field, value strings.
 std::vector<std::string> EncodeStreamEntry(const CommittedTransaction& txn, size_t row_index);

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "lockstep/base/deadline.h"
 #include "lockstep/base/result.h"
@@ -94,6 +95,12 @@ class StreamPublisher {
   // it: call again with the same txn, which resolves it). REQUIRES: Load or Initialize
   // succeeded; transactions are passed in binlog order.
   virtual Result<size_t> Publish(const CommittedTransaction& txn, const Deadline& deadline) = 0;
+
+  // Appends a gap entry (EncodeGapEntry: from the checkpoint's position to `resume_at`)
+  // and moves the checkpoint to `resume_at` (dropping any partial transaction), in one
+  // script like Publish. For a reader whose start position was purged (kDataLoss): the
+  // stream says loudly what is missing instead of skipping it. Same errors as Publish.
+  virtual Status RecordGap(const GtidPosition& resume_at, std::string_view reason, const Deadline& deadline) = 0;
 
   // The checkpoint after the last successful call.
   virtual const StreamCheckpoint& checkpoint() const = 0;

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "lockstep/cdc/binlog_reader.h"
+#include "lockstep/cdc/relay.h"
 #include "lockstep/cdc/stream_entry.h"
 #include "lockstep/cdc/stream_publisher.h"
 #include "lockstep/redis/client.h"
@@ -112,6 +113,37 @@ class CdcTest : public testing::MariaDbTest {
     return out;
   }
 
+  // Rotates the binlog and purges every file before the current one: positions before
+  // the call are gone. PURGE skips a file a dump thread still reads (the stack's replica
+  // moves to the new file only after reading the rotation), so it is repeated until the
+  // current file is the oldest one left.
+  void PurgeOlderBinlogs() {
+    ASSERT_TRUE(ExecAdmin("FLUSH BINARY LOGS").ok());
+    auto lease = pool().Acquire(Soon());
+    ASSERT_TRUE(lease.ok());
+    auto status = lease->Query("SHOW MASTER STATUS");
+    ASSERT_TRUE(status.ok()) << status.status();
+    const std::string current_file = *(*status)[0].GetString(0);
+    const Deadline deadline = Soon();
+    while (true) {
+      ASSERT_TRUE(ExecAdmin("PURGE BINARY LOGS TO '" + current_file + "'").ok());
+      auto logs = lease->Query("SHOW BINARY LOGS");
+      ASSERT_TRUE(logs.ok()) << logs.status();
+      if (*(*logs)[0].GetString(0) == current_file) return;
+      ASSERT_FALSE(deadline.expired()) << "binlogs before " << current_file << " were never purged";
+      std::this_thread::yield();
+    }
+  }
+
+  RelayOptions MakeRelayOptions() {
+    RelayOptions o;
+    o.reader = ReaderOptions(std::nullopt);
+    o.publisher.stream = stream_;
+    o.retry_initial = 50ms;
+    o.retry_max = 500ms;
+    return o;
+  }
+
   std::unique_ptr<redis::Client> redis_;
   std::string stream_;
 };
@@ -211,18 +243,8 @@ TEST_F(CdcTest, RefusesThePrimarysOwnServerId) {
 TEST_F(CdcTest, PurgedPositionIsAGap) {
   const GtidPosition before = CurrentPosition();
   ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (1, 'lost', 1)").ok());
-  ASSERT_TRUE(ExecAdmin("FLUSH BINARY LOGS").ok());
+  ASSERT_NO_FATAL_FAILURE(PurgeOlderBinlogs());
   ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (2, 'kept', 1)").ok());
-  std::string current_file;
-  {
-    auto lease = pool().Acquire(Soon());
-    ASSERT_TRUE(lease.ok());
-    auto rows = lease->Query("SHOW MASTER STATUS");
-    ASSERT_TRUE(rows.ok()) << rows.status();
-    current_file = *(*rows)[0].GetString(0);
-  }
-  // Only files before the current one go; the stack's replica reads the current one.
-  ASSERT_TRUE(ExecAdmin("PURGE BINARY LOGS TO '" + current_file + "'").ok());
 
   auto reader = BinlogReader::Open(ReaderOptions(before), Soon());
   ASSERT_FALSE(reader.ok()) << "a purged start position must not stream";
@@ -313,6 +335,74 @@ TEST_F(CdcTest, AppendWhoseReplyWasLostIsNotRepeated) {
   EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition) << refused.status();
   EXPECT_EQ(refused.status().reason(), "checkpoint_moved");
   EXPECT_EQ(ReadStream().size(), 2u);
+}
+
+// The relay reconnects after its MariaDB connection is cut and appends every change once.
+TEST_F(CdcTest, RelayReconnectsFromItsCheckpoint) {
+  auto proxy = FaultProxy::Start({.upstream_port = testing::TestEnv::FromEnvironment().mariadb_port});
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  RelayOptions o = MakeRelayOptions();
+  o.reader.connection.port = (*proxy)->port();
+  o.reader.start = CurrentPosition();  // Else the relay starts wherever the primary is when it connects.
+  std::atomic<int> retries{0};
+  o.observer.on_retry = [&](const Status&) { retries.fetch_add(1); };
+  auto relay = Relay::Start(*redis_, o);
+  ASSERT_TRUE(relay.ok()) << relay.status();
+  for (int id = 1; id <= 20; ++id) {
+    ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (" + std::to_string(id) + ", 'r', 1)").ok());
+    if (id == 10) (*proxy)->SetFault(Fault::Reset());  // Cuts the replication connection.
+    if (id == 12) (*proxy)->SetFault(Fault::None());
+  }
+  ASSERT_TRUE((*relay)->AwaitPosition(CurrentPosition(), Soon())) << (*relay)->status();
+  EXPECT_TRUE((*relay)->status().ok()) << (*relay)->status();
+  EXPECT_GE(retries.load(), 1);
+  (*relay)->Stop();
+  EXPECT_EQ((*relay)->status().code(), StatusCode::kCancelled);
+  std::set<int64_t> ids;
+  const std::vector<StreamRow> rows = ReadStream();
+  for (const StreamRow& r : rows) EXPECT_TRUE(ids.insert(static_cast<int64_t>(r.Get("id")->u)).second);
+  EXPECT_EQ(rows.size(), 20u);
+  EXPECT_EQ(ids.size(), 20u);
+}
+
+// A checkpoint purged from the binlogs: kStop ends the relay with kDataLoss;
+// kRecordAndContinue writes a gap entry and continues from the primary's position.
+TEST_F(CdcTest, RelayReportsAGapLoudly) {
+  StreamCheckpoint old;
+  old.position = CurrentPosition();
+  ASSERT_TRUE(redis_->Set(stream_ + ":checkpoint", old.ToString(), Soon()).ok());
+  ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (1, 'lost', 1)").ok());
+  ASSERT_NO_FATAL_FAILURE(PurgeOlderBinlogs());
+
+  RelayOptions o = MakeRelayOptions();
+  auto stopped = Relay::Start(*redis_, o);
+  ASSERT_TRUE(stopped.ok());
+  ASSERT_FALSE((*stopped)->AwaitPosition(*GtidPosition::Parse("0-1-999999999"), Soon()));
+  EXPECT_EQ((*stopped)->status().code(), StatusCode::kDataLoss) << (*stopped)->status();
+  EXPECT_TRUE(ReadStream().empty());
+
+  o.gap_policy = GapPolicy::kRecordAndContinue;
+  auto relay = Relay::Start(*redis_, o);
+  ASSERT_TRUE(relay.ok());
+  // The gap entry moves the checkpoint to where the relay resumed (changes until then are
+  // in the gap); wait for it before the next change.
+  ASSERT_TRUE((*relay)->AwaitPosition(CurrentPosition(), Soon())) << (*relay)->status();
+  ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (2, 'after', 1)").ok());
+  ASSERT_TRUE((*relay)->AwaitPosition(CurrentPosition(), Soon())) << (*relay)->status();
+  auto reply = redis_->Command({"XRANGE", stream_, "-", "+"}, Soon());
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_EQ(reply->array().size(), 2u);
+  std::vector<std::string> first;
+  for (const redis::Reply& f : reply->array()[0].array().at(1).array()) first.push_back(f.str());
+  Result<StreamGap> gap = DecodeGapEntry(first);
+  ASSERT_TRUE(gap.ok()) << gap.status();
+  EXPECT_EQ(gap->from, old.position);
+  EXPECT_NE(gap->reason.find("gap"), std::string::npos);
+  std::vector<std::string> second;
+  for (const redis::Reply& f : reply->array()[1].array().at(1).array()) second.push_back(f.str());
+  Result<StreamRow> row = DecodeStreamEntry(second);
+  ASSERT_TRUE(row.ok()) << row.status();
+  EXPECT_EQ(*row->Get("id"), Value::Uint(2));
 }
 
 // The checker: writers commit numbered rows (single- and multi-row transactions) while the
