@@ -265,6 +265,29 @@ TEST_F(CdcTest, PurgedPositionIsAGap) {
   EXPECT_EQ(*txn->changes[0].Get("id"), Value::Uint(3));
 }
 
+// An idle primary is not a stalled one: its heartbeats keep the reader alive past
+// stall_timeout.
+TEST_F(CdcTest, IdleReaderLivesOnHeartbeats) {
+  BinlogReaderOptions o = ReaderOptions(std::nullopt);
+  o.heartbeat_period = 200ms;
+  o.stall_timeout = 2s;
+  auto reader = BinlogReader::Open(o, Soon());
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  // Three stall timeouts without a write in the watched table.
+  const Deadline idle = Deadline::After(6s);
+  while (!idle.expired()) {
+    Result<CommittedTransaction> txn = (*reader)->Next(idle);
+    if (!txn.ok()) {
+      ASSERT_EQ(txn.status().code(), StatusCode::kDeadlineExceeded) << txn.status();
+    } else {
+      ASSERT_TRUE(txn->changes.empty());  // Other databases' commits only move the position.
+    }
+  }
+  ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (1, 'awake', 1)").ok());
+  Result<CommittedTransaction> txn = NextWithChanges(**reader);
+  ASSERT_TRUE(txn.ok()) << txn.status();
+}
+
 // A primary that stops answering (the proxy holds every byte) does not hang Stop(), and
 // a reader left alone reports the stall as kUnavailable after stall_timeout.
 TEST_F(CdcTest, StalledPrimaryDoesNotHangStop) {
