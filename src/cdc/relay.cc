@@ -1,6 +1,7 @@
 #include "lockstep/cdc/relay.h"
 
 #include <mutex>
+#include <vector>
 #include <thread>
 
 #include "lockstep/base/backoff.h"
@@ -13,6 +14,8 @@ namespace {
 
 // How long one Next() waits before the thread looks at the stop flag again.
 constexpr std::chrono::milliseconds kPollInterval{200};
+// Transactions appended together at most (fewer when their rows fill an append).
+constexpr size_t kMaxBatch = 256;
 
 bool Terminal(const Status& s) {
   switch (s.code()) {
@@ -139,6 +142,7 @@ class RelayImpl final : public Relay {
       cv_.SignalAll();
     }
     Status ended;
+    std::vector<CommittedTransaction> batch;
     while (ended.ok()) {
       Result<CommittedTransaction> txn = reader->Next(Deadline::After(kPollInterval));
       if (!txn.ok()) {
@@ -149,13 +153,32 @@ class RelayImpl final : public Relay {
         ended = txn.status();
         break;
       }
-      Result<size_t> appended = publisher->Publish(*txn, Deadline::After(options_.publisher.append_timeout));
+      // Whatever the reader has decoded already goes into the same appends (one script,
+      // one round trip and one AOF write for many small transactions).
+      batch.clear();
+      size_t rows = txn->changes.size();
+      batch.push_back(std::move(*txn));
+      while (batch.size() < kMaxBatch && rows < options_.publisher.max_rows_per_append) {
+        Result<CommittedTransaction> more = reader->Next(Deadline::After(std::chrono::milliseconds(0)));
+        if (!more.ok()) {
+          if (more.status().code() != StatusCode::kDeadlineExceeded) ended = more.status();
+          break;
+        }
+        rows += more->changes.size();
+        batch.push_back(std::move(*more));
+      }
+      std::vector<const CommittedTransaction*> pointers;
+      pointers.reserve(batch.size());
+      for (const CommittedTransaction& t : batch) pointers.push_back(&t);
+      Result<size_t> appended = publisher->PublishBatch(pointers, Deadline::After(options_.publisher.append_timeout));
       if (!appended.ok()) {
         ended = appended.status();
         break;
       }
       backoff->Reset();
-      if (options_.observer.on_published) options_.observer.on_published(*txn, *appended);
+      if (options_.observer.on_published) {
+        for (const CommittedTransaction& t : batch) options_.observer.on_published(t, t.changes.size());
+      }
       MutexLock lock(&mu_);
       checkpoint_ = publisher->checkpoint();
       cv_.SignalAll();

@@ -65,43 +65,64 @@ class StreamPublisherImpl final : public StreamPublisher {
   }
 
   Result<size_t> Publish(const CommittedTransaction& txn, const Deadline& deadline) override {
+    return PublishBatch({&txn}, deadline);
+  }
+
+  Result<size_t> PublishBatch(const std::vector<const CommittedTransaction*>& txns,
+                              const Deadline& deadline) override {
     if (!loaded_) return Status::FailedPrecondition("StreamPublisher::Publish before Load/Initialize");
-    if (checkpoint_.position.Covers(txn.gtid)) return size_t{0};  // Already in the stream.
-    size_t done = 0;
-    if (checkpoint_.partial && *checkpoint_.partial == txn.gtid) done = checkpoint_.rows_done;
+    // The changes of a partially appended transaction already in the stream.
+    const std::optional<Gtid> partial = checkpoint_.partial;
+    const uint64_t partial_done = checkpoint_.rows_done;
+    GtidPosition position = checkpoint_.position;  // After the transactions fully consumed.
+    std::vector<std::string> chunk;  // Entry arguments: field count, fields...
+    size_t chunk_rows = 0;
     size_t appended = 0;
-    const size_t total = txn.changes.size();
-    do {
-      const size_t end = std::min(total, done + options_.max_rows_per_append);
-      StreamCheckpoint next;
-      if (end == total) {
-        next.position = checkpoint_.position;
-        next.position.Advance(txn.gtid);
-      } else {
-        next.position = checkpoint_.position;
-        next.partial = txn.gtid;
-        next.rows_done = end;
-      }
+    auto flush = [&](StreamCheckpoint next) -> Status {
       const std::string next_text = next.ToString();
       std::vector<std::string> args;
-      args.reserve(3 + (end - done) * 24);
+      args.reserve(3 + chunk.size());
       args.push_back(stored_);
       args.push_back(next_text);
-      args.push_back(std::to_string(end - done));
-      for (size_t i = done; i < end; ++i) {
-        std::vector<std::string> fields = EncodeStreamEntry(txn, i);
-        args.push_back(std::to_string(fields.size()));
-        for (std::string& f : fields) args.push_back(std::move(f));
-      }
+      args.push_back(std::to_string(chunk_rows));
+      for (std::string& a : chunk) args.push_back(std::move(a));
       LOCKSTEP_ASSIGN_OR_RETURN(int64_t ran, RunAppend(args, deadline));
       stored_ = next_text;
       checkpoint_ = std::move(next);
       if (ran == 1) {
-        appended += end - done;
-        if (options_.observer.on_append) options_.observer.on_append(txn.gtid, end, total, end - done);
+        appended += chunk_rows;
+        if (options_.observer.on_append) options_.observer.on_append(checkpoint_, chunk_rows);
       }
-      done = end;
-    } while (done < total);
+      chunk.clear();
+      chunk_rows = 0;
+      return Status::Ok();
+    };
+    for (const CommittedTransaction* txn : txns) {
+      if (position.Covers(txn->gtid)) continue;  // Already in the stream.
+      const size_t total = txn->changes.size();
+      size_t row = partial && *partial == txn->gtid ? std::min<size_t>(partial_done, total) : 0;
+      while (row < total) {
+        std::vector<std::string> fields = EncodeStreamEntry(*txn, row);
+        chunk.push_back(std::to_string(fields.size()));
+        for (std::string& f : fields) chunk.push_back(std::move(f));
+        ++row;
+        ++chunk_rows;
+        if (chunk_rows == options_.max_rows_per_append && row < total) {
+          StreamCheckpoint next;
+          next.position = position;
+          next.partial = txn->gtid;
+          next.rows_done = row;
+          LOCKSTEP_RETURN_IF_ERROR(flush(std::move(next)));
+        }
+      }
+      position.Advance(txn->gtid);
+      if (chunk_rows >= options_.max_rows_per_append) LOCKSTEP_RETURN_IF_ERROR(flush(StreamCheckpoint{position, {}, 0}));
+    }
+    // Rows left, or transactions without rows that moved the position. (A stored partial
+    // transaction that this batch did not reach stays as it is.)
+    if (chunk_rows > 0 || !(position == checkpoint_.position)) {
+      LOCKSTEP_RETURN_IF_ERROR(flush(StreamCheckpoint{position, {}, 0}));
+    }
     return appended;
   }
 

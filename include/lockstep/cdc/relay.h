@@ -40,7 +40,8 @@ struct RelayOptions {
   // Optional callbacks (empty = not called), run on the relay's thread; cheap, no calls
   // back into the relay.
   struct Observer {
-    // After each transaction is in the stream (entries: appended by this call).
+    // After each transaction is in the stream (entries: its changes; appended now or, for
+    // a transaction resumed after a crash, partly before).
     std::function<void(const CommittedTransaction& txn, size_t entries)> on_published;
     // A failure the relay recovers from by reconnecting (it keeps running).
     std::function<void(const Status& status)> on_retry;

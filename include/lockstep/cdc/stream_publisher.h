@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lockstep/base/deadline.h"
 #include "lockstep/base/result.h"
@@ -46,10 +47,9 @@ struct StreamPublisherOptions {
   // Optional callbacks (empty = not called), run on the publishing thread without locks;
   // must be cheap and must not call back into the publisher.
   struct Observer {
-    // After each append script that appended (not after one that found its work done):
-    // the transaction, its changes now in the stream (rows_done of total) and the entries
-    // this append added.
-    std::function<void(const Gtid& gtid, size_t rows_done, size_t total, size_t entries)> on_append;
+    // After each append script that ran (not after one that found its work already
+    // done): the checkpoint it stored and the entries it added.
+    std::function<void(const StreamCheckpoint& checkpoint, size_t entries)> on_append;
   };
   Observer observer;
 };
@@ -95,6 +95,14 @@ class StreamPublisher {
   // it: call again with the same txn, which resolves it). REQUIRES: Load or Initialize
   // succeeded; transactions are passed in binlog order.
   virtual Result<size_t> Publish(const CommittedTransaction& txn, const Deadline& deadline) = 0;
+
+  // Publish for several transactions (in binlog order) with as few scripts as possible:
+  // consecutive transactions share an append until it holds max_rows_per_append changes,
+  // a larger one is split as in Publish. Each append is atomic with its checkpoint, so a
+  // failure leaves a prefix of the transactions in the stream, exactly like a sequence of
+  // Publish calls. Returns the entries appended.
+  virtual Result<size_t> PublishBatch(const std::vector<const CommittedTransaction*>& txns,
+                                      const Deadline& deadline) = 0;
 
   // Appends a gap entry (EncodeGapEntry: from the checkpoint's position to `resume_at`)
   // and moves the checkpoint to `resume_at` (dropping any partial transaction), in one
