@@ -176,6 +176,14 @@ class BinlogReaderImpl final : public BinlogReader {
     return std::any_of(options_.tables.begin(), options_.tables.end(),
                        [&](const TableFilter& f) { return f.Matches(db, table); });
   }
+  // True when a statement with default database `db` may change a watched table.
+  bool ConcernsWatched(std::string_view db, std::string_view sql) const {
+    if (WatchedDatabase(db)) return true;
+    return std::any_of(options_.tables.begin(), options_.tables.end(), [&](const TableFilter& f) {
+      return sql.find(f.database + ".") != std::string_view::npos ||
+             sql.find("`" + f.database + "`.") != std::string_view::npos;
+    });
+  }
   bool WatchedDatabase(std::string_view db) const {
     return std::any_of(options_.tables.begin(), options_.tables.end(),
                        [&](const TableFilter& f) { return f.database == db; });
@@ -193,6 +201,7 @@ class BinlogReaderImpl final : public BinlogReader {
         standalone_ = (ev->event.gtid.flags & FL_STANDALONE) != 0;
         xa_prepared_ = (ev->event.gtid.flags & FL_PREPARED_XA) != 0;
         rows_.clear();
+        ddl_.clear();
         tables_.clear();
         return Status::Ok();
       }
@@ -236,7 +245,11 @@ class BinlogReaderImpl final : public BinlogReader {
         }
         if (StartsWithNoCase(sql, "COMMIT") || StartsWithNoCase(sql, "XA COMMIT")) return EndGroup(ev, true);
         if (StartsWithNoCase(sql, "ROLLBACK") || StartsWithNoCase(sql, "XA ROLLBACK")) return EndGroup(ev, false);
-        if (in_group_ && standalone_) return EndGroup(ev, true);  // DDL: ends its own group.
+        if (in_group_ && standalone_) {  // DDL: ends its own group.
+          const std::string_view db = View(ev->event.query.database);
+          if (ConcernsWatched(db, sql)) ddl_.push_back(DdlStatement{std::string(db), std::string(sql)});
+          return EndGroup(ev, true);
+        }
         if (WatchedDatabase(View(ev->event.query.database))) {
           return Status::Unimplemented("binlog: a statement-based event in watched database '",
                                        View(ev->event.query.database), "' (GTID ", gtid_.ToString(),
@@ -309,15 +322,20 @@ class BinlogReaderImpl final : public BinlogReader {
     txn.gtid = gtid_;
     txn.position = position_;
     txn.commit_time = std::chrono::system_clock::time_point(std::chrono::seconds(ev->timestamp));
-    if (committed) txn.changes = std::move(rows_);
+    if (committed) {
+      txn.changes = std::move(rows_);
+      txn.ddl = std::move(ddl_);
+    }
     rows_.clear();
+    ddl_.clear();
     return Deliver(std::move(txn));
   }
 
   Status Deliver(CommittedTransaction txn) {
     MutexLock lock(&mu_);
     // A run of transactions without watched changes only moves the position: keep the last.
-    if (txn.changes.empty() && !queue_.empty() && queue_.back().changes.empty()) {
+    if (txn.changes.empty() && txn.ddl.empty() && !queue_.empty() && queue_.back().changes.empty() &&
+        queue_.back().ddl.empty()) {
       queue_.back() = std::move(txn);
       return Status::Ok();
     }
@@ -343,6 +361,7 @@ class BinlogReaderImpl final : public BinlogReader {
   bool standalone_ = false;
   bool xa_prepared_ = false;
   std::vector<RowChange> rows_;
+  std::vector<DdlStatement> ddl_;
   std::unordered_map<uint64_t, std::shared_ptr<const internal::TableLayout>> tables_;
 
   Mutex mu_;

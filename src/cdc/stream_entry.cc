@@ -97,6 +97,36 @@ std::vector<std::string> EncodeStreamEntry(const CommittedTransaction& txn, size
   return f;
 }
 
+std::vector<std::string> EncodeDdlEntry(const CommittedTransaction& txn, size_t index) {
+  const DdlStatement& ddl = txn.ddl[index];
+  return {"type", "ddl", "gtid", txn.gtid.ToString(), "ts",
+          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(txn.commit_time.time_since_epoch()).count()),
+          "db", ddl.database, "statement", ddl.statement};
+}
+
+Result<StreamDdl> DecodeDdlEntry(const std::vector<std::string>& fields) {
+  if (fields.size() < 2 || fields[0] != "type" || fields[1] != "ddl") return Status::NotFound("not a ddl entry");
+  if (fields.size() % 2 != 0) return Status::InvalidArgument("odd number of stream entry fields");
+  StreamDdl ddl;
+  bool has_gtid = false;
+  for (size_t i = 2; i < fields.size(); i += 2) {
+    const std::string& k = fields[i];
+    const std::string& v = fields[i + 1];
+    if (k == "gtid") {
+      LOCKSTEP_ASSIGN_OR_RETURN(ddl.gtid, Gtid::Parse(v));
+      has_gtid = true;
+    } else if (k == "ts") {
+      if (!ParseNumber(v, &ddl.commit_unix_seconds)) return Status::InvalidArgument("bad ts '", v, "'");
+    } else if (k == "db") {
+      ddl.database = v;
+    } else if (k == "statement") {
+      ddl.statement = v;
+    }
+  }
+  if (!has_gtid) return Status::InvalidArgument("ddl entry lacks gtid");
+  return ddl;
+}
+
 std::vector<std::string> EncodeGapEntry(const StreamGap& gap) {
   return {"type", "gap", "from", gap.from.ToString(), "to", gap.to.ToString(), "reason", gap.reason};
 }

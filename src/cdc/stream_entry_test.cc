@@ -63,3 +63,24 @@ TEST(StreamEntryTest, GapEntriesRoundTripAndAreNotRows) {
 
 }  // namespace
 }  // namespace lockstep::cdc
+
+namespace lockstep::cdc {
+namespace {
+
+TEST(StreamEntryTest, DdlEntriesRoundTrip) {
+  CommittedTransaction txn;
+  txn.gtid = Gtid{0, 1, 77};
+  txn.commit_time = std::chrono::system_clock::time_point(std::chrono::seconds(1700000001));
+  txn.ddl = {DdlStatement{"shop", "TRUNCATE TABLE products"}};
+  Result<StreamDdl> ddl = DecodeDdlEntry(EncodeDdlEntry(txn, 0));
+  ASSERT_TRUE(ddl.ok()) << ddl.status();
+  EXPECT_EQ(ddl->gtid, txn.gtid);
+  EXPECT_EQ(ddl->commit_unix_seconds, 1700000001);
+  EXPECT_EQ(ddl->database, "shop");
+  EXPECT_EQ(ddl->statement, "TRUNCATE TABLE products");
+  EXPECT_EQ(DecodeDdlEntry({"type", "row"}).status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(DecodeStreamEntry(EncodeDdlEntry(txn, 0)).ok());
+}
+
+}  // namespace
+}  // namespace lockstep::cdc

@@ -76,7 +76,8 @@ class StreamPublisherImpl final : public StreamPublisher {
     const uint64_t partial_done = checkpoint_.rows_done;
     GtidPosition position = checkpoint_.position;  // After the transactions fully consumed.
     std::vector<std::string> chunk;  // Entry arguments: field count, fields...
-    size_t chunk_rows = 0;
+    size_t chunk_rows = 0;     // Row entries in `chunk`.
+    size_t chunk_entries = 0;  // Other entries (DDL) in `chunk`.
     size_t appended = 0;
     auto flush = [&](StreamCheckpoint next) -> Status {
       const std::string next_text = next.ToString();
@@ -84,23 +85,34 @@ class StreamPublisherImpl final : public StreamPublisher {
       args.reserve(3 + chunk.size());
       args.push_back(stored_);
       args.push_back(next_text);
-      args.push_back(std::to_string(chunk_rows));
+      args.push_back(std::to_string(chunk_rows + chunk_entries));
       for (std::string& a : chunk) args.push_back(std::move(a));
       LOCKSTEP_ASSIGN_OR_RETURN(int64_t ran, RunAppend(args, deadline));
       stored_ = next_text;
       checkpoint_ = std::move(next);
       if (ran == 1) {
-        appended += chunk_rows;
-        if (options_.observer.on_append) options_.observer.on_append(checkpoint_, chunk_rows);
+        appended += chunk_rows + chunk_entries;
+        if (options_.observer.on_append) options_.observer.on_append(checkpoint_, chunk_rows + chunk_entries);
       }
       chunk.clear();
       chunk_rows = 0;
+      chunk_entries = 0;
       return Status::Ok();
     };
     for (const CommittedTransaction* txn : txns) {
       if (position.Covers(txn->gtid)) continue;  // Already in the stream.
       const size_t total = txn->changes.size();
       size_t row = partial && *partial == txn->gtid ? std::min<size_t>(partial_done, total) : 0;
+      if (row == 0) {
+        // DDL entries ride with the transaction's first chunk (not counted as rows: a
+        // resumed transaction, row > 0, has them in already).
+        for (size_t i = 0; i < txn->ddl.size(); ++i) {
+          std::vector<std::string> fields = EncodeDdlEntry(*txn, i);
+          chunk.push_back(std::to_string(fields.size()));
+          for (std::string& f : fields) chunk.push_back(std::move(f));
+          ++chunk_entries;
+        }
+      }
       while (row < total) {
         std::vector<std::string> fields = EncodeStreamEntry(*txn, row);
         chunk.push_back(std::to_string(fields.size()));
@@ -120,7 +132,7 @@ class StreamPublisherImpl final : public StreamPublisher {
     }
     // Rows left, or transactions without rows that moved the position. (A stored partial
     // transaction that this batch did not reach stays as it is.)
-    if (chunk_rows > 0 || !(position == checkpoint_.position)) {
+    if (chunk_rows + chunk_entries > 0 || !(position == checkpoint_.position)) {
       LOCKSTEP_RETURN_IF_ERROR(flush(StreamCheckpoint{position, {}, 0}));
     }
     return appended;

@@ -72,6 +72,10 @@ struct BinlogReaderOptions {
 // non-transactional group ending in ROLLBACK is dropped); transactions touching no watched
 // table are delivered without changes so that the position keeps moving.
 //
+// Not delivered as row changes: DDL (TRUNCATE, DROP TABLE, ALTER ...: its group only moves
+// the position; rows are decoded with the layout their own TABLE_MAP carries, so ALTER
+// between rows needs no schema history), and changes of non-watched tables.
+//
 // Errors (Open, or Next once the queue is drained):
 //   kDataLoss ("gap: ...", reason "binlog_gap")  the start position is not in the
 //       primary's binlogs any more (purged) or never was (diverged primary). Changes were

@@ -97,15 +97,26 @@ struct RowChange {
   const Value* Before(std::string_view column) const;
 };
 
+// A DDL statement (ALTER, TRUNCATE, DROP, ...) that may concern watched tables: its default
+// database is a watched one, or its text names one ("db." or "`db`."). Row events do not
+// show what TRUNCATE or DROP removed, so a consumer must treat the tables of `database`
+// as changed wholesale.
+struct DdlStatement {
+  std::string database;   // The statement's default database ("" if none).
+  std::string statement;  // As logged.
+};
+
 // One committed transaction: its GTID, the position after it (start a reader there to
 // continue after it), its commit time (the binlog event's timestamp, whole seconds) and its
-// row changes on the watched tables, in binlog order. `changes` is empty for a transaction
-// that touched no watched table (or only DDL): it still advances the position.
+// row changes on the watched tables, in binlog order, and the DDL that may concern them.
+// Both are empty for a transaction that touched no watched table: it still advances the
+// position.
 struct CommittedTransaction {
   Gtid gtid;
   GtidPosition position;
   std::chrono::system_clock::time_point commit_time;
   std::vector<RowChange> changes;
+  std::vector<DdlStatement> ddl;
 };
 
 }  // namespace lockstep::cdc

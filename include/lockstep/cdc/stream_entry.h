@@ -55,6 +55,19 @@ std::vector<std::string> EncodeGapEntry(const StreamGap& gap);
 // kNotFound when `fields` is not a gap entry (e.g. a row), kInvalidArgument when malformed.
 Result<StreamGap> DecodeGapEntry(const std::vector<std::string>& fields);
 
+// A DDL record ("type" "ddl"), written before the transaction's rows: gtid, ts, db,
+// statement (see DdlStatement: treat the tables of `db` as changed wholesale).
+struct StreamDdl {
+  Gtid gtid;
+  int64_t commit_unix_seconds = 0;
+  std::string database;
+  std::string statement;
+};
+// The fields of DDL statement `index` of `txn`. REQUIRES: index < txn.ddl.size().
+std::vector<std::string> EncodeDdlEntry(const CommittedTransaction& txn, size_t index);
+// kNotFound when `fields` is not a DDL entry, kInvalidArgument when malformed.
+Result<StreamDdl> DecodeDdlEntry(const std::vector<std::string>& fields);
+
 // The fields of change `row_index` of `txn` (REQUIRES: row_index < txn.changes.size()), as
 // alternating field, value strings.
 std::vector<std::string> EncodeStreamEntry(const CommittedTransaction& txn, size_t row_index);

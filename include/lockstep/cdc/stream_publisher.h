@@ -88,9 +88,9 @@ class StreamPublisher {
   // one either way; returns the stored one.
   virtual Result<StreamCheckpoint> Initialize(const GtidPosition& position, const Deadline& deadline) = 0;
 
-  // Appends `txn`'s changes not yet in the stream and advances the checkpoint past it (a
-  // transaction without changes only advances the checkpoint). Returns the number of
-  // entries appended by this call (0 for a transaction already covered). On error nothing
+  // Appends `txn`'s DDL entries and changes not yet in the stream and advances the
+  // checkpoint past it (a transaction without either only advances the checkpoint).
+  // Returns the number of entries appended by this call (0 for a transaction already covered). On error nothing
   // of the failed chunk is appended (or, for kUnavailable/kDeadlineExceeded, maybe all of
   // it: call again with the same txn, which resolves it). REQUIRES: Load or Initialize
   // succeeded; transactions are passed in binlog order.

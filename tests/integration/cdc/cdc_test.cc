@@ -464,6 +464,55 @@ TEST_F(CdcTest, AlterTableBetweenRowsNeedsNoSchemaHistory) {
   EXPECT_TRUE(third->changes[0].Get("note")->is_null());
 }
 
+// TRUNCATE and ALTER of a watched table reach the consumer as DDL entries (row events
+// would not show what TRUNCATE removed); DDL elsewhere does not.
+TEST_F(CdcTest, DdlOnWatchedTablesIsDelivered) {
+  std::unique_ptr<BinlogReader> reader = OpenReader(std::nullopt);
+  ASSERT_NE(reader, nullptr);
+  StreamPublisherOptions po;
+  po.stream = stream_;
+  auto publisher = StreamPublisher::Create(*redis_, po);
+  ASSERT_TRUE(publisher.ok());
+  ASSERT_TRUE((*publisher)->Initialize(reader->start_position(), Soon()).ok());
+  ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (1, 'x', 1)").ok());
+  ASSERT_TRUE(ExecAdmin("TRUNCATE TABLE items").ok());
+  // Another database, named nowhere in the statement: not reported.
+  ASSERT_TRUE(ExecAdmin("CREATE DATABASE IF NOT EXISTS " + database() + "_x").ok());
+  ASSERT_TRUE(ExecAdmin("DROP DATABASE " + database() + "_x").ok());
+  ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (2, 'y', 1)").ok());
+
+  std::vector<CommittedTransaction> seen;
+  while (seen.empty() || seen.back().changes.empty() || *seen.back().changes[0].Get("id") != Value::Uint(2)) {
+    Result<CommittedTransaction> txn = reader->Next(Soon());
+    ASSERT_TRUE(txn.ok()) << txn.status();
+    seen.push_back(std::move(*txn));
+  }
+  std::vector<std::string> ddl;
+  for (const CommittedTransaction& t : seen) {
+    for (const DdlStatement& d : t.ddl) {
+      EXPECT_EQ(d.database, database());
+      ddl.push_back(d.statement);
+    }
+  }
+  ASSERT_EQ(ddl.size(), 1u) << (ddl.empty() ? "" : ddl[0]);
+  EXPECT_NE(ddl[0].find("TRUNCATE"), std::string::npos) << ddl[0];
+
+  std::vector<const CommittedTransaction*> pointers;
+  for (const CommittedTransaction& t : seen) pointers.push_back(&t);
+  Result<size_t> appended = (*publisher)->PublishBatch(pointers, Soon());
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  EXPECT_EQ(*appended, 3u);  // Row 1, the TRUNCATE, row 2.
+  auto reply = redis_->Command({"XRANGE", stream_, "-", "+"}, Soon());
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_EQ(reply->array().size(), 3u);
+  std::vector<std::string> fields;
+  for (const redis::Reply& f : reply->array()[1].array().at(1).array()) fields.push_back(f.str());
+  Result<StreamDdl> entry = DecodeDdlEntry(fields);
+  ASSERT_TRUE(entry.ok()) << entry.status();
+  EXPECT_EQ(entry->database, database());
+  EXPECT_NE(entry->statement.find("TRUNCATE"), std::string::npos);
+}
+
 // Measures (prints; asserts only completeness): rows/s of one 20,000-row transaction
 // through reader and publisher, and the latency from a COMMIT's return to its entry being
 // in the stream through a running relay.
