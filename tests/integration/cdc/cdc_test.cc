@@ -139,6 +139,19 @@ class CdcTest : public testing::MariaDbTest {
     }
   }
 
+  // A publisher on the test's stream (through `client`), its checkpoint initialized to
+  // `start`; nullptr (and a test failure) on error.
+  std::unique_ptr<StreamPublisher> OpenPublisher(redis::Client& client, const GtidPosition& start) {
+    StreamPublisherOptions po;
+    po.stream = stream_;
+    auto publisher = StreamPublisher::Create(client, po);
+    EXPECT_TRUE(publisher.ok()) << publisher.status();
+    if (!publisher.ok()) return nullptr;
+    Result<StreamCheckpoint> cp = (*publisher)->Initialize(start, Soon());
+    EXPECT_TRUE(cp.ok()) << cp.status();
+    return cp.ok() ? std::move(*publisher) : nullptr;
+  }
+
   RelayOptions MakeRelayOptions() {
     RelayOptions o;
     o.reader = ReaderOptions(std::nullopt);
@@ -326,29 +339,26 @@ TEST_F(CdcTest, AppendWhoseReplyWasLostIsNotRepeated) {
   ro.port = (*proxy)->port();
   auto client = redis::Client::Open(ro);
   ASSERT_TRUE(client.ok()) << client.status();
-  StreamPublisherOptions po;
-  po.stream = stream_;
-  auto publisher = StreamPublisher::Create(**client, po);
-  ASSERT_TRUE(publisher.ok()) << publisher.status();
   std::unique_ptr<BinlogReader> reader = OpenReader(std::nullopt);
   ASSERT_NE(reader, nullptr);
-  ASSERT_TRUE((*publisher)->Initialize(reader->start_position(), Soon()).ok());
+  std::unique_ptr<StreamPublisher> publisher = OpenPublisher(**client, reader->start_position());
+  ASSERT_NE(publisher, nullptr);
   ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (1, 'a', 1), (2, 'b', 2)").ok());
   Result<CommittedTransaction> txn = NextWithChanges(*reader);
   ASSERT_TRUE(txn.ok()) << txn.status();
 
   // Requests reach Redis, replies are swallowed: the append runs, the caller cannot know.
   (*proxy)->SetFault(Direction::kServerToClient, Fault::Blackhole());
-  Result<size_t> lost = (*publisher)->Publish(*txn, Deadline::After(500ms));
+  Result<size_t> lost = publisher->Publish(*txn, Deadline::After(500ms));
   EXPECT_FALSE(lost.ok());
   (*proxy)->SetFault(Fault::None());
   EXPECT_EQ(ReadStream().size(), 2u);  // It did run.
 
-  Result<size_t> retried = (*publisher)->Publish(*txn, Soon());
+  Result<size_t> retried = publisher->Publish(*txn, Soon());
   ASSERT_TRUE(retried.ok()) << retried.status();
   EXPECT_EQ(*retried, 0u);  // Recognised as done.
   EXPECT_EQ(ReadStream().size(), 2u);
-  EXPECT_TRUE((*publisher)->checkpoint().position.Covers(txn->gtid));
+  EXPECT_TRUE(publisher->checkpoint().position.Covers(txn->gtid));
 
   // Someone else moved the checkpoint (a second publisher on the stream): appends stop.
   StreamCheckpoint other;
@@ -357,7 +367,7 @@ TEST_F(CdcTest, AppendWhoseReplyWasLostIsNotRepeated) {
   ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (3, 'c', 3)").ok());
   Result<CommittedTransaction> next = NextWithChanges(*reader);
   ASSERT_TRUE(next.ok()) << next.status();
-  Result<size_t> refused = (*publisher)->Publish(*next, Soon());
+  Result<size_t> refused = publisher->Publish(*next, Soon());
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition) << refused.status();
   EXPECT_EQ(refused.status().reason(), "checkpoint_moved");
@@ -469,11 +479,8 @@ TEST_F(CdcTest, AlterTableBetweenRowsNeedsNoSchemaHistory) {
 TEST_F(CdcTest, DdlOnWatchedTablesIsDelivered) {
   std::unique_ptr<BinlogReader> reader = OpenReader(std::nullopt);
   ASSERT_NE(reader, nullptr);
-  StreamPublisherOptions po;
-  po.stream = stream_;
-  auto publisher = StreamPublisher::Create(*redis_, po);
-  ASSERT_TRUE(publisher.ok());
-  ASSERT_TRUE((*publisher)->Initialize(reader->start_position(), Soon()).ok());
+  std::unique_ptr<StreamPublisher> publisher = OpenPublisher(*redis_, reader->start_position());
+  ASSERT_NE(publisher, nullptr);
   ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (1, 'x', 1)").ok());
   ASSERT_TRUE(ExecAdmin("TRUNCATE TABLE items").ok());
   // Another database, named nowhere in the statement: not reported.
@@ -499,7 +506,7 @@ TEST_F(CdcTest, DdlOnWatchedTablesIsDelivered) {
 
   std::vector<const CommittedTransaction*> pointers;
   for (const CommittedTransaction& t : seen) pointers.push_back(&t);
-  Result<size_t> appended = (*publisher)->PublishBatch(pointers, Soon());
+  Result<size_t> appended = publisher->PublishBatch(pointers, Soon());
   ASSERT_TRUE(appended.ok()) << appended.status();
   EXPECT_EQ(*appended, 3u);  // Row 1, the TRUNCATE, row 2.
   auto reply = redis_->Command({"XRANGE", stream_, "-", "+"}, Soon());
@@ -520,18 +527,15 @@ TEST_F(CdcTest, ReportsThroughputAndLatency) {
   constexpr int kRows = 20'000;
   std::unique_ptr<BinlogReader> reader = OpenReader(std::nullopt);
   ASSERT_NE(reader, nullptr);
-  StreamPublisherOptions po;
-  po.stream = stream_;
-  auto publisher = StreamPublisher::Create(*redis_, po);
-  ASSERT_TRUE(publisher.ok());
-  ASSERT_TRUE((*publisher)->Initialize(reader->start_position(), Soon()).ok());
+  std::unique_ptr<StreamPublisher> publisher = OpenPublisher(*redis_, reader->start_position());
+  ASSERT_NE(publisher, nullptr);
   ASSERT_TRUE(Exec("INSERT INTO items (id, name, price, qty) SELECT seq, CONCAT('item-', seq), seq / 100, seq "
                    "FROM seq_1_to_" + std::to_string(kRows)).ok());
   const auto t0 = std::chrono::steady_clock::now();
   Result<CommittedTransaction> big = NextWithChanges(*reader);
   ASSERT_TRUE(big.ok()) << big.status();
   const auto t1 = std::chrono::steady_clock::now();
-  Result<size_t> appended = (*publisher)->Publish(*big, Soon());
+  Result<size_t> appended = publisher->Publish(*big, Soon());
   ASSERT_TRUE(appended.ok()) << appended.status();
   const auto t2 = std::chrono::steady_clock::now();
   ASSERT_EQ(big->changes.size(), static_cast<size_t>(kRows));
