@@ -343,6 +343,12 @@ TEST_F(CdcTest, AppendWhoseReplyWasLostIsNotRepeated) {
   ASSERT_NE(reader, nullptr);
   std::unique_ptr<StreamPublisher> publisher = OpenPublisher(**client, reader->start_position());
   ASSERT_NE(publisher, nullptr);
+  // A first append loads the script into Redis (after a Redis restart EVALSHA answers
+  // NOSCRIPT, and that answer would be swallowed below instead of the script running).
+  ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (10, 'warm', 1)").ok());
+  Result<CommittedTransaction> warm = NextWithChanges(*reader);
+  ASSERT_TRUE(warm.ok()) << warm.status();
+  ASSERT_TRUE(publisher->Publish(*warm, Soon()).ok());
   ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (1, 'a', 1), (2, 'b', 2)").ok());
   Result<CommittedTransaction> txn = NextWithChanges(*reader);
   ASSERT_TRUE(txn.ok()) << txn.status();
@@ -352,12 +358,12 @@ TEST_F(CdcTest, AppendWhoseReplyWasLostIsNotRepeated) {
   Result<size_t> lost = publisher->Publish(*txn, Deadline::After(500ms));
   EXPECT_FALSE(lost.ok());
   (*proxy)->SetFault(Fault::None());
-  EXPECT_EQ(ReadStream().size(), 2u);  // It did run.
+  EXPECT_EQ(ReadStream().size(), 3u);  // It did run.
 
   Result<size_t> retried = publisher->Publish(*txn, Soon());
   ASSERT_TRUE(retried.ok()) << retried.status();
   EXPECT_EQ(*retried, 0u);  // Recognised as done.
-  EXPECT_EQ(ReadStream().size(), 2u);
+  EXPECT_EQ(ReadStream().size(), 3u);
   EXPECT_TRUE(publisher->checkpoint().position.Covers(txn->gtid));
 
   // Someone else moved the checkpoint (a second publisher on the stream): appends stop.
@@ -371,7 +377,7 @@ TEST_F(CdcTest, AppendWhoseReplyWasLostIsNotRepeated) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition) << refused.status();
   EXPECT_EQ(refused.status().reason(), "checkpoint_moved");
-  EXPECT_EQ(ReadStream().size(), 2u);
+  EXPECT_EQ(ReadStream().size(), 3u);
 }
 
 // The relay reconnects after its MariaDB connection is cut and appends every change once.
