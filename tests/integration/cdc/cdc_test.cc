@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
+#include <cstdlib>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -11,6 +13,8 @@
 #include <random>
 #include <set>
 #include <thread>
+
+#include <sys/wait.h>
 
 #include "lockstep/cdc/binlog_reader.h"
 #include "lockstep/cdc/relay.h"
@@ -22,6 +26,7 @@
 #include "support/fault_proxy.h"
 #include "support/mariadb_test.h"
 #include "support/redis_test.h"
+#include "support/child_process.h"
 #include "support/test_env.h"
 
 namespace lockstep::cdc {
@@ -39,6 +44,46 @@ Deadline Soon() { return Deadline::After(30s); }
 uint32_t NextServerId() {
   static std::atomic<uint32_t> next{1000 + static_cast<uint32_t>(::getpid() % 50'000) * 10};
   return next.fetch_add(1);
+}
+
+// The checker's verdict over the stream of `numbered` rows written by `writers` writers
+// committing `txns_per_writer` transactions each (every 5th with 7 rows, else 1): every
+// row exactly once; GTIDs increasing; a transaction's rows consecutive from 0; each
+// writer's transactions in its commit order.
+void ExpectEveryRowOnceInCommitOrder(const std::vector<StreamRow>& rows, int writers, int txns_per_writer) {
+  std::set<std::tuple<int64_t, int64_t, int64_t>> seen;
+  std::map<int64_t, int64_t> last_seq;  // writer -> last seq seen.
+  Gtid last_gtid;
+  uint64_t expected_row = 0;
+  for (const StreamRow& r : rows) {
+    const int64_t w = r.Get("writer")->i, s = r.Get("seq")->i, p = r.Get("part")->i;
+    EXPECT_TRUE(seen.insert({w, s, p}).second) << "duplicate row " << w << "/" << s << "/" << p;
+    if (r.gtid == last_gtid) {
+      EXPECT_EQ(r.row, expected_row) << r.gtid.ToString();
+    } else {
+      EXPECT_GT(r.gtid.seq_no, last_gtid.seq_no);
+      EXPECT_EQ(r.row, 0u) << r.gtid.ToString();
+      auto it = last_seq.find(w);
+      EXPECT_EQ(s, it == last_seq.end() ? 0 : it->second + 1) << "writer " << w;
+      last_seq[w] = s;
+    }
+    last_gtid = r.gtid;
+    expected_row = r.row + 1;
+  }
+  int64_t expected_rows = 0;
+  for (int s = 0; s < txns_per_writer; ++s) expected_rows += (s % 5 == 0 ? 7 : 1);
+  EXPECT_EQ(seen.size(), static_cast<size_t>(expected_rows * writers));
+  EXPECT_EQ(rows.size(), seen.size());
+}
+
+// Writer w's transaction s of the checker: 7 rows when s % 5 == 0, else 1.
+std::string NumberedInsert(int w, int s) {
+  const int parts = s % 5 == 0 ? 7 : 1;
+  std::string sql = "INSERT INTO numbered (writer, seq, part) VALUES ";
+  for (int p = 0; p < parts; ++p) {
+    sql += (p ? ", (" : "(") + std::to_string(w) + "," + std::to_string(s) + "," + std::to_string(p) + ")";
+  }
+  return sql;
 }
 
 class CdcTest : public testing::MariaDbTest {
@@ -150,6 +195,13 @@ class CdcTest : public testing::MariaDbTest {
     Result<StreamCheckpoint> cp = (*publisher)->Initialize(start, Soon());
     EXPECT_TRUE(cp.ok()) << cp.status();
     return cp.ok() ? std::move(*publisher) : nullptr;
+  }
+
+  // The checker's table (NumberedInsert writes it).
+  void CreateNumberedTable() {
+    ASSERT_TRUE(ExecAdmin("CREATE TABLE numbered (writer INT NOT NULL, seq INT NOT NULL, part INT NOT NULL, "
+                          "PRIMARY KEY (writer, seq, part)) ENGINE=InnoDB")
+                    .ok());
   }
 
   RelayOptions MakeRelayOptions() {
@@ -615,9 +667,7 @@ TEST_F(CdcTest, ReportsThroughputAndLatency) {
 TEST_F(CdcTest, RestartsResumeExactlyOnceInCommitOrder) {
   constexpr int kWriters = 4;
   constexpr int kTxnsPerWriter = 60;
-  ASSERT_TRUE(ExecAdmin("CREATE TABLE numbered (writer INT NOT NULL, seq INT NOT NULL, part INT NOT NULL, "
-                        "PRIMARY KEY (writer, seq, part)) ENGINE=InnoDB")
-                  .ok());
+  ASSERT_NO_FATAL_FAILURE(CreateNumberedTable());
   const GtidPosition start = CurrentPosition();
 
   // Redis through a proxy, so an append can be cut off half-way.
@@ -630,12 +680,7 @@ TEST_F(CdcTest, RestartsResumeExactlyOnceInCommitOrder) {
     writers.emplace_back([&, w] {
       for (int s = 0; s < kTxnsPerWriter; ++s) {
         // Every 5th transaction has 7 rows (more than one append chunk), the others 1.
-        const int parts = s % 5 == 0 ? 7 : 1;
-        std::string sql = "INSERT INTO numbered (writer, seq, part) VALUES ";
-        for (int p = 0; p < parts; ++p) {
-          sql += (p ? ", (" : "(") + std::to_string(w) + "," + std::to_string(s) + "," + std::to_string(p) + ")";
-        }
-        Status st = Exec(sql);
+        Status st = Exec(NumberedInsert(w, s));
         EXPECT_TRUE(st.ok()) << st;
         committed_txns.fetch_add(1);
       }
@@ -734,33 +779,100 @@ TEST_F(CdcTest, RestartsResumeExactlyOnceInCommitOrder) {
     ++restarts;
   }
 
-  const std::vector<StreamRow> rows = ReadStream();
-  std::set<std::tuple<int64_t, int64_t, int64_t>> seen;
-  std::map<int64_t, int64_t> last_seq;  // writer -> last seq seen (commit order per writer).
-  Gtid last_gtid;
-  uint64_t expected_row = 0;
-  for (const StreamRow& r : rows) {
-    const int64_t w = r.Get("writer")->i, s = r.Get("seq")->i, p = r.Get("part")->i;
-    EXPECT_TRUE(seen.insert({w, s, p}).second) << "duplicate row " << w << "/" << s << "/" << p;
-    // Commit order: GTIDs never go back; inside a transaction rows come 0..rows-1.
-    if (r.gtid == last_gtid) {
-      EXPECT_EQ(r.row, expected_row) << r.gtid.ToString();
-    } else {
-      EXPECT_GT(r.gtid.seq_no, last_gtid.seq_no);
-      EXPECT_EQ(r.row, 0u) << r.gtid.ToString();
-      auto it = last_seq.find(w);
-      EXPECT_EQ(s, it == last_seq.end() ? 0 : it->second + 1) << "writer " << w;
-      last_seq[w] = s;
-    }
-    last_gtid = r.gtid;
-    expected_row = r.row + 1;
-  }
-  int64_t expected_rows = 0;
-  for (int s = 0; s < kTxnsPerWriter; ++s) expected_rows += (s % 5 == 0 ? 7 : 1);
-  EXPECT_EQ(seen.size(), static_cast<size_t>(expected_rows * kWriters));
-  EXPECT_EQ(rows.size(), seen.size());
+  ExpectEveryRowOnceInCommitOrder(ReadStream(), kWriters, kTxnsPerWriter);
   EXPECT_GE(restarts, 3);
   EXPECT_TRUE(cut_mid_append);
+}
+
+}  // namespace
+}  // namespace lockstep::cdc
+
+namespace lockstep::cdc {
+namespace {
+
+constexpr char kChildStreamEnv[] = "LOCKSTEP_CDC_CHILD_STREAM";
+constexpr char kChildDatabaseEnv[] = "LOCKSTEP_CDC_CHILD_DATABASE";
+constexpr char kChildStartEnv[] = "LOCKSTEP_CDC_CHILD_START";
+
+// The child process of RelayKilledWithSigkillResumesExactlyOnce: a relay that runs until
+// it is killed.
+TEST(CdcChild, DISABLED_Relay) {
+  const char* stream = std::getenv(kChildStreamEnv);
+  const char* db = std::getenv(kChildDatabaseEnv);
+  const char* start = std::getenv(kChildStartEnv);
+  ASSERT_TRUE(stream && db && start);
+  auto client = redis::Client::Open(testing::RedisTestOptions(0));
+  ASSERT_TRUE(client.ok()) << client.status();
+  RelayOptions o;
+  o.reader.connection = testing::MariaDbTestOptions();
+  o.reader.server_id = NextServerId();
+  o.reader.tables = {TableFilter{db, "numbered"}};
+  o.reader.start = *GtidPosition::Parse(start);
+  o.publisher.stream = stream;
+  o.publisher.max_rows_per_append = 3;
+  auto relay = Relay::Start(**client, o);
+  ASSERT_TRUE(relay.ok()) << relay.status();
+  // Until SIGKILL (or the relay stops by itself, which fails the parent's check).
+  while ((*relay)->status().ok()) {
+    (void)(*relay)->AwaitPosition(*GtidPosition::Parse("0-1-18446744073709551615"), Deadline::After(1s));
+  }
+  FAIL() << (*relay)->status();
+}
+
+// kill -9 of a relay process, three times while writers commit, and a last process that
+// catches up: every committed row is in the stream exactly once, in commit order.
+TEST_F(CdcTest, RelayKilledWithSigkillResumesExactlyOnce) {
+  constexpr int kWriters = 3;
+  constexpr int kTxnsPerWriter = 80;
+  ASSERT_NO_FATAL_FAILURE(CreateNumberedTable());
+  const GtidPosition start = CurrentPosition();
+  const std::vector<std::string> env = {std::string(kChildStreamEnv) + "=" + stream_,
+                                        std::string(kChildDatabaseEnv) + "=" + database(),
+                                        std::string(kChildStartEnv) + "=" + start.ToString()};
+  std::atomic<int> committed{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      for (int s = 0; s < kTxnsPerWriter; ++s) {
+        EXPECT_TRUE(Exec(NumberedInsert(w, s)).ok());
+        committed.fetch_add(1);
+      }
+    });
+  }
+  auto checkpoint = [&]() -> std::string {
+    auto v = redis_->Get(stream_ + ":checkpoint", Soon());
+    return v.ok() && v->has_value() ? **v : std::string();
+  };
+  std::string last = checkpoint();
+  for (int kill = 0; kill < 3; ++kill) {
+    const pid_t child = testing::SpawnSelf("CdcChild.DISABLED_Relay", env);
+    ASSERT_GT(child, 0);
+    // Kill once this process has appended something (the checkpoint moved), or after 10s
+    // when the writers are done and there is nothing left to append.
+    const Deadline moved = Deadline::After(10s);
+    while (checkpoint() == last && !moved.expired()) std::this_thread::sleep_for(1ms);  // Polls the condition.
+    ::kill(child, SIGKILL);
+    int wstatus = 0;
+    ASSERT_EQ(::waitpid(child, &wstatus, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(wstatus)) << "the relay process ended by itself: " << wstatus;
+    last = checkpoint();
+  }
+  for (auto& t : writers) t.join();
+  const GtidPosition end = CurrentPosition();
+  const pid_t child = testing::SpawnSelf("CdcChild.DISABLED_Relay", env);
+  ASSERT_GT(child, 0);
+  const Deadline caught_up = Soon();
+  bool done = false;
+  while (!done && !caught_up.expired()) {
+    auto cp = StreamCheckpoint::Parse(checkpoint());
+    done = cp.ok() && cp->position.Covers(end.Find(0).value());
+    if (!done) std::this_thread::sleep_for(1ms);  // Polls the condition.
+  }
+  ::kill(child, SIGKILL);
+  int wstatus = 0;
+  ::waitpid(child, &wstatus, 0);
+  ASSERT_TRUE(done) << "the last relay process did not catch up: " << checkpoint();
+  ExpectEveryRowOnceInCommitOrder(ReadStream(), kWriters, kTxnsPerWriter);
 }
 
 }  // namespace
