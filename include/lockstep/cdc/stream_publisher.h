@@ -68,7 +68,10 @@ struct StreamPublisherOptions {
 // may have run) is simply retried with the same arguments: the script recognises its own
 // checkpoint and reports success without appending again. A checkpoint moved by anyone
 // else (a second publisher on the same stream) fails the append with kFailedPrecondition
-// (reason "checkpoint_moved") and appends nothing: two publishers never both append.
+// (reason "checkpoint_moved") and appends nothing — unless the stored checkpoint is the
+// very one this append would write (the other publisher appended the same transactions):
+// then it appends nothing and reports success. Either way no transaction is appended
+// twice, also with two publishers on one stream.
 // Durability is Redis's: with appendfsync always, an acknowledged append survives a Redis
 // crash; with weaker settings a Redis crash can lose the tail of stream AND checkpoint
 // together (the binlog is then re-read from the older checkpoint: still no gap).
