@@ -2,6 +2,7 @@
 # Benchmarks, measured against the raw limit in the same run (BENCHMARKS.md has the figures).
 #   scripts/bench.sh [micro|limits|shopd|reads|all] [--requests N] [--connections C] [--duration S]
 #   scripts/bench.sh overload [--duration S] [--shopd-args "FLAGS"] [--overload-connections N]
+#   scripts/bench.sh ratelimit [--requests N] [--connections C]
 # micro: Google Benchmark programs of the sql and redis modules (pool overhead vs bare
 #        libmariadb / hiredis on the same server), the cache, lock hand-offs, the
 #        batch Coalescer's scheduling (no server) and the rate limiters (`limits`).
@@ -30,6 +31,12 @@
 #        step, writes the chart build/bench/overload.svg and the summaries
 #        build/bench/overload.json, and re-checks every step with `verify` (nothing
 #        acknowledged lost).
+# ratelimit (not part of `all`): what a rate limit adds to a request. One Release shopd at a
+#        time on one cached product: without limits, then with `--rate-limit
+#        products_read=1000000:1000000 --client-rate-limit products_read=...` (two Redis
+#        decisions per request, never refused), 3 alternating rounds; GET /healthz (the HTTP
+#        floor) and redis-benchmark of the decision script at the same connections (the
+#        raw limit of one decision) beside them.
 # Starts its own private servers (build/bench-stack, MariaDB 14306, Redis 17379; override
 # with LOCKSTEP_BENCH_MARIADB_PORT / LOCKSTEP_BENCH_REDIS_PORT) and stops them at the end.
 # Durability as scripts/stack.sh: innodb_flush_log_at_trx_commit=1, sync_binlog=1, Redis
@@ -41,7 +48,7 @@ what=all requests=20000 connections=64 duration=""
 shopd_args="" overload_connections=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    micro|limits|shopd|reads|all|overload) what=$1 ;;
+    micro|limits|shopd|reads|all|overload|ratelimit) what=$1 ;;
     --duration) duration=$2; shift ;;
     --shopd-args) shopd_args=$2; shift ;;
     --overload-connections) overload_connections=$2; shift ;;
@@ -61,7 +68,7 @@ cmake -S "$ROOT" -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_B
   >build/bench.configure.log 2>&1 || { cat build/bench.configure.log; exit 1; }
 if [ "$what" = limits ]; then
   ninja -C build/bench lockstep_rate_limiter_bench
-elif [ "$what" = overload ]; then
+elif [ "$what" = overload ] || [ "$what" = ratelimit ]; then
   ninja -C build/bench shopd lockstep-bench
 else
   ninja -C build/bench shopd lockstep-bench lockstep_sql_bench lockstep_redis_bench lockstep_cache_bench \
@@ -270,6 +277,40 @@ print("transfers(1,000) / sql-baseline in three back-to-back pairs of half as ma
       + " / ".join(f"{x:.2f}" for x in (float(x) for x in sys.argv[17].split()))
       + f"; median {pairs[len(pairs) // 2]:.2f}")
 PY
+fi
+
+if [ "$what" = ratelimit ]; then
+  B=build/bench/apps/lockstep-bench/lockstep-bench
+  Q "DROP DATABASE IF EXISTS shop_rl; CREATE DATABASE shop_rl"
+  src=$(sed -n '/kDecideSource\[\] = R"lua(/,/)lua";/p' src/resilience/rate_limiter_scripts.cc | sed '1d;$d')
+  sha=$(redis-cli -p "$RP" script load "$src")
+  LIMITS=(--rate-limit products_read=1000000:1000000 --client-rate-limit products_read=1000000:1000000)
+  # rl_get FLAGS...: starts shopd with FLAGS, GETs product 1 (created on first use) and
+  # /healthz; prints "<product GET/s> <healthz/s> <product p50 ms>".
+  rl_get() {
+    start_shopd shop_rl build/bench/shopd-rl.log "$@"
+    shopd_pid=$started_pid
+    curl -s -o /dev/null -X POST "$started_url/v1/products" -d '{"name":"rl","price":1,"stock":1}' || true
+    local p h
+    p=$("$B" http-noop --url "$started_url" --path /v1/products/1 --requests "$((requests * 5))" --connections "$connections" 2>/dev/null | tail -1)
+    h=$("$B" http-noop --url "$started_url" --requests "$((requests * 5))" --connections "$connections" 2>/dev/null | tail -1)
+    kill -TERM "$shopd_pid"; wait "$shopd_pid" 2>/dev/null || true; shopd_pid=""
+    python3 -c "import json,sys; p=json.loads(sys.argv[1]); h=json.loads(sys.argv[2]); print('%.0f %.0f %.3f' % (p['throughput'], h['throughput'], p['p50_ms']))" "$p" "$h"
+  }
+  echo "== rate limit overhead: GET /v1/products/1 (L1 hit, answered on the I/O thread), $connections connections"
+  for round in 1 2 3; do
+    off=$(rl_get)
+    on=$(rl_get "${LIMITS[@]}")
+    raw=$(redis-benchmark -p "$RP" -c "$connections" -n "$((requests * 5))" -r 1000 --csv evalsha "$sha" 1 'rlb:k:__rand_int__' 1 1000000000 1 | tail -1 | awk -F'","' '{print $(NF-6)}' | tr -d '"')
+    python3 - "$off" "$on" "$raw" "$round" <<'PY'
+import sys
+off, on, raw, rnd = sys.argv[1].split(), sys.argv[2].split(), float(sys.argv[3]), sys.argv[4]
+print(f"round {rnd}: no limit {off[0]}/s (p50 {off[2]} ms, healthz {off[1]}/s); two limits {on[0]}/s "
+      f"(p50 {on[2]} ms, healthz {on[1]}/s) = {float(on[0]) / float(off[0]):.2f} of no limit; "
+      f"decision script under redis-benchmark {raw:.0f}/s, so 2 decisions per request cap at {raw / 2:.0f}/s: "
+      f"limited GETs = {float(on[0]) / (raw / 2):.2f} of it")
+PY
+  done
 fi
 
 if [ "$what" = reads ] || [ "$what" = all ]; then

@@ -5,7 +5,7 @@
 //   lockstep-bench flashsale --url ... --mysql ... --stock 100 --mode batched  (hot product)
 //   lockstep-bench verify-flashsale --manifest sale.json --mysql mysql://...    (re-check)
 //   (flashsale and verify-flashsale first wait until pending `reserved` orders settle)
-//   lockstep-bench http-noop --url ...                 (GET /healthz: the HTTP overhead)
+//   lockstep-bench http-noop --url ... [--path P]      (GET /healthz or P: the HTTP overhead)
 //   lockstep-bench reads --url A --url B --mysql ... --products 10000 --writes-per-s 20
 //                                                      (zipf GETs + PUTs; staleness check)
 //   lockstep-bench sql-baseline --mysql ...            (bare two-UPDATE transactions: the limit)
@@ -95,6 +95,8 @@ int main(int argc, char** argv) {
   verify_flash->add_option("--settle-timeout", verify_settle_timeout_s, "Seconds to wait for pending orders to settle (default: 120 with --settle-url, else 0 = none)")->check(CLI::NonNegativeNumber);
   auto* noop = app.add_subcommand("http-noop", "GET /healthz at the same concurrency (HTTP overhead)");
   AddCommon(noop, common, true, false);
+  std::string noop_path = "/healthz";
+  noop->add_option("--path", noop_path, "Path to GET instead of /healthz (e.g. a cached product, a rate-limited route)");
   ReadsOptions ropt;
   auto* reads = app.add_subcommand("reads", "Zipf GETs of products + a PUT writer; counts stale reads beyond the bound");
   AddCommon(reads, common, true, true);
@@ -129,7 +131,7 @@ int main(int argc, char** argv) {
     return RunFlashsale(common, fopt);
   }
   if (*verify_flash) return RunVerifyFlashsale(common, flash_manifest_path, settle_urls, verify_settle_timeout_s);
-  if (*noop) return RunHttpNoop(common);
+  if (*noop) return RunHttpNoop(common, noop_path);
   if (*reads) return RunReads(common, ropt);
   if (*baseline) return RunSqlBaseline(common, baseline_accounts);
   if (*hotrow) return RunSqlHotRow(common);

@@ -13,7 +13,7 @@
 
 namespace lockstep::bench {
 
-int RunHttpNoop(const CommonOptions& opt) {
+int RunHttpNoop(const CommonOptions& opt, const std::string& path) {
   auto endpoints = Endpoints(opt.urls);
   if (!endpoints.ok()) {
     std::fprintf(stderr, "lockstep-bench: %s\n", endpoints.status().ToString().c_str());
@@ -23,10 +23,11 @@ int RunHttpNoop(const CommonOptions& opt) {
   std::optional<CpuMeter> cpu = StartCpuMeter(opt);
   if (!cpu) return 2;
   auto summary = RunLoad(opt, *endpoints, "http-noop", [&](int, int64_t, http_client::Client& client) {
-    auto r = client.Send("GET", "/healthz", "", Deadline::After(std::chrono::milliseconds(opt.timeout_ms)), headers);
+    auto r = client.Send("GET", path, "", Deadline::After(std::chrono::milliseconds(opt.timeout_ms)), headers);
     return r.ok() ? r->status : 0;
   });
   nlohmann::json j = SummaryJson("http-noop", summary, opt);
+  j["path"] = path;
   AddCpu(j, *cpu, summary.requests);
   return PrintUnchecked(j);
 }
