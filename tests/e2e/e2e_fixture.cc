@@ -30,11 +30,11 @@ void ShopdE2eTest::TearDown() {
   }
 }
 
-ShopdProcess& ShopdE2eTest::LaunchShopd(std::vector<std::string> extra_args) {
+ShopdProcess& ShopdE2eTest::LaunchShopd(std::vector<std::string> extra_args, int mariadb_port, int redis_port) {
   ShopdOptions o;
-  o.mariadb_port = env_.mariadb_port;
+  o.mariadb_port = mariadb_port != 0 ? mariadb_port : env_.mariadb_port;
   o.database = database();
-  o.redis_port = env_.redis_ports.front();
+  o.redis_port = redis_port != 0 ? redis_port : env_.redis_ports.front();
   o.log_path = TestTempDir() + "/shopd-" + std::to_string(shopds_.size()) + ".log";
   o.extra_args = std::move(extra_args);
   shopds_.push_back(std::make_unique<ShopdProcess>(std::move(o)));
@@ -44,8 +44,8 @@ ShopdProcess& ShopdE2eTest::LaunchShopd(std::vector<std::string> extra_args) {
   return p;
 }
 
-ShopdProcess* ShopdE2eTest::StartShopd(std::vector<std::string> extra_args) {
-  ShopdProcess& p = LaunchShopd(std::move(extra_args));
+ShopdProcess* ShopdE2eTest::StartShopd(std::vector<std::string> extra_args, int mariadb_port, int redis_port) {
+  ShopdProcess& p = LaunchShopd(std::move(extra_args), mariadb_port, redis_port);
   const std::string error = p.AwaitListening();
   if (!error.empty()) {
     ADD_FAILURE() << error;

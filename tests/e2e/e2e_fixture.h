@@ -27,11 +27,13 @@ class ShopdE2eTest : public testing::MariaDbTest {
   void SetUp() override;
   void TearDown() override;
 
-  // Forks one more shopd on this test's database (not awaited).
-  ShopdProcess& LaunchShopd(std::vector<std::string> extra_args = {});
+  // Forks one more shopd on this test's database (not awaited). `mariadb_port` /
+  // `redis_port` (0: the test servers') point it elsewhere, e.g. at a FaultProxy in front
+  // of the test servers.
+  ShopdProcess& LaunchShopd(std::vector<std::string> extra_args = {}, int mariadb_port = 0, int redis_port = 0);
   // Launches one more shopd and awaits its listening line. nullptr (and a test failure) if
   // it does not come up: `ShopdProcess* s = StartShopd(); ASSERT_NE(s, nullptr);`.
-  ShopdProcess* StartShopd(std::vector<std::string> extra_args = {});
+  ShopdProcess* StartShopd(std::vector<std::string> extra_args = {}, int mariadb_port = 0, int redis_port = 0);
 
   // One HTTP request on a fresh connection. `headers` are raw "Name: value\r\n" lines.
   Result<HttpResponse> TryCall(const ShopdProcess& shopd, std::string_view method, std::string_view target,
