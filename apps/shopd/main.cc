@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,32 @@
 #include "lockstep/sql/url.h"
 
 namespace {
+
+// The breakers around MariaDB and Redis: open once half the calls of the last 5 s (at least
+// 10) failed for the server's sake (unreachable, lost, too slow for their deadline); then
+// calls fail at once (503 unavailable, Retry-After: 1 = the open time rounded up) for 1 s,
+// after which one probe call decides.
+lockstep::CircuitBreakerOptions DependencyBreaker() {
+  return {.window = std::chrono::seconds(5),
+          .buckets = 10,
+          .min_requests = 10,
+          .failure_ratio = 0.5,
+          .open_duration = std::chrono::seconds(1),
+          .half_open_probes = 1,
+          .on_transition = {}};
+}
+
+// Logs the transitions of the breaker around `server` (also counted in /metrics).
+std::function<void(lockstep::BreakerState)> LogBreaker(std::string server) {
+  return [server = std::move(server)](lockstep::BreakerState to) {
+    if (to == lockstep::BreakerState::kOpen) {
+      spdlog::warn("{} circuit breaker open: calls fail at once for {} ms", server,
+                   DependencyBreaker().open_duration.count());
+    } else {
+      spdlog::info("{} circuit breaker {}", server, lockstep::BreakerStateName(to));
+    }
+  };
+}
 
 shopd::http::ServerOptions ServerOptionsFrom(const shopd::config::ShopdConfig& c,
                                              const shopd::config::ListenAddress& listen) {
@@ -81,6 +108,8 @@ lockstep::Result<std::unique_ptr<lockstep::sql::Pool>> OpenMariaDb(const shopd::
   options.max_connections = c.worker_threads + shopd::domain::OrderServiceOptions{}.batch_threads +
                             (c.reserved_persister != 0 ? 1 : 0) + 4 + 1;
   options.acquire_timeout = std::chrono::seconds(2);
+  options.breaker = DependencyBreaker();
+  options.observer.on_breaker_state = LogBreaker("MariaDB");
   LOCKSTEP_RETURN_IF_ERROR(lockstep::prometheus::BindPoolObserver(registry, options.observer, "shopd_mariadb_"));
   const lockstep::Deadline deadline = lockstep::Deadline::After(budget);
   lockstep::Backoff backoff({.initial = std::chrono::milliseconds(100), .max = std::chrono::seconds(2)});
@@ -165,6 +194,8 @@ int main(int argc, char** argv) {
   // (its blocking XREADGROUP holds one), the reserved-mode metrics refresher and its 4
   // pipeline threads.
   redis_options.pool_size = std::max(redis_options.pool_size, config.worker_threads + 8);
+  redis_options.breaker = DependencyBreaker();
+  redis_options.observer.on_breaker_state = LogBreaker("Redis");
   if (lockstep::Status s = lockstep::prometheus::BindClientObserver(registry, redis_options.observer, "shopd_redis_");
       !s.ok()) {
     spdlog::critical("shopd: {}", s.ToString());

@@ -54,6 +54,23 @@ Status Guarded(Fn&& fn) {
   }
 }
 
+// Sets `slot` to count transitions of a breaker into <name>{to="closed|open|half_open"}.
+void BindBreakerTransitions(::prometheus::Registry& registry, std::function<void(BreakerState)>& slot,
+                            const std::string& name, const std::string& server) {
+  Family<Counter>& family =
+      CounterFamily(registry, name, "Transitions of the " + server + " circuit breaker, by the state entered.");
+  Counter& closed = family.Add({{"to", std::string(BreakerStateName(BreakerState::kClosed))}});
+  Counter& open = family.Add({{"to", std::string(BreakerStateName(BreakerState::kOpen))}});
+  Counter& half_open = family.Add({{"to", std::string(BreakerStateName(BreakerState::kHalfOpen))}});
+  Chain(slot, {[&closed, &open, &half_open](BreakerState to) {
+          switch (to) {
+            case BreakerState::kClosed: closed.Increment(); break;
+            case BreakerState::kOpen: open.Increment(); break;
+            case BreakerState::kHalfOpen: half_open.Increment(); break;
+          }
+        }});
+}
+
 }  // namespace
 
 Status BindLockObserver(::prometheus::Registry& registry, lock::LockObserver& observer, const std::string& prefix) {
@@ -96,6 +113,7 @@ Status BindPoolObserver(::prometheus::Registry& registry, sql::PoolObserver& obs
     Chain(observer.on_retry, {[&retries](const Status& why, int) {
             retries.Add({{"code", std::string(StatusCodeName(why.code()))}}).Increment();
           }});
+    BindBreakerTransitions(registry, observer.on_breaker_state, prefix + "breaker_transitions_total", "MariaDB");
   });
 }
 
@@ -109,6 +127,7 @@ Status BindClientObserver(::prometheus::Registry& registry, redis::ClientObserve
     Chain(observer.on_call, {[&ok, &error](const Status& s, std::chrono::nanoseconds elapsed) {
             (s.ok() ? ok : error).Observe(Seconds(elapsed));
           }});
+    BindBreakerTransitions(registry, observer.on_breaker_state, prefix + "breaker_transitions_total", "Redis");
   });
 }
 

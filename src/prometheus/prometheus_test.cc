@@ -66,6 +66,49 @@ TEST(BindPoolObserver, RecordsWaitsAndRetriesAndKeepsTheLogCallback) {
   EXPECT_TRUE(Contains(text, "lockstep_mariadb_tx_retries_total{code=\"ABORTED\"} 2")) << text;
 }
 
+TEST(BindPoolObserver, CountsBreakerTransitionsByState) {
+  ::prometheus::Registry registry;
+  sql::PoolObserver observer;
+  ASSERT_TRUE(BindPoolObserver(registry, observer, "t_db_").ok());
+  ASSERT_TRUE(observer.on_breaker_state);
+  observer.on_breaker_state(BreakerState::kOpen);
+  observer.on_breaker_state(BreakerState::kHalfOpen);
+  observer.on_breaker_state(BreakerState::kOpen);
+  const std::string text = SerializeText({&registry});
+  EXPECT_TRUE(Contains(text, "t_db_breaker_transitions_total{to=\"open\"} 2")) << text;
+  EXPECT_TRUE(Contains(text, "t_db_breaker_transitions_total{to=\"half_open\"} 1")) << text;
+  EXPECT_TRUE(Contains(text, "t_db_breaker_transitions_total{to=\"closed\"} 0")) << text;
+}
+
+// A client whose server refuses connections (127.0.0.1:1): its breaker opens, and both the
+// transition counter and the state gauge say so; without a breaker there is no gauge.
+TEST(AddClientStats, ExportsTheBreakerState) {
+  ::prometheus::Registry registry;
+  redis::RedisOptions options;
+  options.port = 1;
+  options.breaker = CircuitBreakerOptions{.window = 60s, .buckets = 10, .min_requests = 2, .failure_ratio = 0.5,
+                                          .open_duration = 60s, .half_open_probes = 1, .on_transition = {}};
+  ASSERT_TRUE(BindClientObserver(registry, options.observer, "t_kv_").ok());
+  auto client = redis::Client::Open(options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  redis::RedisOptions plain_options;
+  plain_options.port = 1;
+  auto plain = redis::Client::Open(plain_options);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  Snapshots snapshots;
+  AddClientStats(snapshots, **client, "t_kv_");
+  AddClientStats(snapshots, **plain, "t_plain_");
+  EXPECT_TRUE(Contains(SerializeText({&snapshots}), "t_kv_breaker_state 0"));
+
+  for (int i = 0; i < 2; ++i) EXPECT_FALSE((*client)->Ping(Deadline::After(10s)).ok());
+  const Status refused = (*client)->Ping(Deadline::After(10s));
+  EXPECT_TRUE(CircuitBreaker::IsRejection(refused)) << refused;
+  const std::string text = SerializeText({&registry, &snapshots});
+  EXPECT_TRUE(Contains(text, "t_kv_breaker_state 1")) << text;
+  EXPECT_TRUE(Contains(text, "t_kv_breaker_transitions_total{to=\"open\"} 1")) << text;
+  EXPECT_EQ(text.find("t_plain_breaker_state"), std::string::npos) << text;
+}
+
 TEST(BindObserver, RefusesABadPrefix) {
   ::prometheus::Registry registry;
   redis::ClientObserver observer;
@@ -119,6 +162,7 @@ TEST(SerializeText, FullyWiredRegistryPassesPromtool) {
   sql::PoolObserver pool_observer;
   redis::RedisOptions redis_options;
   redis_options.port = 1;  // Never connected: Open is lazy.
+  redis_options.breaker = CircuitBreakerOptions{};
   ASSERT_TRUE(BindLockObserver(registry, lock_observer).ok());
   ASSERT_TRUE(BindPoolObserver(registry, pool_observer).ok());
   ASSERT_TRUE(BindClientObserver(registry, redis_options.observer).ok());
@@ -131,11 +175,14 @@ TEST(SerializeText, FullyWiredRegistryPassesPromtool) {
   lock_observer.on_fenced_rejected("t");
   pool_observer.on_acquire_wait(1ms);
   pool_observer.on_retry(Status::Aborted("x"), 1);
+  pool_observer.on_breaker_state(BreakerState::kOpen);
   redis_options.observer.on_call(Status::Ok(), 1ms);
 
   const std::string text = SerializeText({&registry, &snapshots});
   EXPECT_TRUE(Contains(text, "lockstep_redis_pool_open 0")) << text;
   EXPECT_TRUE(Contains(text, "lockstep_redis_call_duration_seconds_count{outcome=\"ok\"} 1")) << text;
+  EXPECT_TRUE(Contains(text, "lockstep_redis_breaker_state 0")) << text;
+  EXPECT_TRUE(Contains(text, "lockstep_mariadb_breaker_transitions_total{to=\"open\"} 1")) << text;
   std::string output;
   EXPECT_EQ(Promtool(text, output), 0) << "promtool check metrics:\n" << output << "\nmetrics:\n" << text;
 }

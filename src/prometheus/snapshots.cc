@@ -1,5 +1,6 @@
 #include "lockstep/prometheus/snapshots.h"
 
+#include <optional>
 #include <utility>
 
 #include <prometheus/text_serializer.h>
@@ -31,6 +32,19 @@ void AppendPoolGauges(std::vector<::prometheus::MetricFamily>& out, const std::s
   out.push_back(GaugeFamily(p + "idle", server + " connections idle in the pool.", idle));
 }
 
+// <name>: 0 closed, 1 open, 2 half-open (nothing without a breaker).
+void AppendBreakerState(std::vector<::prometheus::MetricFamily>& out, const std::string& name,
+                        const std::string& server, const std::optional<CircuitBreakerStats>& breaker) {
+  if (!breaker.has_value()) return;
+  double value = 0;
+  switch (breaker->state) {
+    case BreakerState::kClosed: value = 0; break;
+    case BreakerState::kOpen: value = 1; break;
+    case BreakerState::kHalfOpen: value = 2; break;
+  }
+  out.push_back(GaugeFamily(name, "State of the " + server + " circuit breaker: 0 closed, 1 open, 2 half-open.", value));
+}
+
 }  // namespace
 
 void Snapshots::Add(Callback callback) {
@@ -58,7 +72,7 @@ std::vector<::prometheus::MetricFamily> Snapshots::Collect() const {
 }
 
 void AddPoolStats(Snapshots& snapshots, const sql::Pool& pool, const std::string& prefix) {
-  snapshots.Add([&pool, p = prefix + "pool_"](std::vector<::prometheus::MetricFamily>& out) {
+  snapshots.Add([&pool, prefix, p = prefix + "pool_"](std::vector<::prometheus::MetricFamily>& out) {
     const sql::PoolStats s = pool.stats();
     AppendPoolGauges(out, p, "MariaDB", s.open, s.in_use, s.idle);
     out.push_back(CounterFamily(p + "waits_total", "Acquires that waited for a connection.", s.waits));
@@ -67,15 +81,17 @@ void AddPoolStats(Snapshots& snapshots, const sql::Pool& pool, const std::string
     out.push_back(CounterFamily(p + "opened_total", "MariaDB connections opened.", s.opened));
     out.push_back(CounterFamily(p + "watchdog_fired_total", "Calls cut by the pool's deadline watchdog.",
                                 s.watchdog_fired));
+    AppendBreakerState(out, prefix + "breaker_state", "MariaDB", s.breaker);
   });
 }
 
 void AddClientStats(Snapshots& snapshots, const redis::Client& client, const std::string& prefix) {
-  snapshots.Add([&client, p = prefix + "pool_"](std::vector<::prometheus::MetricFamily>& out) {
+  snapshots.Add([&client, prefix, p = prefix + "pool_"](std::vector<::prometheus::MetricFamily>& out) {
     const redis::ClientStats s = client.stats();
     AppendPoolGauges(out, p, "Redis", s.open, s.in_use, s.idle);
     out.push_back(CounterFamily(p + "connects_total", "Successful Redis (re)connects.", s.connects));
     out.push_back(CounterFamily(p + "discarded_total", "Redis connections discarded.", s.discarded));
+    AppendBreakerState(out, prefix + "breaker_state", "Redis", s.breaker);
   });
 }
 

@@ -8,12 +8,48 @@ namespace lockstep::redis {
 
 Result<std::unique_ptr<Client>> Client::Open(const RedisOptions& options) {
   LOCKSTEP_RETURN_IF_ERROR(internal::ValidateOptions(options));
-  return std::unique_ptr<Client>(std::make_unique<internal::HiredisClient>(options));
+  std::unique_ptr<CircuitBreaker> breaker;
+  if (options.breaker.has_value()) {
+    auto created = CircuitBreaker::Create(AlsoNotify(*options.breaker, options.observer.on_breaker_state));
+    if (!created.ok()) return std::move(created).status().Annotate("redis options: breaker");
+    breaker = std::move(created).value();
+  }
+  return std::unique_ptr<Client>(std::make_unique<internal::HiredisClient>(options, std::move(breaker)));
 }
 
 namespace internal {
+namespace {
 
-HiredisClient::HiredisClient(RedisOptions options) : options_(std::move(options)) {}
+// Whether a step that reached the server says it is sick (RedisOptions::breaker).
+bool IsServerFailure(const Status& status) {
+  return status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kDeadlineExceeded;
+}
+
+}  // namespace
+
+HiredisClient::HiredisClient(RedisOptions options, std::unique_ptr<CircuitBreaker> breaker)
+    : options_(std::move(options)), breaker_(std::move(breaker)) {}
+
+Status HiredisClient::CheckBreaker() {
+  if (breaker_ == nullptr) return Status::Ok();
+  Status s = breaker_->Check();
+  return s.ok() ? s : std::move(s).Annotate("redis");
+}
+
+Status HiredisClient::Admit() {
+  if (breaker_ == nullptr) return Status::Ok();
+  Status s = breaker_->Allow();
+  return s.ok() ? s : std::move(s).Annotate("redis");
+}
+
+void HiredisClient::Report(const Status& outcome) {
+  if (breaker_ == nullptr) return;
+  if (IsServerFailure(outcome)) {
+    breaker_->RecordFailure();
+  } else {
+    breaker_->RecordSuccess();
+  }
+}
 
 HiredisClient::~HiredisClient() {
   MutexLock lock(&mu_);
@@ -48,7 +84,15 @@ Result<ContextPtr> HiredisClient::Acquire(const Deadline& deadline) {
       Release(std::move(context), Status::Unavailable("redis: idle connection closed by the server"));
       continue;
     }
+    // Connect refuses a passed deadline without I/O: that is no outcome for the breaker.
+    const bool reaches_network = !deadline.expired();
     Result<ContextPtr> connected = Connect(options_, deadline);
+    // A failed connect counts against the server; a successful one proves little (the
+    // kernel accepts connections for a stopped server) and counts neither way: the command
+    // that follows is the call the breaker judges.
+    if (reaches_network && !connected.ok() && breaker_ != nullptr && IsServerFailure(connected.status())) {
+      breaker_->RecordFailure();
+    }
     MutexLock lock(&mu_);
     if (!connected.ok()) {
       --open_;
@@ -86,14 +130,25 @@ Result<Reply> HiredisClient::Execute(const std::vector<std::string_view>& argv, 
   const Deadline effective = Effective(deadline);
   Result<Reply> result = [&]() -> Result<Reply> {
     if (argv.empty()) return Status::InvalidArgument("redis: empty command");
+    LOCKSTEP_RETURN_IF_ERROR(CheckBreaker());
     LOCKSTEP_ASSIGN_OR_RETURN(ContextPtr context, Acquire(effective));
+    if (Status admitted = Admit(); !admitted.ok()) {
+      Release(std::move(context), Status::Ok());  // Nothing was sent: still clean.
+      return admitted;
+    }
     Result<Reply> reply = RoundTrip(context.get(), argv, effective);
     if (!reply.ok()) {
+      Report(reply.status());
       Release(std::move(context), reply.status());
       return std::move(reply).status().Annotate(argv.front());
     }
     Release(std::move(context), Status::Ok());
-    if (reply->is_error()) return StatusFromErrorReply(reply->str());
+    if (reply->is_error()) {
+      Status error = StatusFromErrorReply(reply->str());
+      Report(error);  // LOADING, BUSY, ... are kUnavailable: the server is not serving.
+      return error;
+    }
+    Report(Status::Ok());
     return reply;
   }();
   ReportCall(result.ok() ? Status::Ok() : result.status(), start);
@@ -106,22 +161,32 @@ Result<std::vector<Result<Reply>>> HiredisClient::ExecutePipeline(
   const auto start = Clock::Real().Now();
   const Deadline effective = Effective(deadline);
   Result<std::vector<Result<Reply>>> result = [&]() -> Result<std::vector<Result<Reply>>> {
+    LOCKSTEP_RETURN_IF_ERROR(CheckBreaker());
     LOCKSTEP_ASSIGN_OR_RETURN(ContextPtr context, Acquire(effective));
+    if (Status admitted = Admit(); !admitted.ok()) {
+      Release(std::move(context), Status::Ok());  // Nothing was sent: still clean.
+      return admitted;
+    }
     Result<std::vector<Reply>> replies = RoundTripPipeline(context.get(), commands, effective);
     if (!replies.ok()) {
+      Report(replies.status());
       Release(std::move(context), replies.status());
       return std::move(replies).status();
     }
     Release(std::move(context), Status::Ok());
     std::vector<Result<Reply>> out;
     out.reserve(replies->size());
+    Status outcome;  // The first slot that says the server is not serving (LOADING, ...).
     for (Reply& reply : *replies) {
       if (reply.is_error()) {
-        out.emplace_back(StatusFromErrorReply(reply.str()));
+        Status error = StatusFromErrorReply(reply.str());
+        if (outcome.ok() && IsServerFailure(error)) outcome = error;
+        out.emplace_back(std::move(error));
       } else {
         out.emplace_back(std::move(reply));
       }
     }
+    Report(outcome);
     return out;
   }();
   ReportCall(result.ok() ? Status::Ok() : result.status(), start);
@@ -129,13 +194,16 @@ Result<std::vector<Result<Reply>>> HiredisClient::ExecutePipeline(
 }
 
 ClientStats HiredisClient::stats() const {
-  MutexLock lock(&mu_);
   ClientStats s;
-  s.open = open_;
-  s.idle = static_cast<int>(idle_.size());
-  s.in_use = open_ - s.idle;
-  s.connects = connects_;
-  s.discarded = discarded_;
+  {
+    MutexLock lock(&mu_);
+    s.open = open_;
+    s.idle = static_cast<int>(idle_.size());
+    s.in_use = open_ - s.idle;
+    s.connects = connects_;
+    s.discarded = discarded_;
+  }
+  if (breaker_ != nullptr) s.breaker = breaker_->stats();
   return s;
 }
 

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "sql/server_breaker.h"
+
 namespace lockstep::sql::internal {
 namespace {
 
@@ -75,7 +77,7 @@ class Connection::CallScope {
 
 Result<std::unique_ptr<Connection>> Connection::Open(const ConnectionOptions& options,
                                                      int statement_cache_size, Watchdog* watchdog,
-                                                     const Deadline& deadline) {
+                                                     CircuitBreaker* breaker, const Deadline& deadline) {
   EnsureDriverInitialized();
   if (deadline.expired()) return Status::DeadlineExceeded("deadline exceeded before connecting to ", options.ToString());
   MYSQL* m = mysql_init(nullptr);
@@ -112,7 +114,13 @@ Result<std::unique_ptr<Connection>> Connection::Open(const ConnectionOptions& op
     mysql_close(m);
     return s;
   }
-  return std::unique_ptr<Connection>(new Connection(m, statement_cache_size, watchdog));
+  return std::unique_ptr<Connection>(new Connection(m, statement_cache_size, watchdog, breaker));
+}
+
+Status Connection::Admit() { return breaker_ == nullptr ? Status::Ok() : AdmitCall(*breaker_); }
+
+void Connection::Report(const Status& outcome) {
+  if (breaker_ != nullptr) RecordServerOutcome(*breaker_, outcome);
 }
 
 Connection::~Connection() {
@@ -137,6 +145,7 @@ Status Connection::Fail(unsigned errnum, const char* message, CallPhase phase, c
 Status Connection::ExecText(std::string_view sql, const Deadline& deadline, CallPhase phase) {
   if (broken_) return Status::Unavailable("connection is broken: ", broken_reason_.message());
   if (deadline.expired()) return Status::DeadlineExceeded("deadline exceeded before sending the statement");
+  LOCKSTEP_RETURN_IF_ERROR(Admit());
   CallScope scope(this, deadline);
   int rc = mysql_real_query(mysql_, sql.data(), static_cast<unsigned long>(sql.size()));
   if (rc == 0) {
@@ -149,22 +158,26 @@ Status Connection::ExecText(std::string_view sql, const Deadline& deadline, Call
   const unsigned errnum = mysql_errno(mysql_);
   const bool fired = scope.Finish();
   Touch();
-  if (rc != 0 || errnum != 0) return Fail(errnum, mysql_error(mysql_), phase, deadline, fired);
-  return Status::Ok();
+  const Status s = rc != 0 || errnum != 0 ? Fail(errnum, mysql_error(mysql_), phase, deadline, fired) : Status::Ok();
+  Report(s);
+  return s;
 }
 
 Status Connection::Ping(const Deadline& deadline) {
   if (broken_) return Status::Unavailable("connection is broken");
   if (deadline.expired()) return Status::DeadlineExceeded("deadline exceeded before ping");
+  LOCKSTEP_RETURN_IF_ERROR(Admit());
   CallScope scope(this, deadline);
   const int rc = mysql_ping(mysql_);
   const bool fired = scope.Finish();
   if (rc != 0) {
     Status s = Fail(mysql_errno(mysql_), mysql_error(mysql_), CallPhase::kStatement, deadline, fired);
     MarkBroken(s);  // A connection that failed a ping is never reused.
+    Report(s);
     return s;
   }
   Touch();
+  Report(Status::Ok());
   return Status::Ok();
 }
 
@@ -257,11 +270,13 @@ Result<ExecResult> Connection::Run(std::string_view sql, const std::vector<Param
                                    const Deadline& deadline, Rows* rows) {
   if (broken_) return Status::Unavailable("connection is broken: ", broken_reason_.message());
   if (deadline.expired()) return Status::DeadlineExceeded("deadline exceeded before sending the statement");
+  LOCKSTEP_RETURN_IF_ERROR(Admit());
   bool reprepare = false;
   Result<ExecResult> r = RunOnce(sql, params, deadline, rows, &reprepare);
   // 1615/2057: the table changed under a cached statement; prepare it again, once.
   if (reprepare && !broken_) r = RunOnce(sql, params, deadline, rows, &reprepare);
   Touch();
+  Report(r.ok() ? Status::Ok() : r.status());
   return r;
 }
 

@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "lockstep/base/circuit_breaker.h"
 #include "lockstep/base/clock.h"
 #include "lockstep/base/deadline.h"
 #include "lockstep/base/result.h"
@@ -27,13 +28,15 @@ void EnsureDriverInitialized();
 
 // Not thread-safe. One MariaDB connection with a bounded LRU cache of prepared statements. Every blocking
 // driver call is bounded by a Deadline through the Watchdog. Once broken() it must only be
-// destroyed.
+// destroyed. With a breaker, every statement and ping asks it first (a refusal sends
+// nothing and leaves the connection as it was) and reports its outcome to it.
 class Connection {
  public:
-  // Connects (bounded by min(options.connect_timeout, deadline), whole seconds).
+  // Connects (bounded by min(options.connect_timeout, deadline), whole seconds). `breaker`
+  // (nullable) must outlive the connection; the connect itself is not reported to it.
   static Result<std::unique_ptr<Connection>> Open(const ConnectionOptions& options,
                                                   int statement_cache_size, Watchdog* watchdog,
-                                                  const Deadline& deadline);
+                                                  CircuitBreaker* breaker, const Deadline& deadline);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -66,8 +69,12 @@ class Connection {
   };
   class CallScope;
 
-  Connection(st_mysql* mysql, int statement_cache_size, Watchdog* watchdog)
-      : mysql_(mysql), cache_size_(statement_cache_size), watchdog_(watchdog) {}
+  Connection(st_mysql* mysql, int statement_cache_size, Watchdog* watchdog, CircuitBreaker* breaker)
+      : mysql_(mysql), cache_size_(statement_cache_size), watchdog_(watchdog), breaker_(breaker) {}
+
+  // The breaker's verdict for one network call (OK without a breaker), and its outcome.
+  Status Admit();
+  void Report(const Status& outcome);
 
   // Runs a prepared statement; fills `rows` if non-null and the statement has results.
   Result<ExecResult> Run(std::string_view sql, const std::vector<Param>& params,
@@ -82,6 +89,7 @@ class Connection {
   st_mysql* mysql_;
   const int cache_size_;
   Watchdog* const watchdog_;
+  CircuitBreaker* const breaker_;  // Nullable; owned by the pool.
   std::list<CachedStmt> lru_;  // Front = most recently used.
   std::unordered_map<std::string_view, std::list<CachedStmt>::iterator> by_sql_;
   bool broken_ = false;

@@ -37,6 +37,10 @@ Status PoolOptions::Validate() const {
   if (default_statement_timeout.count() <= 0) {
     return Status::InvalidArgument("PoolOptions.default_statement_timeout must be > 0");
   }
+  if (breaker.has_value()) {
+    auto probe = CircuitBreaker::Create(*breaker);
+    if (!probe.ok()) return Status(probe.status()).Annotate("PoolOptions.breaker");
+  }
   return Status::Ok();
 }
 

@@ -6,6 +6,7 @@
 
 #include "sql/mariadb_connection.h"
 #include "sql/pool_core.h"
+#include "sql/server_breaker.h"
 #include "sql/tx_state.h"
 
 namespace lockstep::sql {
@@ -29,7 +30,27 @@ void PoolCore::NoteSnapshotIsolationUnsupported() {
 }
 
 Result<std::unique_ptr<Connection>> PoolCore::OpenConnection(const Deadline& deadline) {
-  return Connection::Open(connection_, options_.statement_cache_size, &watchdog_, deadline);
+  if (breaker_ == nullptr || deadline.expired()) {
+    return Connection::Open(connection_, options_.statement_cache_size, &watchdog_, breaker_.get(), deadline);
+  }
+  LOCKSTEP_RETURN_IF_ERROR(AdmitCall(*breaker_));
+  auto opened = Connection::Open(connection_, options_.statement_cache_size, &watchdog_, breaker_.get(), deadline);
+  RecordServerOutcome(*breaker_, opened.ok() ? Status::Ok() : opened.status());
+  return opened;
+}
+
+void PoolCore::ReturnUnused(std::unique_ptr<Connection> conn) {
+  {
+    MutexLock lock(&mu_);
+    --in_use_;
+    if (!shut_) {
+      idle_.push_back(std::move(conn));
+    } else {
+      --open_;
+    }
+  }
+  returned_.Signal();
+  conn.reset();  // Closes outside the lock (only when the pool shut down meanwhile).
 }
 
 void PoolCore::Discard(std::unique_ptr<Connection> conn, const Status& why) {
@@ -44,6 +65,8 @@ void PoolCore::Discard(std::unique_ptr<Connection> conn, const Status& why) {
 }
 
 Result<PooledConnection> PoolCore::Acquire(const Deadline& deadline) {
+  // An open breaker fails at once: no wait for a connection another call holds.
+  if (breaker_ != nullptr) LOCKSTEP_RETURN_IF_ERROR(CheckBreaker(*breaker_));
   const Clock::time_point start = Clock::Real().Now();
   const Deadline wait_limit = deadline.CappedAt(options_.acquire_timeout);
   bool waited = false;
@@ -115,6 +138,12 @@ Result<PooledConnection> PoolCore::Acquire(const Deadline& deadline) {
     // and a dead one is still caught by the first statement (kUnavailable, retried).
     if (Clock::Real().Now() - conn->last_used() >= options_.ping_after_idle) {
       Status ping = conn->Ping(deadline);
+      if (CircuitBreaker::IsRejection(ping)) {
+        // Nothing was sent: the connection is as good as before.
+        ReturnUnused(std::move(conn));
+        report_wait();
+        return ping;
+      }
       if (!ping.ok()) {
         {
           MutexLock lock(&mu_);
@@ -179,6 +208,7 @@ PoolStats PoolCore::stats() const {
     s.opened = opened_;
   }
   s.watchdog_fired = watchdog_.fired();
+  if (breaker_ != nullptr) s.breaker = breaker_->stats();
   return s;
 }
 
@@ -188,7 +218,12 @@ Result<std::unique_ptr<Pool>> Pool::Open(const ConnectionOptions& connection, co
   LOCKSTEP_RETURN_IF_ERROR(connection.Validate());
   LOCKSTEP_RETURN_IF_ERROR(options.Validate());
   internal::EnsureDriverInitialized();
-  auto core = std::make_shared<internal::PoolCore>(connection, options);
+  std::unique_ptr<CircuitBreaker> breaker;
+  if (options.breaker.has_value()) {
+    LOCKSTEP_ASSIGN_OR_RETURN(breaker,
+                              CircuitBreaker::Create(AlsoNotify(*options.breaker, options.observer.on_breaker_state)));
+  }
+  auto core = std::make_shared<internal::PoolCore>(connection, options, std::move(breaker));
   std::unique_ptr<Pool> pool(new Pool(core));
   // Fail fast on an unreachable server or bad credentials; keeps the connection idle.
   LOCKSTEP_ASSIGN_OR_RETURN(PooledConnection first, core->Acquire(Deadline::After(connection.connect_timeout)));

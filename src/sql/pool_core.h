@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lockstep/base/circuit_breaker.h"
 #include "lockstep/base/deadline.h"
 #include "lockstep/base/mutex.h"
 #include "lockstep/base/result.h"
@@ -19,8 +20,9 @@ namespace lockstep::sql::internal {
 // Thread-safe. The shared state of a Pool; leases keep it alive.
 class PoolCore : public std::enable_shared_from_this<PoolCore> {
  public:
-  PoolCore(ConnectionOptions connection, PoolOptions options)
-      : connection_(std::move(connection)), options_(std::move(options)) {}
+  // `breaker` may be null (no PoolOptions::breaker).
+  PoolCore(ConnectionOptions connection, PoolOptions options, std::unique_ptr<CircuitBreaker> breaker)
+      : connection_(std::move(connection)), options_(std::move(options)), breaker_(std::move(breaker)) {}
   ~PoolCore();
 
   Result<PooledConnection> Acquire(const Deadline& deadline) LOCKSTEP_EXCLUDES(mu_);
@@ -40,12 +42,17 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   void NoteSnapshotIsolationUnsupported();
 
  private:
-  // Opens a connection for a slot already counted in open_.
+  // Opens a connection for a slot already counted in open_ (through the breaker).
   Result<std::unique_ptr<Connection>> OpenConnection(const Deadline& deadline);
   void Discard(std::unique_ptr<Connection> conn, const Status& why) LOCKSTEP_EXCLUDES(mu_);
+  // Puts a checked-out connection that was not used back as it was (still due for its ping).
+  void ReturnUnused(std::unique_ptr<Connection> conn) LOCKSTEP_EXCLUDES(mu_);
 
   const ConnectionOptions connection_;
   const PoolOptions options_;
+  // Null without PoolOptions::breaker. Thread-safe itself; outlives every Connection (each
+  // lease keeps this core alive).
+  const std::unique_ptr<CircuitBreaker> breaker_;
   Watchdog watchdog_;
   // Atomic: a once-only latch for one log line; no ordering with other state.
   std::atomic<bool> snapshot_warning_logged_{false};

@@ -5,8 +5,10 @@
 namespace lockstep::sql {
 namespace {
 
-// Failures after which rerunning the whole unit is safe: nothing was committed.
+// Failures after which rerunning the whole unit is safe: nothing was committed. An open
+// circuit breaker is not rerun: it exists to fail at once, and would refuse the rerun too.
 bool Rerunnable(const Status& s) {
+  if (CircuitBreaker::IsRejection(s)) return false;
   return s.code() == StatusCode::kAborted || s.code() == StatusCode::kUnavailable;
 }
 

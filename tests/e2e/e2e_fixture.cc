@@ -32,7 +32,7 @@ void ShopdE2eTest::TearDown() {
 
 ShopdProcess& ShopdE2eTest::LaunchShopd(Launch launch) {
   ShopdOptions o;
-  o.mariadb_port = env_.mariadb_port;
+  o.mariadb_port = launch.mariadb_port != 0 ? launch.mariadb_port : env_.mariadb_port;
   o.database = database();
   o.redis_port = launch.redis_port != 0 ? launch.redis_port : env_.redis_ports.front();
   o.log_path = TestTempDir() + "/shopd-" + std::to_string(shopds_.size()) + ".log";

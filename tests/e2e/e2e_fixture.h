@@ -31,7 +31,8 @@ class ShopdE2eTest : public testing::MariaDbTest {
   struct Launch {
     std::vector<std::string> extra_args = {};
     std::vector<std::string> extra_env = {};  // "NAME=value".
-    int redis_port = 0;                  // 0: the fixture's Redis (else e.g. a FaultProxy's port).
+    int mariadb_port = 0;  // 0: the fixture's MariaDB (else e.g. a FaultProxy's port).
+    int redis_port = 0;    // 0: the fixture's Redis (else e.g. a FaultProxy's port).
   };
   // Forks one more shopd on this test's database (not awaited).
   ShopdProcess& LaunchShopd(Launch launch);

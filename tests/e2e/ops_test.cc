@@ -59,7 +59,9 @@ TEST_F(OpsTest, HealthReadyAndMetricsPassPromtool) {
                            "shopd_http_request_duration_seconds_bucket", "shopd_worker_shed_total 0",
                            "shopd_mariadb_pool_acquire_wait_seconds_count", "shopd_mariadb_pool_waits_total",
                            "shopd_redis_call_duration_seconds_count{outcome=\"ok\"}", "shopd_redis_pool_discarded_total",
-                           "shopd_reserved_pending", "shopd_cache_l1_hits_total"}) {
+                           "shopd_reserved_pending", "shopd_cache_l1_hits_total", "shopd_mariadb_breaker_state 0",
+                           "shopd_redis_breaker_state 0", "shopd_mariadb_breaker_transitions_total{to=\"open\"} 0",
+                           "shopd_redis_breaker_transitions_total{to=\"open\"} 0"}) {
     EXPECT_NE(metrics.body.find(std::string("\n") + name), std::string::npos) << name << " missing in\n" << metrics.body;
   }
 

@@ -93,6 +93,7 @@ struct CacheOptions {
       .failure_ratio = 0.5,
       .open_duration = std::chrono::milliseconds(500),
       .half_open_probes = 1,
+      .on_transition = {},
   };
 
   // Optional callbacks, see CacheObserver. Default: none.

@@ -38,12 +38,16 @@ Status BindLockObserver(::prometheus::Registry& registry, lock::LockObserver& ob
 
 // sql: <prefix>pool_acquire_wait_seconds (histogram of Acquires that waited),
 // <prefix>tx_retries_total{code} (RunInTransaction reruns by the status code that caused
-// them). on_discard is counted by stats() (snapshots.h); on_log is left as it is.
+// them), <prefix>breaker_transitions_total{to="closed|open|half_open"} (the pool's circuit
+// breaker, if it has one: PoolOptions::breaker). on_discard is counted by stats()
+// (snapshots.h); on_log is left as it is.
 Status BindPoolObserver(::prometheus::Registry& registry, sql::PoolObserver& observer,
                         const std::string& prefix = "lockstep_mariadb_");
 
 // redis: <prefix>call_duration_seconds{outcome="ok|error"} (histogram of Commands and
-// Pipelines). on_discard is counted by stats() (snapshots.h).
+// Pipelines), <prefix>breaker_transitions_total{to="closed|open|half_open"} (the client's
+// circuit breaker, if it has one: RedisOptions::breaker). on_discard is counted by stats()
+// (snapshots.h).
 Status BindClientObserver(::prometheus::Registry& registry, redis::ClientObserver& observer,
                           const std::string& prefix = "lockstep_redis_");
 

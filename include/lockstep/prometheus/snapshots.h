@@ -47,10 +47,12 @@ class Snapshots final : public ::prometheus::Collectable {
 // Add*Stats make `snapshots` read `component.stats()` at each scrape. The component must
 // outlive every scrape of `snapshots`.
 // sql: <prefix>pool_open, pool_idle, pool_in_use (gauges), pool_waits_total,
-// pool_discarded_total, pool_opened_total, pool_watchdog_fired_total.
+// pool_discarded_total, pool_opened_total, pool_watchdog_fired_total, and with a breaker
+// (PoolOptions::breaker) breaker_state (gauge: 0 closed, 1 open, 2 half-open).
 void AddPoolStats(Snapshots& snapshots, const sql::Pool& pool, const std::string& prefix = "lockstep_mariadb_");
 // redis: <prefix>pool_open, pool_idle, pool_in_use (gauges), pool_connects_total,
-// pool_discarded_total.
+// pool_discarded_total, and with a breaker (RedisOptions::breaker) breaker_state (gauge: 0
+// closed, 1 open, 2 half-open).
 void AddClientStats(Snapshots& snapshots, const redis::Client& client, const std::string& prefix = "lockstep_redis_");
 // cache: <prefix>l1_hits_total, l1_misses_total, l2_hits_total, l2_misses_total,
 // l2_errors_total, loads_total, load_errors_total, shared_loads_total, fills_total,

@@ -27,6 +27,8 @@ struct ClientStats {
   int in_use = 0;          // Lent to a running call, or being connected for one.
   uint64_t connects = 0;   // Successful (re)connects since Open.
   uint64_t discarded = 0;  // Connections closed after an I/O error or timeout.
+  // The circuit breaker's state and counters; nullopt without RedisOptions::breaker.
+  std::optional<CircuitBreakerStats> breaker;
 };
 
 // A pooled, blocking Redis client for one server. Thread-safe: any number of threads may
@@ -40,14 +42,17 @@ struct ClientStats {
 //   kDeadlineExceeded  the deadline passed: waiting for a pooled connection, connecting, or
 //                      waiting for the reply. In the last case the command MAY have run;
 //                      the connection is discarded (hiredis cannot resume it).
+//   kUnavailable reason "circuit_open"
+//                      the breaker (RedisOptions::breaker) refused the call at once;
+//                      nothing was sent.
 //   others             server error replies, see redis_errors.h (e.g. WRONGTYPE ->
 //                      kFailedPrecondition reason "wrongtype", NOSCRIPT -> kNotFound
 //                      reason "noscript", OOM -> kResourceExhausted).
 // A Deadline::Infinite() argument means "now + options.command_timeout".
 class Client {
  public:
-  // Validates `options` (kInvalidArgument) and creates the pool; options.observer is
-  // called for every call and discarded connection. Connects lazily: a down
+  // Validates `options` (kInvalidArgument, also for the breaker's) and creates the pool
+  // (and the breaker); options.observer is called for every call and discarded connection. Connects lazily: a down
   // server is reported by the first call, not here. Thread-safe.
   static Result<std::unique_ptr<Client>> Open(const RedisOptions& options);
 

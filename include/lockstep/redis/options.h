@@ -2,8 +2,10 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 
+#include "lockstep/base/circuit_breaker.h"
 #include "lockstep/base/status.h"
 
 namespace lockstep::redis {
@@ -18,6 +20,9 @@ struct ClientObserver {
   std::function<void(const Status& status, std::chrono::nanoseconds elapsed)> on_call;
   // After a connection is discarded (I/O error, timeout): the status that caused it.
   std::function<void(const Status& cause)> on_discard;
+  // The client's circuit breaker (RedisOptions::breaker) changed state to `to`; once per
+  // transition, in no guaranteed order across threads (read the state from stats()).
+  std::function<void(BreakerState to)> on_breaker_state;
 };
 
 // Connection settings of one Redis server (a standalone master). Plain value type,
@@ -43,6 +48,18 @@ struct RedisOptions {
   // Optional callbacks (metrics) of a Client opened with these options; a Subscriber
   // ignores them. Default: none.
   ClientObserver observer;
+  // A circuit breaker around the server for a Client (a Subscriber ignores it); nullopt
+  // (default) = none. When set, every command and pipeline asks it before it waits for a
+  // pooled connection (no probe slot taken) and again, as one call, right before its round
+  // trip: while it is open they fail at once with kUnavailable reason "circuit_open", and
+  // nothing is sent. Counted as failures: a failed connect, I/O errors and timeouts of the
+  // round trip (kUnavailable, kDeadlineExceeded) and the replies
+  // LOADING/BUSY/MASTERDOWN/TRYAGAIN/CLUSTERDOWN/READONLY; every other reply (including
+  // error replies such as WRONGTYPE, NOSCRIPT, OOM or a script's own error) is a success.
+  // A successful connect and a call that never reached the network (deadline passed while
+  // waiting for a pooled connection) count neither way. Transitions go to
+  // observer.on_breaker_state (after breaker->on_transition, if set).
+  std::optional<CircuitBreakerOptions> breaker;
 
   // "redis://127.0.0.1:6379/0 pool=8 ..." with the password masked as "***".
   std::string ToString() const;

@@ -56,7 +56,8 @@ struct RateLimiterOptions {
                                 .min_requests = 5,
                                 .failure_ratio = 0.5,
                                 .open_duration = std::chrono::milliseconds(1'000),
-                                .half_open_probes = 1};
+                                .half_open_probes = 1,
+                                .on_transition = {}};
   // Default: none.
   RateLimiterObserver observer;
 };

@@ -3,9 +3,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "lockstep/base/circuit_breaker.h"
 #include "lockstep/base/status.h"
 
 namespace lockstep::sql {
@@ -51,6 +53,9 @@ struct PoolObserver {
   std::function<void(const Status& why, int attempt)> on_retry;
   // Rare events worth a log line (failed implicit rollback, ...). Default: stderr.
   std::function<void(std::string_view message)> on_log;
+  // The pool's circuit breaker (PoolOptions::breaker) changed state to `to`; once per
+  // transition, in no guaranteed order across threads (read the state from stats()).
+  std::function<void(BreakerState to)> on_breaker_state;
 };
 
 struct PoolOptions {
@@ -72,8 +77,22 @@ struct PoolOptions {
   std::chrono::milliseconds default_statement_timeout{30'000};
   // Optional callbacks (metrics, logging), see PoolObserver. Default: none (logs to stderr).
   PoolObserver observer;
+  // A circuit breaker around the server; nullopt (default) = none. When set, every network
+  // call of the pool asks it first: connecting, the health-check ping and every statement
+  // (BEGIN, SET, COMMIT and ROLLBACK too). While it is open, Acquire/Begin fail at once,
+  // before waiting for a pooled connection, and statements fail before they are sent:
+  // kUnavailable with reason "circuit_open" (RunInTransaction/RunWithRetries do not rerun
+  // it). A refused ROLLBACK discards the connection (closing it rolls back). Counted as
+  // failures: the server unreachable or lost (kUnavailable; connect errors, 2006/2013,
+  // KILL, shutdown, read-only), a call cut by its deadline or max_statement_time
+  // (kDeadlineExceeded; whatever the statement waited for, a row lock too), a COMMIT with
+  // an unknown outcome (kUnknown). Everything else is a success: answers such as deadlock
+  // (1213), lock wait timeout (1205), duplicate key, bad SQL, access denied. Calls that
+  // never reach the network (deadline already passed, pool exhausted) count neither way.
+  // Transitions go to observer.on_breaker_state (after breaker->on_transition, if set).
+  std::optional<CircuitBreakerOptions> breaker;
 
-  // kInvalidArgument if a field is out of range.
+  // kInvalidArgument if a field is out of range (the breaker's too).
   Status Validate() const;
 };
 

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "lockstep/base/deadline.h"
 #include "lockstep/base/result.h"
@@ -20,6 +21,8 @@ struct PoolStats {
   uint64_t discarded = 0;  // Connections closed because they broke (or were discarded).
   uint64_t opened = 0;     // Connections opened since Open().
   uint64_t watchdog_fired = 0;  // Calls cut by the deadline watchdog.
+  // The circuit breaker's state and counters; nullopt without PoolOptions::breaker.
+  std::optional<CircuitBreakerStats> breaker;
 };
 
 // Thread-safe. A bounded pool of MariaDB connections with deadline-aware checkout, health checks after
@@ -40,15 +43,19 @@ class Pool {
   // ping_after_idle; a dead one is discarded and the next tried), or a new one if below
   // max_connections, else waits for one to be returned. Returns kUnavailable ("pool
   // exhausted") when acquire_timeout passes first, kDeadlineExceeded when `deadline`
-  // passes first, kUnavailable/kUnauthenticated if a new connection cannot be opened.
+  // passes first, kUnavailable/kUnauthenticated if a new connection cannot be opened,
+  // kUnavailable reason "circuit_open" at once while the breaker (options().breaker)
+  // refuses calls. Thread-safe.
   Result<PooledConnection> Acquire(const Deadline& deadline);
 
   // Acquire + START TRANSACTION with the options' isolation level and access mode; with
   // server_statement_limit the session's max_statement_time is set to the deadline's
-  // remaining time. Codes as Acquire, plus the driver's for BEGIN.
+  // remaining time. Codes as Acquire, plus the driver's for BEGIN. Thread-safe.
   Result<Transaction> Begin(const TxOptions& options, const Deadline& deadline);
 
+  // The counters now (with the breaker's, if any). Thread-safe.
   PoolStats stats() const;
+  // Thread-safe.
   const PoolOptions& options() const;
   const ConnectionOptions& connection_options() const;
 

@@ -32,7 +32,8 @@ struct RunStats {
 // (connection lost before COMMIT; the work was rolled back), until max_attempts or the
 // deadline. The body may Commit() itself; if it returns OK without committing, the runner
 // commits. If it returns an error, the transaction is rolled back and nothing committed.
-// A COMMIT whose outcome is unknown (kUnknown) is returned as is and never rerun.
+// A COMMIT whose outcome is unknown (kUnknown) is returned as is and never rerun; so is a
+// refusal of the pool's circuit breaker (kUnavailable reason "circuit_open"), at once.
 // REQUIRES: the body has no side effects outside the database (it may run several times).
 // Returns OK, the body's or COMMIT's last error (annotated with the attempt count when
 // retries ran out), or kDeadlineExceeded. Thread-safe (as Pool); the body runs on the
@@ -44,8 +45,8 @@ Status RunInTransaction(Pool& pool, const RunOptions& options, const Deadline& d
 // Runs `body` on a connection leased from `pool` in autocommit mode — e.g. one `CALL` of a
 // procedure that starts, commits or rolls back its own transaction in one round trip — and
 // reruns it (on a fresh lease, after a jittered backoff) exactly when RunInTransaction
-// would: kAborted (deadlock, lock wait timeout) and kUnavailable, until max_attempts or the
-// deadline. Unlike RunInTransaction there is no COMMIT to classify: a kUnavailable may come
+// would: kAborted (deadlock, lock wait timeout) and kUnavailable (not "circuit_open"),
+// until max_attempts or the deadline. Unlike RunInTransaction there is no COMMIT to classify: a kUnavailable may come
 // from a statement that committed before the connection broke, so a rerun may repeat work
 // that is already done. REQUIRES: every statement the body sends is either rolled back
 // whole on error (the procedure's own handler) or idempotent across reruns (e.g. guarded by

@@ -1,4 +1,4 @@
-#include "lockstep/resilience/circuit_breaker.h"
+#include "lockstep/base/circuit_breaker.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <thread>
 #include <vector>
 
-namespace lockstep::resilience {
+namespace lockstep {
 namespace {
 
 using namespace std::chrono_literals;
@@ -179,5 +179,52 @@ TEST(CircuitBreaker, ConcurrentUseKeepsCountersConsistent) {
   EXPECT_EQ(s.state, BreakerState::kClosed);
 }
 
+TEST(CircuitBreaker, CheckAnswersAsAllowWithoutTakingAProbeSlot) {
+  ManualClock clock;
+  CircuitBreakerOptions o = SmallOptions();
+  o.half_open_probes = 1;
+  auto b = Make(o, clock);
+  EXPECT_TRUE(b->Check().ok());
+  for (int i = 0; i < 4; ++i) b->RecordFailure();
+  const Status open = b->Check();
+  EXPECT_EQ(open.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(open.reason(), "circuit_open");
+  clock.Advance(500ms);
+  // Half-open: Check leaves the one probe slot to Allow, however often it is asked.
+  EXPECT_TRUE(b->Check().ok());
+  EXPECT_TRUE(b->Check().ok());
+  ASSERT_TRUE(b->Allow().ok());
+  EXPECT_EQ(b->Check().reason(), "circuit_open");
+  EXPECT_FALSE(b->Allow().ok());
+  // Each refusal counts once, whether Check or Allow gave it.
+  EXPECT_EQ(b->stats().rejected, 3u);
+  // A probe that never reports frees its slot after open_duration: Check agrees.
+  clock.Advance(500ms);
+  EXPECT_TRUE(b->Check().ok());
+  EXPECT_TRUE(b->Allow().ok());
+}
+
+TEST(CircuitBreaker, ReportsEveryTransitionOnceInOrder) {
+  ManualClock clock;
+  std::vector<BreakerState> seen;
+  CircuitBreakerOptions o = SmallOptions();
+  o.half_open_probes = 1;
+  o.on_transition = [&seen](BreakerState to) { seen.push_back(to); };
+  auto b = Make(o, clock);
+  for (int i = 0; i < 4; ++i) b->RecordFailure();
+  clock.Advance(500ms);
+  EXPECT_EQ(b->state(), BreakerState::kHalfOpen);  // Reported only once a call sees it.
+  EXPECT_EQ(seen, std::vector<BreakerState>({BreakerState::kOpen}));
+  ASSERT_TRUE(b->Allow().ok());
+  b->RecordFailure();
+  clock.Advance(500ms);
+  ASSERT_TRUE(b->Allow().ok());
+  b->RecordSuccess();
+  EXPECT_EQ(seen, std::vector<BreakerState>({BreakerState::kOpen, BreakerState::kHalfOpen, BreakerState::kOpen,
+                                             BreakerState::kHalfOpen, BreakerState::kClosed}));
+  const CircuitBreakerStats s = b->stats();
+  EXPECT_EQ(s.transitions_to_open + s.transitions_to_half_open + s.transitions_to_closed, seen.size());
+}
+
 }  // namespace
-}  // namespace lockstep::resilience
+}  // namespace lockstep

@@ -1,8 +1,8 @@
-#include "lockstep/resilience/circuit_breaker.h"
+#include "lockstep/base/circuit_breaker.h"
 
 #include <cmath>
 
-namespace lockstep::resilience {
+namespace lockstep {
 
 std::string_view BreakerStateName(BreakerState state) {
   switch (state) {
@@ -11,6 +11,15 @@ std::string_view BreakerStateName(BreakerState state) {
     case BreakerState::kHalfOpen: return "half_open";
   }
   return "closed";
+}
+
+CircuitBreakerOptions AlsoNotify(CircuitBreakerOptions options, std::function<void(BreakerState to)> observe) {
+  if (!observe) return options;
+  options.on_transition = [own = std::move(options.on_transition), observe = std::move(observe)](BreakerState to) {
+    if (own) own(to);
+    observe(to);
+  };
+  return options;
 }
 
 Result<std::unique_ptr<CircuitBreaker>> CircuitBreaker::Create(const CircuitBreakerOptions& options,
@@ -47,6 +56,7 @@ void CircuitBreaker::TransitionLocked(BreakerState to, Clock::time_point now) {
   if (state_ == to) return;
   state_ = to;
   state_since_ = now;
+  if (options_.on_transition) unreported_.push_back(to);
   probes_in_flight_ = 0;
   probe_successes_ = 0;
   switch (to) {
@@ -75,22 +85,61 @@ void CircuitBreaker::AdvanceLocked(Clock::time_point now) {
   }
 }
 
+Status CircuitBreaker::Rejection(BreakerState state) {
+  return Status::Unavailable("circuit breaker is ", BreakerStateName(state)).WithReason("circuit_open");
+}
+
+void CircuitBreaker::Notify(const std::vector<BreakerState>& to) const {
+  for (BreakerState s : to) options_.on_transition(s);
+}
+
 Status CircuitBreaker::Allow() {
   const Clock::time_point now = clock_.Now();
-  MutexLock lock(&mu_);
-  AdvanceLocked(now);
-  switch (state_) {
-    case BreakerState::kClosed: return Status::Ok();
-    case BreakerState::kHalfOpen:
-      if (probes_in_flight_ + probe_successes_ < options_.half_open_probes) {
-        ++probes_in_flight_;
-        return Status::Ok();
-      }
-      break;
-    case BreakerState::kOpen: break;
+  std::vector<BreakerState> transitions;
+  Status result;
+  {
+    MutexLock lock(&mu_);
+    AdvanceLocked(now);
+    transitions.swap(unreported_);
+    bool allowed = false;
+    switch (state_) {
+      case BreakerState::kClosed: allowed = true; break;
+      case BreakerState::kHalfOpen:
+        if (probes_in_flight_ + probe_successes_ < options_.half_open_probes) {
+          ++probes_in_flight_;
+          allowed = true;
+        }
+        break;
+      case BreakerState::kOpen: break;
+    }
+    if (!allowed) {
+      ++stats_.rejected;
+      result = Rejection(state_);
+    }
   }
+  Notify(transitions);
+  return result;
+}
+
+Status CircuitBreaker::Check() {
+  const Clock::time_point now = clock_.Now();
+  MutexLock lock(&mu_);
+  bool allowed = false;
+  switch (state_) {
+    case BreakerState::kClosed: allowed = true; break;
+    case BreakerState::kOpen:
+      // What AdvanceLocked would do: once open_duration passed, a fresh half-open.
+      allowed = now - state_since_ >= options_.open_duration;
+      break;
+    case BreakerState::kHalfOpen: {
+      const bool stuck = probes_in_flight_ > 0 && now - state_since_ >= options_.open_duration;
+      allowed = stuck || probes_in_flight_ + probe_successes_ < options_.half_open_probes;
+      break;
+    }
+  }
+  if (allowed) return Status::Ok();
   ++stats_.rejected;
-  return Status::Unavailable("circuit breaker is ", BreakerStateName(state_)).WithReason("circuit_open");
+  return Rejection(state_);
 }
 
 void CircuitBreaker::AddOutcomeLocked(Clock::time_point now, bool success) {
@@ -117,29 +166,39 @@ void CircuitBreaker::AddOutcomeLocked(Clock::time_point now, bool success) {
 
 void CircuitBreaker::RecordSuccess() {
   const Clock::time_point now = clock_.Now();
-  MutexLock lock(&mu_);
-  ++stats_.successes;
-  AdvanceLocked(now);
-  switch (state_) {
-    case BreakerState::kClosed: AddOutcomeLocked(now, true); break;
-    case BreakerState::kHalfOpen:
-      if (probes_in_flight_ > 0) --probes_in_flight_;
-      if (++probe_successes_ >= options_.half_open_probes) TransitionLocked(BreakerState::kClosed, now);
-      break;
-    case BreakerState::kOpen: break;  // A straggler from before the breaker opened.
+  std::vector<BreakerState> transitions;
+  {
+    MutexLock lock(&mu_);
+    ++stats_.successes;
+    AdvanceLocked(now);
+    switch (state_) {
+      case BreakerState::kClosed: AddOutcomeLocked(now, true); break;
+      case BreakerState::kHalfOpen:
+        if (probes_in_flight_ > 0) --probes_in_flight_;
+        if (++probe_successes_ >= options_.half_open_probes) TransitionLocked(BreakerState::kClosed, now);
+        break;
+      case BreakerState::kOpen: break;  // A straggler from before the breaker opened.
+    }
+    transitions.swap(unreported_);
   }
+  Notify(transitions);
 }
 
 void CircuitBreaker::RecordFailure() {
   const Clock::time_point now = clock_.Now();
-  MutexLock lock(&mu_);
-  ++stats_.failures;
-  AdvanceLocked(now);
-  switch (state_) {
-    case BreakerState::kClosed: AddOutcomeLocked(now, false); break;
-    case BreakerState::kHalfOpen: TransitionLocked(BreakerState::kOpen, now); break;
-    case BreakerState::kOpen: break;
+  std::vector<BreakerState> transitions;
+  {
+    MutexLock lock(&mu_);
+    ++stats_.failures;
+    AdvanceLocked(now);
+    switch (state_) {
+      case BreakerState::kClosed: AddOutcomeLocked(now, false); break;
+      case BreakerState::kHalfOpen: TransitionLocked(BreakerState::kOpen, now); break;
+      case BreakerState::kOpen: break;
+    }
+    transitions.swap(unreported_);
   }
+  Notify(transitions);
 }
 
 void CircuitBreaker::Record(const Status& status) {
@@ -160,6 +219,10 @@ bool CircuitBreaker::IsFailure(const Status& status) {
   }
 }
 
+bool CircuitBreaker::IsRejection(const Status& status) {
+  return status.code() == StatusCode::kUnavailable && status.reason() == "circuit_open";
+}
+
 BreakerState CircuitBreaker::state() const {
   const Clock::time_point now = clock_.Now();
   MutexLock lock(&mu_);
@@ -175,4 +238,4 @@ CircuitBreakerStats CircuitBreaker::stats() const {
   return s;
 }
 
-}  // namespace lockstep::resilience
+}  // namespace lockstep
