@@ -311,12 +311,16 @@ TEST_F(RateLimitTest, RedisUnreachableDecidesLocallyWithinTheBoundAndPreciseLimi
   EXPECT_EQ(SumMetric(both, "shopd_rate_limit_fallback_active", labels), 2);
   EXPECT_GE(SumMetric(both, "shopd_rate_limit_local_decisions_total", labels), static_cast<double>(down.admitted));
 
-  // Redis back: decisions return to Redis (after the breaker's open time and a probe).
+  // Redis back: decisions return to Redis after the breakers' open time and a probe — the
+  // limiter's own and the Redis client's (while the client's is half-open, a decision
+  // beside its one probe is refused and decided locally).
   (*proxy)->SetFault(testing::Fault::None());
   ASSERT_TRUE(Await([&] {
-    Call(*a, "GET", "/v1/accounts/999999");  // Decisions drive the breaker's probe.
+    Call(*a, "GET", "/v1/accounts/999999");  // Decisions drive the breakers' probes.
     Call(*b, "GET", "/v1/accounts/999999");
-    return SumMetric(both, "shopd_rate_limit_fallback_active", labels) == 0;
+    return SumMetric(both, "shopd_rate_limit_fallback_active", labels) == 0 &&
+           MetricValue(Call(*a, "GET", "/metrics").body, "shopd_redis_breaker_state", {}) == 0 &&
+           MetricValue(Call(*b, "GET", "/metrics").body, "shopd_redis_breaker_state", {}) == 0;
   })) << "still deciding locally after Redis came back";
   const double local_before = SumMetric(both, "shopd_rate_limit_local_decisions_total", labels);
   const LoadResult up = Load(both, "/v1/accounts/999999", 8, std::chrono::seconds(3));
