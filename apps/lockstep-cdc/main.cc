@@ -1,8 +1,10 @@
 // lockstep-cdc: reads a MariaDB primary's binlog and appends the row changes of the watched
 // tables to a Redis Stream, exactly once across crashes (lockstep::cdc::Relay; the stream's
-// checkpoint key says where to resume). Logs progress every --progress-ms.
-// SIGTERM/SIGINT -> stop -> exit 0. Exit 1 when the relay stops by itself (a gap with
-// --gap stop, another publisher on the stream, settings that cannot feed CDC), 2 on bad flags.
+// checkpoint key says where to resume). Any number of lockstep-cdc processes (and shopd
+// instances with --cdc 1) may run for one stream: they elect one leader with a fenced lease
+// (lockstep::cdc::ElectedRelay); the others stand by. Logs progress every --progress-ms.
+// SIGTERM/SIGINT -> stop -> exit 0. A relay that stops by itself (a gap with --gap stop,
+// settings that cannot feed CDC) is logged and retried after --lease-ms; 2 on bad flags.
 #include <signal.h>
 #include <time.h>
 
@@ -14,7 +16,8 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
-#include "lockstep/cdc/relay.h"
+#include "lockstep/cdc/elected_relay.h"
+#include "lockstep/lock/lock_service.h"
 #include "lockstep/redis/url.h"
 #include "lockstep/sql/url.h"
 
@@ -45,6 +48,7 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   unsigned server_id = 4242;
   int progress_ms = 5000;
+  int lease_ms = 3000;
   app.add_option("--mysql", mysql_url, "MariaDB primary URL (user needs REPLICATION SLAVE)");
   app.add_option("--redis", redis_url, "Redis URL");
   app.add_option("--stream", stream, "Redis Stream key (checkpoint: <stream>:checkpoint)")->required();
@@ -54,6 +58,8 @@ int main(int argc, char** argv) {
   app.add_option("--gap", gap, "purged checkpoint: 'stop' (exit 1) or 'record' (gap entry, continue)")
       ->check(CLI::IsMember({"stop", "record"}));
   app.add_option("--progress-ms", progress_ms, "progress log interval")->check(CLI::PositiveNumber);
+  app.add_option("--lease-ms", lease_ms, "leader lease: a dead leader is replaced within about this long")
+      ->check(CLI::Range(100, 600'000));
   app.add_option("--log-level", log_level, "spdlog level");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
@@ -84,6 +90,7 @@ int main(int argc, char** argv) {
     options.reader.start = *pos;
   }
   options.publisher.stream = stream;
+  options.reader.heartbeat_period = std::chrono::milliseconds(1000);
   options.gap_policy = gap == "record" ? lockstep::cdc::GapPolicy::kRecordAndContinue : lockstep::cdc::GapPolicy::kStop;
   // Counters for the progress line; written by the relay thread only.
   std::atomic<uint64_t> transactions{0}, entries{0}, retries{0}, gaps{0};
@@ -116,29 +123,47 @@ int main(int argc, char** argv) {
     spdlog::critical("redis: {}", redis.status().ToString());
     return 2;
   }
-  auto relay = lockstep::cdc::Relay::Start(**redis, options);
+  auto locks = lockstep::lock::LockService::Create(**redis, {.key_prefix = stream + ":"});
+  if (!locks.ok()) {
+    spdlog::critical("cdc: {}", locks.status().ToString());
+    return 2;
+  }
+  lockstep::cdc::ElectedRelayOptions elected;
+  elected.relay = options;
+  elected.lock_name = "leader";
+  elected.lease = std::chrono::milliseconds(lease_ms);
+  elected.terminal_retry = std::chrono::milliseconds(std::max(lease_ms, 1000));
+  elected.observer.on_leadership = [](bool leader, int64_t fence) {
+    if (leader) {
+      spdlog::info("cdc: leading (fence {})", fence);
+    } else {
+      spdlog::warn("cdc: no longer leading (fence {}); standing by", fence);
+    }
+  };
+  elected.observer.on_relay_stopped = [](const lockstep::Status& s) {
+    spdlog::error("cdc: relay stopped: {}", s.ToString());
+  };
+  auto relay = lockstep::cdc::ElectedRelay::Start(**redis, **locks, elected);
   if (!relay.ok()) {
     spdlog::critical("cdc: {}", relay.status().ToString());
     return 2;
   }
   spdlog::info("cdc: {} -> {} (tables {}, server_id {})", conn->ToString(), stream, tables, server_id);
   const timespec interval{progress_ms / 1000, (progress_ms % 1000) * 1'000'000L};
-  int exit_code = 0;
   while (true) {
     const int sig = sigtimedwait(&signals, nullptr, &interval);
     if (sig == SIGTERM || sig == SIGINT) {
       spdlog::info("cdc: signal {}, stopping", sig);
       break;
     }
-    const lockstep::Status status = (*relay)->status();
-    spdlog::info("cdc: {} transactions, {} entries appended, checkpoint '{}', {} reconnects, {} gaps", transactions.load(),
-                 entries.load(), (*relay)->checkpoint().ToString(), retries.load(), gaps.load());
-    if (!status.ok()) {
-      spdlog::critical("cdc: relay stopped: {}", status.ToString());
-      exit_code = 1;
-      break;
+    if ((*relay)->leader()) {
+      spdlog::info("cdc: leader (fence {}): {} transactions, {} entries appended, checkpoint '{}', {} reconnects, {} gaps",
+                   (*relay)->fence(), transactions.load(), entries.load(), (*relay)->checkpoint().ToString(),
+                   retries.load(), gaps.load());
+    } else {
+      spdlog::info("cdc: standing by ({} terms led so far)", (*relay)->terms());
     }
   }
   (*relay)->Stop();
-  return exit_code;
+  return 0;
 }

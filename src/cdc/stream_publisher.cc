@@ -8,26 +8,37 @@
 namespace lockstep::cdc {
 namespace {
 
-// KEYS[1] checkpoint key, KEYS[2] stream. ARGV[1] the checkpoint the caller last saw
-// ("" = none), ARGV[2] the new checkpoint, ARGV[3] number of entries, then per entry its
-// field count followed by its fields. Returns 1 when appended, 0 when this exact append
-// had already run (the stored checkpoint is ARGV[2]: a retry after a lost reply).
+// KEYS[1] checkpoint key, KEYS[2] stream, KEYS[3] fence key. ARGV[1] the publisher's fence
+// ("0" = not fenced), ARGV[2] the checkpoint the caller last saw ("" = none), ARGV[3] the new
+// checkpoint, ARGV[4] number of entries, then per entry its field count followed by its
+// fields. Returns 1 when appended, 0 when this exact append had already run (the stored
+// checkpoint is ARGV[3]: a retry after a lost reply). A fenced publisher first compares its
+// fence with the highest one the stream has seen: a lower one is refused (FENCED) before
+// anything else, a higher one is stored.
 const redis::Script kAppend(R"lua(
+local fence = tonumber(ARGV[1])
+if fence > 0 then
+  local seen = tonumber(redis.call('GET', KEYS[3]) or '0')
+  if seen > fence then
+    return redis.error_reply('FENCED the stream was taken over by fence ' .. seen .. ', this publisher has ' .. ARGV[1])
+  end
+  if seen < fence then redis.call('SET', KEYS[3], ARGV[1]) end
+end
 local cur = redis.call('GET', KEYS[1])
 if not cur then cur = '' end
-if cur ~= ARGV[1] then
-  if cur == ARGV[2] then return 0 end
-  return redis.error_reply('CHECKPOINT_MOVED stored checkpoint is "' .. cur .. '", expected "' .. ARGV[1] .. '"')
+if cur ~= ARGV[2] then
+  if cur == ARGV[3] then return 0 end
+  return redis.error_reply('CHECKPOINT_MOVED stored checkpoint is "' .. cur .. '", expected "' .. ARGV[2] .. '"')
 end
-local i = 4
-for e = 1, tonumber(ARGV[3]) do
+local i = 5
+for e = 1, tonumber(ARGV[4]) do
   local n = tonumber(ARGV[i])
   local args = {KEYS[2], '*'}
   for k = 1, n do args[k + 2] = ARGV[i + k] end
   i = i + n + 1
   redis.call('XADD', unpack(args))
 end
-redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[1], ARGV[3])
 return 1
 )lua");
 
@@ -36,6 +47,7 @@ class StreamPublisherImpl final : public StreamPublisher {
   StreamPublisherImpl(redis::Client& client, StreamPublisherOptions options)
       : client_(client), options_(std::move(options)) {
     if (options_.checkpoint_key.empty()) options_.checkpoint_key = options_.stream + ":checkpoint";
+    if (options_.fence_key.empty()) options_.fence_key = options_.stream + ":fence";
   }
 
   Result<std::optional<StreamCheckpoint>> Load(const Deadline& deadline) override {
@@ -82,7 +94,8 @@ class StreamPublisherImpl final : public StreamPublisher {
     auto flush = [&](StreamCheckpoint next) -> Status {
       const std::string next_text = next.ToString();
       std::vector<std::string> args;
-      args.reserve(3 + chunk.size());
+      args.reserve(4 + chunk.size());
+      args.push_back(std::to_string(options_.fence));
       args.push_back(stored_);
       args.push_back(next_text);
       args.push_back(std::to_string(chunk_rows + chunk_entries));
@@ -144,7 +157,8 @@ class StreamPublisherImpl final : public StreamPublisher {
     next.position = resume_at;
     const std::string next_text = next.ToString();
     std::vector<std::string> fields = EncodeGapEntry({checkpoint_.position, resume_at, std::string(reason)});
-    std::vector<std::string> args = {stored_, next_text, "1", std::to_string(fields.size())};
+    std::vector<std::string> args = {std::to_string(options_.fence), stored_, next_text, "1",
+                                     std::to_string(fields.size())};
     for (std::string& f : fields) args.push_back(std::move(f));
     LOCKSTEP_ASSIGN_OR_RETURN(int64_t ran, RunAppend(args, deadline));
     (void)ran;
@@ -166,7 +180,7 @@ class StreamPublisherImpl final : public StreamPublisher {
   // repeated append by its checkpoint and does not append twice.
   Result<int64_t> RunAppend(const std::vector<std::string>& args, const Deadline& deadline) {
     const Deadline d = Cap(deadline);
-    const std::vector<std::string> keys = {options_.checkpoint_key, options_.stream};
+    const std::vector<std::string> keys = {options_.checkpoint_key, options_.stream, options_.fence_key};
     while (true) {
       Result<redis::Reply> r = kAppend.Run(client_, keys, args, d);
       if (r.ok()) return r->AsInteger();
@@ -215,6 +229,7 @@ Result<std::unique_ptr<StreamPublisher>> StreamPublisher::Create(redis::Client& 
   if (options.stream.empty()) return Status::InvalidArgument("StreamPublisherOptions.stream must not be empty");
   if (options.max_rows_per_append == 0) return Status::InvalidArgument("max_rows_per_append must be > 0");
   if (options.append_timeout <= std::chrono::milliseconds(0)) return Status::InvalidArgument("append_timeout must be > 0");
+  if (options.fence < 0) return Status::InvalidArgument("StreamPublisherOptions.fence must be >= 0");
   return std::unique_ptr<StreamPublisher>(new StreamPublisherImpl(client, options));
 }
 

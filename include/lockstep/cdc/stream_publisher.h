@@ -39,6 +39,15 @@ struct StreamPublisherOptions {
   // The key holding the StreamCheckpoint. Empty = stream + ":checkpoint". Must hash to the
   // same cluster slot as `stream` (use a {hash tag}) if Redis Cluster is ever used.
   std::string checkpoint_key;
+  // Fencing (0 = off): the fencing token of the lease under which this publisher runs
+  // (lock::LockGuard::fence(), see ElectedRelay). Every append first compares it with the
+  // highest fence the stream has seen (kept in `fence_key`): a lower one is refused with
+  // kFailedPrecondition reason "fenced" and appends nothing, so a publisher that was paused
+  // past its lease cannot append after its successor started. >= 0.
+  int64_t fence = 0;
+  // The key holding the highest fence seen. Empty = stream + ":fence". Same slot rule as
+  // checkpoint_key.
+  std::string fence_key;
   // Row changes per append (one Lua script call); a larger transaction is appended in
   // chunks, each one atomic with its checkpoint. > 0.
   size_t max_rows_per_append = 500;

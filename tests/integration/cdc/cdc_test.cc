@@ -17,9 +17,11 @@
 #include <sys/wait.h>
 
 #include "lockstep/cdc/binlog_reader.h"
+#include "lockstep/cdc/elected_relay.h"
 #include "lockstep/cdc/relay.h"
 #include "lockstep/cdc/stream_entry.h"
 #include "lockstep/cdc/stream_publisher.h"
+#include "lockstep/lock/lock_service.h"
 #include "lockstep/redis/client.h"
 #include "lockstep/sql/pool.h"
 #include "lockstep/sql/transaction.h"
@@ -102,7 +104,7 @@ class CdcTest : public testing::MariaDbTest {
     ASSERT_TRUE(ExecAdmin("CREATE TABLE other (id INT PRIMARY KEY) ENGINE=InnoDB").ok());
   }
   void TearDown() override {
-    if (redis_) (void)redis_->Del({stream_, stream_ + ":checkpoint"}, Soon());
+    if (redis_) (void)redis_->Del({stream_, stream_ + ":checkpoint", stream_ + ":fence"}, Soon());
     redis_.reset();
     MariaDbTest::TearDown();
   }
@@ -465,6 +467,108 @@ TEST_F(CdcTest, RelayReconnectsFromItsCheckpoint) {
   for (const StreamRow& r : rows) EXPECT_TRUE(ids.insert(static_cast<int64_t>(r.Get("id")->u)).second);
   EXPECT_EQ(rows.size(), 20u);
   EXPECT_EQ(ids.size(), 20u);
+}
+
+// Fencing: a publisher with an older fence than the stream has seen appends nothing
+// (a leader paused past its lease that wakes up after its successor's first append).
+TEST_F(CdcTest, AStaleFenceIsRefused) {
+  const GtidPosition start = CurrentPosition();
+  std::unique_ptr<BinlogReader> reader = OpenReader(start);
+  ASSERT_NE(reader, nullptr);
+  for (int id = 1; id <= 3; ++id) {
+    ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (" + std::to_string(id) + ", 'f', 1)").ok());
+  }
+  std::vector<CommittedTransaction> txns;
+  for (int i = 0; i < 3; ++i) {
+    auto txn = NextWithChanges(*reader);
+    ASSERT_TRUE(txn.ok()) << txn.status();
+    txns.push_back(std::move(*txn));
+  }
+  auto open = [&](int64_t fence) {
+    StreamPublisherOptions po;
+    po.stream = stream_;
+    po.fence = fence;
+    auto publisher = StreamPublisher::Create(*redis_, po);
+    EXPECT_TRUE(publisher.ok()) << publisher.status();
+    return std::move(*publisher);
+  };
+  std::unique_ptr<StreamPublisher> old_leader = open(5);
+  ASSERT_TRUE(old_leader->Initialize(start, Soon()).ok());
+  ASSERT_TRUE(old_leader->Publish(txns[0], Soon()).ok());
+  std::unique_ptr<StreamPublisher> new_leader = open(6);
+  ASSERT_TRUE(new_leader->Load(Soon()).ok());
+  ASSERT_TRUE(new_leader->Publish(txns[1], Soon()).ok());
+  Result<size_t> stale = old_leader->Publish(txns[2], Soon());
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.status().code(), StatusCode::kFailedPrecondition) << stale.status();
+  EXPECT_EQ(stale.status().reason(), "fenced") << stale.status();
+  EXPECT_FALSE(old_leader->RecordGap(CurrentPosition(), "test", Soon()).ok());
+  const std::vector<StreamRow> rows = ReadStream();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].Get("id")->u, 1u);
+  EXPECT_EQ(rows[1].Get("id")->u, 2u);
+  // The new leader goes on.
+  EXPECT_EQ(*new_leader->Publish(txns[2], Soon()), 1u);
+  EXPECT_EQ(ReadStream().size(), 3u);
+}
+
+// Two candidates: one leads at a time, the stream gets every row once in commit order
+// across a hand-over in the middle of a write load.
+TEST_F(CdcTest, ElectedRelaysHandOverWithoutGapOrDuplicate) {
+  CreateNumberedTable();
+  std::vector<std::unique_ptr<lock::LockService>> services;
+  std::vector<std::unique_ptr<ElectedRelay>> candidates;
+  std::atomic<int> leaderships{0};
+  const GtidPosition start = CurrentPosition();
+  for (int i = 0; i < 2; ++i) {
+    auto service = lock::LockService::Create(*redis_, {.key_prefix = stream_ + ":lock:"});
+    ASSERT_TRUE(service.ok()) << service.status();
+    ElectedRelayOptions o;
+    o.relay = MakeRelayOptions();
+    o.relay.reader.tables = {TableFilter{database(), "numbered"}};
+    o.relay.reader.start = start;
+    o.lock_name = "leader";
+    o.lease = 500ms;
+    o.observer.on_leadership = [&](bool leader, int64_t) {
+      if (leader) leaderships.fetch_add(1);
+    };
+    auto candidate = ElectedRelay::Start(*redis_, **service, o);
+    ASSERT_TRUE(candidate.ok()) << candidate.status();
+    services.push_back(std::move(*service));
+    candidates.push_back(std::move(*candidate));
+  }
+  auto leader_index = [&]() -> int {
+    const Deadline deadline = Soon();
+    while (!deadline.expired()) {
+      const bool a = candidates[0] != nullptr && candidates[0]->leader();
+      const bool b = candidates[1] != nullptr && candidates[1]->leader();
+      EXPECT_FALSE(a && b) << "two leaders at once";
+      if (a != b) return a ? 0 : 1;
+      std::this_thread::sleep_for(5ms);  // Polling a flag another thread sets.
+    }
+    return -1;
+  };
+  const int first = leader_index();
+  ASSERT_GE(first, 0) << "no leader elected";
+  constexpr int kTxns = 60;
+  for (int s = 0; s < kTxns; ++s) {
+    ASSERT_TRUE(Exec(NumberedInsert(0, s)).ok());
+    if (s == kTxns / 2) candidates[first].reset();  // Stops: releases the lease.
+  }
+  const int second = leader_index();
+  ASSERT_EQ(second, 1 - first);
+  const GtidPosition end = CurrentPosition();
+  const Deadline deadline = Soon();
+  while (!deadline.expired()) {
+    bool covered = true;
+    for (const Gtid& g : end.gtids()) covered = covered && candidates[second]->checkpoint().position.Covers(g);
+    if (covered) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_GE(candidates[second]->fence(), 2);
+  EXPECT_EQ(leaderships.load(), 2);
+  candidates[second].reset();
+  ExpectEveryRowOnceInCommitOrder(ReadStream(), 1, kTxns);
 }
 
 // A checkpoint purged from the binlogs: kStop ends the relay with kDataLoss;
