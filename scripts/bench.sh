@@ -3,6 +3,7 @@
 #   scripts/bench.sh [micro|limits|shopd|reads|all] [--requests N] [--connections C] [--duration S]
 #   scripts/bench.sh overload [--duration S] [--shopd-args "FLAGS"] [--overload-connections N]
 #   scripts/bench.sh ratelimit [--requests N] [--connections C]
+#   scripts/bench.sh cdc [--rows N] [--duration S]
 # micro: Google Benchmark programs of the sql and redis modules (pool overhead vs bare
 #        libmariadb / hiredis on the same server), the cache, lock hand-offs, the
 #        batch Coalescer's scheduling (no server) and the rate limiters (`limits`).
@@ -37,6 +38,11 @@
 #        decisions per request, never refused), 3 alternating rounds; GET /healthz (the HTTP
 #        floor) and redis-benchmark of the decision script at the same connections (the
 #        raw limit of one decision) beside them.
+# cdc (not part of `all`): binlog CDC (lockstep_cdc_bench) beside the same run's replica:
+#        one UPDATE of --rows rows (default 1,000,000): rows/s from COMMIT to every row in
+#        the stream vs the replica's apply rate; then 1,000 and 10,000 changed rows/s for
+#        --duration seconds (default 10): COMMIT -> cache invalidation p50/p99 per row, and
+#        COMMIT -> visible on the replica. Starts the stack with its replica.
 # Starts its own private servers (build/bench-stack, MariaDB 14306, Redis 17379; override
 # with LOCKSTEP_BENCH_MARIADB_PORT / LOCKSTEP_BENCH_REDIS_PORT) and stops them at the end.
 # Durability as scripts/stack.sh: innodb_flush_log_at_trx_commit=1, sync_binlog=1, Redis
@@ -44,11 +50,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-what=all requests=20000 connections=64 duration=""
+what=all requests=20000 connections=64 duration="" rows=1000000
 shopd_args="" overload_connections=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    micro|limits|shopd|reads|all|overload|ratelimit) what=$1 ;;
+    micro|limits|shopd|reads|all|overload|ratelimit|cdc) what=$1 ;;
+    --rows) rows=$2; shift ;;
     --duration) duration=$2; shift ;;
     --shopd-args) shopd_args=$2; shift ;;
     --overload-connections) overload_connections=$2; shift ;;
@@ -59,7 +66,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 if [ -z "$duration" ]; then
-  if [ "$what" = overload ]; then duration=10; else duration=30; fi
+  if [ "$what" = overload ] || [ "$what" = cdc ]; then duration=10; else duration=30; fi
 fi
 
 scripts/bootstrap.sh
@@ -68,6 +75,8 @@ cmake -S "$ROOT" -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_B
   >build/bench.configure.log 2>&1 || { cat build/bench.configure.log; exit 1; }
 if [ "$what" = limits ]; then
   ninja -C build/bench lockstep_rate_limiter_bench
+elif [ "$what" = cdc ]; then
+  ninja -C build/bench lockstep_cdc_bench
 elif [ "$what" = overload ] || [ "$what" = ratelimit ]; then
   ninja -C build/bench shopd lockstep-bench
 else
@@ -84,7 +93,9 @@ cleanup() {
   scripts/stack.sh down "${STACK[@]}"
 }
 trap cleanup EXIT
-eval "$(scripts/stack.sh up "${STACK[@]}" --mariadb-port "${LOCKSTEP_BENCH_MARIADB_PORT:-14306}" --redis-port "${LOCKSTEP_BENCH_REDIS_PORT:-17379}")"
+STACK_UP=()
+[ "$what" = cdc ] && STACK_UP=(--replica)
+eval "$(scripts/stack.sh up "${STACK[@]}" "${STACK_UP[@]}" --mariadb-port "${LOCKSTEP_BENCH_MARIADB_PORT:-14306}" --redis-port "${LOCKSTEP_BENCH_REDIS_PORT:-17379}")"
 Q() { mariadb --no-defaults -h127.0.0.1 -P"$LOCKSTEP_MARIADB_PORT" -ulockstep -plockstep -N -e "$1"; }
 echo "== machine: $(nproc) cores, $(uname -r); MariaDB $(Q 'SELECT VERSION()'), $(redis-server --version | cut -d' ' -f3)"
 RP=${LOCKSTEP_REDIS_PORTS%%,*}
@@ -277,6 +288,12 @@ print("transfers(1,000) / sql-baseline in three back-to-back pairs of half as ma
       + " / ".join(f"{x:.2f}" for x in (float(x) for x in sys.argv[17].split()))
       + f"; median {pairs[len(pairs) // 2]:.2f}")
 PY
+fi
+
+if [ "$what" = cdc ]; then
+  echo "== cdc: lockstep_cdc_bench --rows $rows --seconds $duration (primary $LOCKSTEP_MARIADB_PORT, replica $((LOCKSTEP_MARIADB_PORT + 1)))"
+  LOCKSTEP_REDIS_PORT=$RP LOCKSTEP_MARIADB_PASSWORD=lockstep \
+    build/bench/bench/lockstep_cdc_bench --rows "$rows" --seconds "$duration" --rates 1000,10000
 fi
 
 if [ "$what" = ratelimit ]; then

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -17,6 +18,7 @@
 #include "domain/domain_metrics.h"
 #include "domain/in_flight.h"
 #include "domain/orders/orders.h"
+#include "domain/products/product_change_feed.h"
 #include "domain/products/products.h"
 #include "domain/orders/reconcile.h"
 #include "domain/orders/reservation_persister.h"
@@ -29,6 +31,8 @@
 #include "http/server.h"
 #include "lockstep/base/backoff.h"
 #include "lockstep/cache/byte_cache.h"
+#include "lockstep/cdc/elected_relay.h"
+#include "lockstep/lock/lock_service.h"
 #include "lockstep/prometheus/observers.h"
 #include "lockstep/prometheus/snapshots.h"
 #include "lockstep/redis/client.h"
@@ -138,6 +142,26 @@ lockstep::cache::CacheOptions ProductCacheOptions(const shopd::config::ShopdConf
   o.second_delete_delay = c.cache_second_delete;
   return o;
 }
+
+// Events of this instance's CDC relay (its observer runs on the relay thread).
+struct CdcCounters {
+  std::atomic<uint64_t> transactions{0};
+  std::atomic<uint64_t> entries{0};
+  std::atomic<uint64_t> reconnects{0};
+  std::atomic<uint64_t> gaps{0};
+
+  void Collect(std::vector<prometheus::MetricFamily>& out) const {
+    auto counter = [&out](const char* name, const char* help, const std::atomic<uint64_t>& v) {
+      out.push_back(lockstep::prometheus::CounterFamily(name, help, static_cast<double>(v.load())));
+    };
+    counter("shopd_cdc_relay_transactions_total", "Committed transactions this instance's relay put in the stream.",
+            transactions);
+    counter("shopd_cdc_relay_entries_total", "Stream entries (changed rows, DDL) this instance's relay appended.",
+            entries);
+    counter("shopd_cdc_relay_reconnects_total", "Relay reconnects after a MariaDB or Redis failure.", reconnects);
+    counter("shopd_cdc_gaps_total", "Binlog gaps (checkpoint purged) this instance's relay recorded.", gaps);
+  }
+};
 
 }  // namespace
 
@@ -258,15 +282,17 @@ int main(int argc, char** argv) {
   } else {
     spdlog::error("stock_mode reserved: REFUSED until Redis is configured for it: {}", s.ToString());
   }
-  std::unique_ptr<shopd::domain::ReservationPersister> persister;
-  if (config.reserved_persister != 0) {
+  // This process among the consumers of the Redis streams (unique among live processes).
+  const std::string consumer = [] {
     char host[256] = {0};
     gethostname(host, sizeof(host) - 1);
-    const std::string consumer =
-        std::string(host) + ":" + std::to_string(getpid()) + ":" +
-        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count());
+    return std::string(host) + ":" + std::to_string(getpid()) + ":" +
+           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count());
+  }();
+  std::unique_ptr<shopd::domain::ReservationPersister> persister;
+  if (config.reserved_persister != 0) {
     auto started = shopd::domain::ReservationPersister::Start(
         **pool, **redis, domain_metrics,
         {.keys = reserved_keys,
@@ -285,6 +311,76 @@ int main(int argc, char** argv) {
                  config.reserved_persist_batch, config.reserved_claim_idle.count());
   }
 
+  // Binlog CDC (--cdc 1): this instance is a candidate for the relay of its database's
+  // `products` changes (one leader among the instances, fenced lease) and consumes the
+  // stream to invalidate the product cache.
+  CdcCounters cdc_counters;
+  std::unique_ptr<lockstep::lock::LockService> cdc_locks;
+  std::unique_ptr<lockstep::cdc::ElectedRelay> cdc_relay;
+  std::unique_ptr<shopd::domain::ProductChangeFeed> change_feed;
+  if (config.cdc) {
+    const std::string stream = config.EffectiveRedisKeyPrefix() + "cdc";
+    const std::string& database = config.mysql_connection.database;
+    auto locks = lockstep::lock::LockService::Create(**redis, {.key_prefix = stream + ":lock:"});
+    if (!locks.ok()) {
+      spdlog::critical("shopd: cdc: {}", locks.status().ToString());
+      return 1;
+    }
+    cdc_locks = std::move(*locks);
+    lockstep::cdc::ElectedRelayOptions eo;
+    eo.relay.reader.connection = config.mysql_connection;
+    eo.relay.reader.server_id = static_cast<uint32_t>(config.cdc_server_id);
+    eo.relay.reader.tables = {lockstep::cdc::TableFilter{database, "products"}};
+    eo.relay.publisher.stream = stream;
+    // A purged checkpoint: say so in the stream (the consumers flush) and go on.
+    eo.relay.gap_policy = lockstep::cdc::GapPolicy::kRecordAndContinue;
+    eo.relay.observer.on_published = [&cdc_counters](const lockstep::cdc::CommittedTransaction&, size_t entries) {
+      cdc_counters.transactions.fetch_add(1, std::memory_order_relaxed);
+      cdc_counters.entries.fetch_add(entries, std::memory_order_relaxed);
+    };
+    eo.relay.observer.on_retry = [&cdc_counters](const lockstep::Status& st) {
+      cdc_counters.reconnects.fetch_add(1, std::memory_order_relaxed);
+      spdlog::warn("cdc relay: reconnecting after: {}", st.ToString());
+    };
+    eo.relay.observer.on_gap = [&cdc_counters](const lockstep::Status& st) {
+      cdc_counters.gaps.fetch_add(1, std::memory_order_relaxed);
+      spdlog::error("cdc relay: {}; a gap record tells the consumers to invalidate every product", st.ToString());
+    };
+    eo.lock_name = "leader";
+    eo.lease = config.cdc_lease;
+    eo.observer.on_leadership = [](bool leader, int64_t fence) {
+      if (leader) {
+        spdlog::info("cdc relay: leading (fence {})", fence);
+      } else {
+        spdlog::warn("cdc relay: stopped leading (fence {})", fence);
+      }
+    };
+    eo.observer.on_relay_stopped = [](const lockstep::Status& st) {
+      spdlog::error("cdc relay: stopped: {}", st.ToString());
+    };
+    auto relay = lockstep::cdc::ElectedRelay::Start(**redis, *cdc_locks, eo);
+    if (!relay.ok()) {
+      spdlog::critical("shopd: cdc: {}", relay.status().ToString());
+      return 2;
+    }
+    cdc_relay = std::move(*relay);
+    auto feed = shopd::domain::ProductChangeFeed::Start(
+        **redis, products,
+        {.stream = stream,
+         .group = "product-cache",
+         .consumer = consumer,
+         .database = database,
+         .claim_idle = config.cdc_claim_idle,
+         .on_error = [](const lockstep::Status& st) { spdlog::error("cdc product cache: {}", st.ToString()); }});
+    if (!feed.ok()) {
+      spdlog::critical("shopd: cdc: cannot start the product-cache consumer: {}", feed.status().ToString());
+      return 1;
+    }
+    change_feed = std::move(*feed);
+    spdlog::info("cdc: candidate for the relay of {}.products -> {} (server_id {}, lease {} ms); consuming as '{}'",
+                 database, stream, config.cdc_server_id, config.cdc_lease.count(), consumer);
+  }
+
   lockstep::prometheus::Snapshots snapshots;
   lockstep::prometheus::AddPoolStats(snapshots, **pool, "shopd_mariadb_");
   lockstep::prometheus::AddClientStats(snapshots, **redis, "shopd_redis_");
@@ -294,6 +390,15 @@ int main(int argc, char** argv) {
     products.CollectMetrics(out);
     orders.CollectMetrics(out);
     reservations.CollectMetrics(out);
+    if (cdc_relay != nullptr) {
+      out.push_back(lockstep::prometheus::GaugeFamily("shopd_cdc_leader",
+                                                      "1 while this instance runs the CDC relay.",
+                                                      cdc_relay->leader() ? 1 : 0));
+      out.push_back(lockstep::prometheus::CounterFamily("shopd_cdc_terms_total", "Terms this instance led the relay.",
+                                                        static_cast<double>(cdc_relay->terms())));
+      cdc_counters.Collect(out);
+    }
+    if (change_feed != nullptr) change_feed->CollectMetrics(out);
   });
 
   auto rate_limits = shopd::api::RateLimitGate::Create(
@@ -356,6 +461,8 @@ int main(int argc, char** argv) {
   spdlog::info("received signal {}, draining (up to {} ms)", signal_number, config.drain_timeout.count());
   server.Drain();
   persister.reset();  // Unacked entries stay pending for a restart or another instance.
+  change_feed.reset();
+  cdc_relay.reset();  // Releases the lease: a standby takes over at once.
   spdlog::info("shopd stopped");
   return 0;
 }

@@ -215,9 +215,6 @@ bool StreamConsumer::Handle(std::vector<redis::StreamEntry>& entries) {
       own_pending_ = true;
       return false;
     }
-    for (const std::string& id : ack_ids) {
-      if (last_acked_id_.empty() || ParseId(id) > ParseId(last_acked_id_)) last_acked_id_ = id;
-    }
     MutexLock lock(&mu_);
     stats_.entries_acked += static_cast<uint64_t>(*acked);
   }
@@ -229,22 +226,45 @@ bool StreamConsumer::Handle(std::vector<redis::StreamEntry>& entries) {
 }
 
 bool StreamConsumer::Trim() {
-  Result<redis::PendingSummary> pending =
-      redis::XPendingSummary(client_, options_.stream, options_.group, CallDeadline());
-  if (!pending.ok()) {
-    Report(Status(pending.status()).Annotate("stream consumer: XPENDING"), true);
+  // Every consumer group of the stream (XINFO GROUPS): an entry may go only when every
+  // group is done with it. In a group, every entry below its oldest pending one was
+  // delivered (">" delivers in id order) and is not pending, so it is acked; with nothing
+  // pending, everything up to its last-delivered-id is.
+  Result<redis::Reply> groups = client_.Command({"XINFO", "GROUPS", options_.stream}, CallDeadline());
+  if (!groups.ok()) {
+    Report(Status(groups.status()).Annotate("stream consumer: XINFO GROUPS"), true);
     return false;
   }
-  // Every entry below the oldest pending one was delivered (">" delivers in id order) and is
-  // not pending, so it is acked. With nothing pending, everything up to our last ack is.
   std::string min_id;
-  if (pending->count > 0) {
-    min_id = pending->min_id;
-  } else if (!last_acked_id_.empty()) {
-    min_id = last_acked_id_;
-  } else {
-    return true;
+  auto lower = [&min_id](const std::string& id) {
+    if (min_id.empty() || ParseId(id) < ParseId(min_id)) min_id = id;
+  };
+  for (const redis::Reply& g : groups->array()) {
+    std::string name, last_delivered;
+    int64_t pending_count = 0;
+    const std::vector<redis::Reply>& kv = g.array();
+    for (size_t i = 0; i + 1 < kv.size(); i += 2) {
+      const std::string& key = kv[i].str();
+      if (key == "name") name = kv[i + 1].str();
+      if (key == "last-delivered-id") last_delivered = kv[i + 1].str();
+      if (key == "pending" && kv[i + 1].is_integer()) pending_count = kv[i + 1].integer();
+    }
+    if (name.empty()) continue;
+    if (pending_count > 0) {
+      Result<redis::PendingSummary> pending = redis::XPendingSummary(client_, options_.stream, name, CallDeadline());
+      if (!pending.ok()) {
+        Report(Status(pending.status()).Annotate("stream consumer: XPENDING"), true);
+        return false;
+      }
+      if (pending->count > 0) {
+        lower(pending->min_id);
+        continue;
+      }
+    }
+    if (last_delivered.empty() || last_delivered == "0-0") return true;  // A group that read nothing yet.
+    lower(last_delivered);
   }
+  if (min_id.empty()) return true;
   Result<int64_t> trimmed = redis::XTrimMinId(client_, options_.stream, min_id, CallDeadline());
   if (!trimmed.ok()) {
     Report(Status(trimmed.status()).Annotate("stream consumer: XTRIM"), true);

@@ -25,17 +25,6 @@ constexpr auto kSafetyBound = 10s;
 
 class CacheE2eTest : public ShopdE2eTest {
  protected:
-  int64_t CreateProduct(const ShopdProcess& shopd, const std::string& name, int64_t price) {
-    const HttpResponse r = Call(shopd, "POST", "/v1/products",
-                                json{{"name", name}, {"price", price}, {"stock", 100}}.dump());
-    EXPECT_EQ(r.status, 201) << r.body;
-    return ParseJson(r.body).value("id", int64_t{0});
-  }
-  int64_t PriceOn(const ShopdProcess& shopd, int64_t id) {
-    const HttpResponse r = Call(shopd, "GET", "/v1/products/" + std::to_string(id));
-    EXPECT_EQ(r.status, 200) << r.body;
-    return ParseJson(r.body).value("price", int64_t{-1});
-  }
   int64_t Put(const ShopdProcess& shopd, int64_t id, int64_t price) {
     const HttpResponse r = Call(shopd, "PUT", "/v1/products/" + std::to_string(id), json{{"price", price}}.dump());
     EXPECT_EQ(r.status, 200) << r.body;
@@ -47,7 +36,7 @@ class CacheE2eTest : public ShopdE2eTest {
     ASSERT_NE(*a, nullptr);
     *b = StartShopd();
     ASSERT_NE(*b, nullptr);
-    *id = CreateProduct(**a, "p", price);
+    *id = CreatePricedProduct(**a, "p", price);
     ASSERT_GT(*id, 0);
   }
   // Polls GET on `shopd` until the price is `price`; the time it took from `since`, or
@@ -72,7 +61,7 @@ TEST_F(CacheE2eTest, PutOnOneInstanceIsSeenOnTheOtherWithinTheBound) {
   const std::string next = "/v1/products/" + std::to_string(id + 1);
   EXPECT_EQ(Call(*b, "GET", next).status, 404);
   EXPECT_EQ(Call(*b, "GET", next).status, 404);
-  const int64_t created = CreateProduct(*a, "next", 7);
+  const int64_t created = CreatePricedProduct(*a, "next", 7);
   if (created == id + 1) {
     EXPECT_EQ(PriceOn(*b, created), 7);
   }
@@ -178,7 +167,7 @@ TEST_F(CacheE2eTest, ReadsCheckerFindsNoStaleReadBeyondTheBound) {
 TEST_F(CacheE2eTest, ConfirmedOrderIsReflectedInCachedStock) {
   ShopdProcess* a = StartShopd();
   ASSERT_NE(a, nullptr);
-  const int64_t id = CreateProduct(*a, "cup", 5);
+  const int64_t id = CreatePricedProduct(*a, "cup", 5);
   ASSERT_GT(id, 0);
   for (int i = 0; i < 3; ++i) ASSERT_EQ(ParseJson(Call(*a, "GET", "/v1/products/" + std::to_string(id)).body).value("stock", 0), 100);
   const HttpResponse o = Call(*a, "POST", "/v1/orders",

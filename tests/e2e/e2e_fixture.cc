@@ -1,6 +1,7 @@
 #include "e2e/e2e_fixture.h"
 
 #include <filesystem>
+#include <sstream>
 
 #include "lockstep/sql/pool.h"
 
@@ -96,6 +97,19 @@ int64_t ShopdE2eTest::CreateProduct(const ShopdProcess& shopd, int64_t stock, co
     return 0;
   }
   return ParseJson(r.body).value("id", int64_t{0});
+}
+
+int64_t ShopdE2eTest::CreatePricedProduct(const ShopdProcess& shopd, const std::string& name, int64_t price) {
+  const HttpResponse r =
+      Call(shopd, "POST", "/v1/products", nlohmann::json{{"name", name}, {"price", price}, {"stock", 100}}.dump());
+  EXPECT_EQ(r.status, 201) << r.body;
+  return ParseJson(r.body).value("id", int64_t{0});
+}
+
+int64_t ShopdE2eTest::PriceOn(const ShopdProcess& shopd, int64_t id) {
+  const HttpResponse r = Call(shopd, "GET", "/v1/products/" + std::to_string(id));
+  EXPECT_EQ(r.status, 200) << r.body;
+  return ParseJson(r.body).value("price", int64_t{-1});
 }
 
 HttpResponse ShopdE2eTest::Order(const ShopdProcess& shopd, const std::string& request_id, int64_t product,
@@ -201,6 +215,20 @@ nlohmann::json ParseJson(const std::string& body) {
     return nullptr;
   }
   return j;
+}
+
+double MetricValue(const std::string& text, const std::string& name, const std::vector<std::string>& labels) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(name + "{", 0) != 0 && line.rfind(name + " ", 0) != 0) continue;
+    const size_t close = line.find('}');
+    const std::string label_text = close == std::string::npos ? "" : line.substr(0, close);
+    bool all = true;
+    for (const std::string& l : labels) all = all && label_text.find(l) != std::string::npos;
+    if (all) return std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return -1;
 }
 
 }  // namespace lockstep::e2e

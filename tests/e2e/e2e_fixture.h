@@ -57,6 +57,10 @@ class ShopdE2eTest : public testing::MariaDbTest {
 
   // POST /v1/products {"name":"pen","price":150,...}; the new id (0 and a failure unless 201).
   int64_t CreateProduct(const ShopdProcess& shopd, int64_t stock, const std::string& mode);
+  // POST /v1/products {"name":name,"price":price,"stock":100}; the new id (0 and a failure unless 201).
+  int64_t CreatePricedProduct(const ShopdProcess& shopd, const std::string& name, int64_t price);
+  // GET /v1/products/{id}: its price (-1 and a failure unless 200).
+  int64_t PriceOn(const ShopdProcess& shopd, int64_t id);
   // POST /v1/orders.
   HttpResponse Order(const ShopdProcess& shopd, const std::string& request_id, int64_t product, int64_t quantity,
                      int64_t user = 7);
@@ -82,6 +86,10 @@ class ShopdE2eTest : public testing::MariaDbTest {
 // Checks `r` is `status` with the API error body {"error":{"code":code,"message":"..."}}
 // (nothing else in it, message non-empty).
 ::testing::AssertionResult IsApiError(const HttpResponse& r, int status, std::string_view code);
+
+// The value of the sample `name` in the Prometheus text `text` whose labels include every
+// `labels` pair ("k=\"v\"" each); -1 if absent. Label order does not matter.
+double MetricValue(const std::string& text, const std::string& name, const std::vector<std::string>& labels = {});
 
 // Parses a JSON body; null JSON (plus a failure) if it does not parse.
 nlohmann::json ParseJson(const std::string& body);

@@ -23,22 +23,6 @@ using Clock = std::chrono::steady_clock;
 
 double SecondsBetween(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
-// The value of the sample `name` whose labels include every `labels` pair ("k=\"v\"" each);
-// -1 if absent. Label order in the exposition does not matter.
-double MetricValue(const std::string& text, const std::string& name, const std::vector<std::string>& labels) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(name + "{", 0) != 0 && line.rfind(name + " ", 0) != 0) continue;
-    const size_t close = line.find('}');
-    const std::string label_text = close == std::string::npos ? "" : line.substr(0, close);
-    bool all = true;
-    for (const std::string& l : labels) all = all && label_text.find(l) != std::string::npos;
-    if (all) return std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return -1;
-}
-
 bool IsWholeNumber(const std::string& s) { return !s.empty() && std::all_of(s.begin(), s.end(), ::isdigit); }
 
 // Counts of one load run.

@@ -2,6 +2,9 @@
 
 #include <mysql.h>
 
+#include <chrono>
+#include <thread>
+
 #include "support/test_env.h"
 
 namespace lockstep::testing {
@@ -76,5 +79,23 @@ void MariaDbTest::TearDown() {
 }
 
 Status MariaDbTest::ExecAdmin(const std::string& sql) { return RawExec(options_, sql); }
+
+void MariaDbTest::PurgeBinlogsBeforeNow() {
+  ASSERT_TRUE(ExecAdmin("FLUSH BINARY LOGS").ok());
+  const Deadline deadline = Deadline::After(std::chrono::seconds(30));
+  auto lease = pool().Acquire(deadline);
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  auto status = lease->Query("SHOW MASTER STATUS");
+  ASSERT_TRUE(status.ok()) << status.status();
+  const std::string current_file = *(*status)[0].GetString(0);
+  while (true) {
+    ASSERT_TRUE(ExecAdmin("PURGE BINARY LOGS TO '" + current_file + "'").ok());
+    auto logs = lease->Query("SHOW BINARY LOGS");
+    ASSERT_TRUE(logs.ok()) << logs.status();
+    if (*(*logs)[0].GetString(0) == current_file) return;
+    ASSERT_FALSE(deadline.expired()) << "binlogs before " << current_file << " were never purged";
+    std::this_thread::yield();
+  }
+}
 
 }  // namespace lockstep::testing

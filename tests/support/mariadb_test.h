@@ -31,6 +31,12 @@ class MariaDbTest : public ::testing::Test {
   // Runs one text statement as the admin on a separate, fresh connection (no pool): DDL,
   // KILL CONNECTION, SET GLOBAL ... . The default database is the test's.
   Status ExecAdmin(const std::string& sql);
+  // Rotates the primary's binlog and purges every file before the current one: GTID
+  // positions before the call are gone (a CDC reader resuming from one meets a gap). PURGE
+  // skips a file a dump thread still reads (a replica moves to the new file only after
+  // reading the rotation), so it is repeated until the current file is the oldest one left.
+  // Fails the test (ASSERT) on error or after 30 s.
+  void PurgeBinlogsBeforeNow();
   // PoolOptions used by SetUp: small and fast-failing.
   virtual sql::PoolOptions DefaultPoolOptions() const;
 

@@ -76,6 +76,10 @@ constexpr KeySpec kKeys[] = {
     {"reserved_persister", Kind::kInt, true},
     {"reserved_claim_idle_ms", Kind::kInt, true},
     {"reserved_min_fsync", Kind::kString, true},
+    {"cdc", Kind::kInt, true},
+    {"cdc_server_id", Kind::kInt, true},
+    {"cdc_lease_ms", Kind::kInt, true},
+    {"cdc_claim_idle_ms", Kind::kInt, true},
 };
 
 const KeySpec* FindKey(std::string_view key) {
@@ -282,6 +286,10 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
       {"reserved_persist_batch", 1, [&](int64_t v) { c.reserved_persist_batch = std::min<int64_t>(v, 10'000); }},
       {"reserved_persister", 0, [&](int64_t v) { c.reserved_persister = v == 0 ? 0 : 1; }},
       {"reserved_claim_idle_ms", 1, [&](int64_t v) { c.reserved_claim_idle = std::chrono::milliseconds(v); }},
+      {"cdc", 0, [&](int64_t v) { c.cdc = v != 0; }},
+      {"cdc_server_id", 1, [&](int64_t v) { c.cdc_server_id = v; }},
+      {"cdc_lease_ms", 100, [&](int64_t v) { c.cdc_lease = std::chrono::milliseconds(v); }},
+      {"cdc_claim_idle_ms", 1, [&](int64_t v) { c.cdc_claim_idle = std::chrono::milliseconds(v); }},
   };
   for (const IntField& f : ints) {
     if (const Raw* r = get(f.key)) {
@@ -289,7 +297,10 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
       f.set(v);
     }
   }
-  for (const char* flag : {"cache_l1", "cache_l2", "admission_control"}) {
+  if (c.cdc_server_id > int64_t{0xFFFFFFFF}) {
+    return Status::InvalidArgument(source("cdc_server_id"), ": must be at most 4294967295");
+  }
+  for (const char* flag : {"cache_l1", "cache_l2", "admission_control", "cdc"}) {
     if (const Raw* r = get(flag); r != nullptr && r->value != "0" && r->value != "1") {
       return Status::InvalidArgument(r->source, ": must be 0 or 1");
     }
@@ -443,7 +454,8 @@ std::string ShopdConfig::Redacted() const {
       << " cache_l1_max_entries=" << cache_l1_max_entries << " cache_second_delete_ms=" << cache_second_delete.count()
       << " reserved_max_pending=" << reserved_max_pending << " reserved_persist_batch=" << reserved_persist_batch
       << " reserved_persister=" << reserved_persister << " reserved_claim_idle_ms=" << reserved_claim_idle.count()
-      << " reserved_min_fsync=" << reserved_min_fsync;
+      << " reserved_min_fsync=" << reserved_min_fsync << " cdc=" << cdc << " cdc_server_id=" << cdc_server_id
+      << " cdc_lease_ms=" << cdc_lease.count() << " cdc_claim_idle_ms=" << cdc_claim_idle.count();
   return out.str();
 }
 

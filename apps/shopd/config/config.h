@@ -113,6 +113,17 @@ struct ShopdConfig {
   int64_t cache_l1_max_entries = 100'000;
   std::chrono::milliseconds cache_second_delete{0};
 
+  // Binlog CDC (README "Writes that bypass shopd"): with cdc = 1 this instance is a
+  // candidate to run the binlog -> stream relay of its database (one leader among the
+  // instances, elected with a fenced lease of cdc_lease_ms; a dead leader is replaced within
+  // about that long) and consumes the stream to invalidate the product cache (entries a dead
+  // consumer left unacknowledged are taken over after cdc_claim_idle_ms). cdc_server_id is
+  // the relay's replica server_id on the primary: unique among its replicas and readers
+  // (the instances of one database may share it: one reads at a time).
+  bool cdc = false;
+  int64_t cdc_server_id = 4243;
+  std::chrono::milliseconds cdc_lease{3'000};
+  std::chrono::milliseconds cdc_claim_idle{1'000};
   // redis_key_prefix, or "shopd:<database of mysql_connection>:" when it is empty
   // ("shopd:" without a database).
   std::string EffectiveRedisKeyPrefix() const;

@@ -43,8 +43,9 @@ struct StreamConsumerOptions {
   std::chrono::milliseconds claim_idle{30'000};
   // How often XAUTOCLAIM runs; > 0. Default 1s.
   std::chrono::milliseconds claim_interval{1'000};
-  // How often the stream is trimmed below its oldest pending entry; 0 = never. Trimming
-  // assumes `group` is the only consumer group of the stream. Default 1s.
+  // How often the stream is trimmed below what every consumer group of the stream still
+  // needs (each group's oldest pending entry, or its last-delivered id); 0 = never. A group
+  // created later starts from what is left. Default 1s.
   std::chrono::milliseconds trim_interval{1'000};
   // Deadline of each Redis call beyond its BLOCK time; > 0. Default 2s.
   std::chrono::milliseconds command_timeout{2'000};
@@ -74,8 +75,9 @@ struct StreamConsumerStats {
 // id 0) and handed to the handler again, after a backoff; (2) every claim_interval,
 // XAUTOCLAIM takes entries idle > claim_idle from other (dead) consumers; (3) XREADGROUP >
 // reads new entries (BLOCK `block`); (4) every trim_interval, XTRIM MINID to the smallest
-// pending id of the group (XPENDING summary) or, when nothing is pending, to the last id
-// this consumer acked — so entries still pending are never trimmed.
+// id any consumer group of the stream still needs (XINFO GROUPS: per group its oldest
+// pending id, XPENDING summary, or when nothing is pending its last-delivered id) — so
+// entries still pending or unread by any group are never trimmed.
 // Delivery is at least once; ACK follows the handler's durable report.
 class StreamConsumer {
  public:
@@ -121,7 +123,6 @@ class StreamConsumer {
   StreamConsumerStats stats_ LOCKSTEP_GUARDED_BY(mu_);
 
   // Loop-thread state (only the loop thread touches these).
-  std::string last_acked_id_;
   bool own_pending_ = true;  // Re-read this consumer's PEL (start-up and after failures).
   std::thread thread_;
 };

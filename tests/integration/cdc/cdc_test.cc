@@ -164,28 +164,6 @@ class CdcTest : public testing::MariaDbTest {
     return out;
   }
 
-  // Rotates the binlog and purges every file before the current one: positions before
-  // the call are gone. PURGE skips a file a dump thread still reads (the stack's replica
-  // moves to the new file only after reading the rotation), so it is repeated until the
-  // current file is the oldest one left.
-  void PurgeOlderBinlogs() {
-    ASSERT_TRUE(ExecAdmin("FLUSH BINARY LOGS").ok());
-    auto lease = pool().Acquire(Soon());
-    ASSERT_TRUE(lease.ok());
-    auto status = lease->Query("SHOW MASTER STATUS");
-    ASSERT_TRUE(status.ok()) << status.status();
-    const std::string current_file = *(*status)[0].GetString(0);
-    const Deadline deadline = Soon();
-    while (true) {
-      ASSERT_TRUE(ExecAdmin("PURGE BINARY LOGS TO '" + current_file + "'").ok());
-      auto logs = lease->Query("SHOW BINARY LOGS");
-      ASSERT_TRUE(logs.ok()) << logs.status();
-      if (*(*logs)[0].GetString(0) == current_file) return;
-      ASSERT_FALSE(deadline.expired()) << "binlogs before " << current_file << " were never purged";
-      std::this_thread::yield();
-    }
-  }
-
   // A publisher on the test's stream (through `client`), its checkpoint initialized to
   // `start`; nullptr (and a test failure) on error.
   std::unique_ptr<StreamPublisher> OpenPublisher(redis::Client& client, const GtidPosition& start) {
@@ -314,7 +292,7 @@ TEST_F(CdcTest, RefusesThePrimarysOwnServerId) {
 TEST_F(CdcTest, PurgedPositionIsAGap) {
   const GtidPosition before = CurrentPosition();
   ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (1, 'lost', 1)").ok());
-  ASSERT_NO_FATAL_FAILURE(PurgeOlderBinlogs());
+  ASSERT_NO_FATAL_FAILURE(PurgeBinlogsBeforeNow());
   ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (2, 'kept', 1)").ok());
 
   auto reader = BinlogReader::Open(ReaderOptions(before), Soon());
@@ -578,7 +556,7 @@ TEST_F(CdcTest, RelayReportsAGapLoudly) {
   old.position = CurrentPosition();
   ASSERT_TRUE(redis_->Set(stream_ + ":checkpoint", old.ToString(), Soon()).ok());
   ASSERT_TRUE(Exec("INSERT INTO items (id, name, price) VALUES (1, 'lost', 1)").ok());
-  ASSERT_NO_FATAL_FAILURE(PurgeOlderBinlogs());
+  ASSERT_NO_FATAL_FAILURE(PurgeBinlogsBeforeNow());
 
   RelayOptions o = MakeRelayOptions();
   auto stopped = Relay::Start(*redis_, o);

@@ -215,6 +215,38 @@ TEST_F(StreamConsumerTest, StoppedConsumerLeavesUnackedEntriesForAnother) {
   (*second)->Stop();
 }
 
+// Consumer "alive" of the test's group, trimming every 20 ms, recording what it handles
+// (claim_idle long: nobody else's pending entries are taken).
+Result<std::unique_ptr<StreamConsumer>> StartTrimmingConsumerOn(redis::Client& client, StreamConsumerOptions options,
+                                                                 Seen& seen) {
+  options.claim_idle = std::chrono::hours(1);
+  options.trim_interval = 20ms;
+  return StreamConsumer::Start(client, options, [&seen](std::vector<StreamEntry>& entries, std::vector<Status>&) {
+    for (const StreamEntry& e : entries) seen.Add(e.id);
+    return Status::Ok();
+  });
+}
+
+// Polls XLEN until the stream holds at most one entry (a trim left only the newest) or
+// kWaitBound passed; returns the last length (-1 on error).
+int64_t AwaitLengthAtMostOne(redis::Client& client, const std::string& stream) {
+  const Deadline d = Deadline::After(kWaitBound);
+  while (true) {
+    Result<int64_t> len = redis::XLen(client, stream, Deadline::After(5s));
+    if (!len.ok()) return -1;
+    if (*len <= 1 || d.expired()) return *len;
+    Clock::Real().SleepFor(10ms);  // Polling a server-side condition.
+  }
+}
+
+// Awaits two trims after now: one of them ran after everything handled so far was acked.
+bool AwaitTwoMoreTrims(const StreamConsumer& consumer) {
+  const uint64_t before = consumer.stats().trims;
+  const Deadline d = Deadline::After(kWaitBound);
+  while (consumer.stats().trims < before + 2 && !d.expired()) Clock::Real().SleepFor(5ms);
+  return consumer.stats().trims >= before + 2;
+}
+
 TEST_F(StreamConsumerTest, TrimmingNeverRemovesPendingEntries) {
   ASSERT_TRUE(redis::XGroupCreate(client(), Key("orders"), "persister", "0", true, Deadline::After(5s)).ok());
   std::vector<std::string> ids = AddEntries(10);
@@ -225,23 +257,11 @@ TEST_F(StreamConsumerTest, TrimmingNeverRemovesPendingEntries) {
   ASSERT_EQ(taken->size(), 4u);
 
   Seen seen;
-  StreamConsumerOptions options = Options("alive");
-  options.claim_idle = std::chrono::hours(1);
-  options.trim_interval = 20ms;
-  auto consumer = StreamConsumer::Start(client(), options,
-                                        [&](std::vector<StreamEntry>& entries, std::vector<Status>&) {
-                                          for (const StreamEntry& e : entries) seen.Add(e.id);
-                                          return Status::Ok();
-                                        });
+  auto consumer = StartTrimmingConsumerOn(client(), Options("alive"), seen);
   ASSERT_TRUE(consumer.ok()) << consumer.status();
   ASSERT_TRUE(seen.Await([&](const auto& c) { return c.size() == 6u; }));
   // Await a trim that ran after everything of "alive" was acked.
-  const uint64_t trims_before = (*consumer)->stats().trims;
-  {
-    const Deadline d = Deadline::After(kWaitBound);
-    while ((*consumer)->stats().trims < trims_before + 2 && !d.expired()) Clock::Real().SleepFor(5ms);
-  }
-  ASSERT_GE((*consumer)->stats().trims, trims_before + 2);
+  ASSERT_TRUE(AwaitTwoMoreTrims(**consumer));
   EXPECT_EQ(PendingCount(), 4);
   // The pending entries are intact (a trimmed one would come back with no fields).
   Result<std::vector<StreamEntry>> again =
@@ -260,14 +280,41 @@ TEST_F(StreamConsumerTest, TrimmingNeverRemovesPendingEntries) {
   // Once "dead"'s entries are acked, trimming removes everything below the last ack.
   ASSERT_TRUE(redis::XAck(client(), Key("orders"), "persister",
                           {ids[0], ids[1], ids[2], ids[3]}, Deadline::After(5s)).ok());
-  const Deadline d = Deadline::After(kWaitBound);
-  while (!d.expired()) {
-    len = redis::XLen(client(), Key("orders"), Deadline::After(5s));
-    ASSERT_TRUE(len.ok());
-    if (*len <= 1) break;
-    Clock::Real().SleepFor(10ms);  // Polling a server-side condition.
-  }
-  EXPECT_LE(*len, 1);
+  EXPECT_LE(AwaitLengthAtMostOne(client(), Key("orders")), 1);
+  (*consumer)->Stop();
+}
+
+// Another consumer group on the same stream (e.g. the outbox relay beside the cache
+// invalidator on a CDC stream): trimming keeps what that group has not read yet.
+TEST_F(StreamConsumerTest, TrimmingKeepsWhatAnotherGroupHasNotRead) {
+  ASSERT_TRUE(redis::XGroupCreate(client(), Key("orders"), "other", "0", true, Deadline::After(5s)).ok());
+  std::vector<std::string> ids = AddEntries(10);
+  // "other" read (and acked) the first 3 only.
+  Result<std::vector<StreamEntry>> read =
+      redis::XReadGroup(client(), "other", "o1", Key("orders"), 3, 0ms, Deadline::After(5s));
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->size(), 3u);
+  ASSERT_TRUE(redis::XAck(client(), Key("orders"), "other", {ids[0], ids[1], ids[2]}, Deadline::After(5s)).ok());
+
+  Seen seen;
+  auto consumer = StartTrimmingConsumerOn(client(), Options("alive"), seen);
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  ASSERT_TRUE(seen.Await([&](const auto& c) { return c.size() == 10u; }));
+  ASSERT_TRUE(AwaitTwoMoreTrims(**consumer));
+  // Everything "other" has not read is still there (MINID = its last-delivered id).
+  Result<int64_t> len = redis::XLen(client(), Key("orders"), Deadline::After(5s));
+  ASSERT_TRUE(len.ok());
+  EXPECT_GE(*len, 7);
+  Result<std::vector<StreamEntry>> rest =
+      redis::XReadGroup(client(), "other", "o1", Key("orders"), 100, 0ms, Deadline::After(5s));
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  ASSERT_EQ(rest->size(), 7u);
+  for (std::size_t i = 0; i < 7; ++i) EXPECT_EQ((*rest)[i].id, ids[i + 3]);
+  // Once "other" acked everything, the stream shrinks to (at most) the newest entry.
+  std::vector<std::string> rest_ids;
+  for (const StreamEntry& e : *rest) rest_ids.push_back(e.id);
+  ASSERT_TRUE(redis::XAck(client(), Key("orders"), "other", rest_ids, Deadline::After(5s)).ok());
+  EXPECT_LE(AwaitLengthAtMostOne(client(), Key("orders")), 1);
   (*consumer)->Stop();
 }
 

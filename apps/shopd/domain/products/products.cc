@@ -257,6 +257,47 @@ void ProductService::InvalidateAfterCommit(int64_t id, int64_t version, int64_t 
   }
 }
 
+lockstep::Status ProductService::InvalidateChange(int64_t id, int64_t version, const lockstep::Deadline& deadline) {
+  if (cache_ == nullptr) return Status::Ok();
+  return cache_->Invalidate(id, version, deadline);
+}
+
+lockstep::Result<std::optional<Product>> ProductService::ReadCommitted(int64_t id, const lockstep::Deadline& deadline) {
+  lockstep::Result<Product> p = LoadFromDb(id, deadline);
+  if (!p.ok()) {
+    if (p.status().code() == lockstep::StatusCode::kNotFound) return std::optional<Product>();
+    return p.status();
+  }
+  return std::optional<Product>(std::move(p).value());
+}
+
+lockstep::Result<int64_t> ProductService::InvalidateAll(const lockstep::Deadline& deadline) {
+  if (cache_ == nullptr) return int64_t{0};
+  // Keyset pages, one pooled connection per page (never held across the invalidations).
+  constexpr int64_t kPage = 5'000;
+  int64_t after = 0;
+  int64_t invalidated = 0;
+  while (true) {
+    std::vector<int64_t> ids;
+    {
+      LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool_.Acquire(deadline));
+      LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows,
+                                conn.Query("SELECT id FROM products WHERE id > ? ORDER BY id LIMIT ?", after, kPage,
+                                           deadline));
+      for (const lockstep::sql::Row& row : rows) {
+        LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, row.GetInt64(0));
+        ids.push_back(id);
+      }
+    }
+    for (int64_t id : ids) {
+      LOCKSTEP_RETURN_IF_ERROR(cache_->Invalidate(id, lockstep::cache::kUnknownVersion, deadline));
+      ++invalidated;
+    }
+    if (static_cast<int64_t>(ids.size()) < kPage) return invalidated;
+    after = ids.back();
+  }
+}
+
 bool ProductService::IsPending(int64_t id) const {
   lockstep::MutexLock lock(&bg_mu_);
   return pending_.count(id) != 0;

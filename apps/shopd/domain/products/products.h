@@ -110,6 +110,18 @@ class ProductService {
   // without a cache. Thread-safe.
   void StockChanged(int64_t id) LOCKSTEP_EXCLUDES(bg_mu_);
 
+  // Change data capture (ProductChangeFeed): a row of `products` changed outside this
+  // service's knowledge; invalidates `id` to `version` (lockstep::cache::kUnknownVersion
+  // when the change did not bump it). OK without a cache. Thread-safe.
+  lockstep::Status InvalidateChange(int64_t id, int64_t version, const lockstep::Deadline& deadline);
+  // The row of `id` as MariaDB has it committed now, bypassing the cache; nullopt if there
+  // is none. Thread-safe.
+  lockstep::Result<std::optional<Product>> ReadCommitted(int64_t id, const lockstep::Deadline& deadline);
+  // Invalidates every product with an unknown version (after a CDC gap or DDL on the
+  // table: anything may have changed). Returns how many were invalidated; stops at the
+  // first failure. 0 without a cache. Thread-safe.
+  lockstep::Result<int64_t> InvalidateAll(const lockstep::Deadline& deadline);
+
   // Appends the gauges of the pending-invalidation replayer (nothing without a cache); the
   // cache's own counters are exported from its stats() (lockstep::prometheus). Thread-safe.
   void CollectMetrics(std::vector<prometheus::MetricFamily>& out) const LOCKSTEP_EXCLUDES(bg_mu_);
