@@ -1,0 +1,207 @@
+#include "lockstep/tcc/participant.h"
+
+#include <optional>
+#include <utility>
+
+#include "lockstep/tcc/global_state.h"
+#include "tcc/barrier_sql.h"
+
+namespace lockstep::tcc {
+namespace {
+
+struct BarrierRow {
+  std::string state;
+  int code = 0;
+  std::string reason;
+  std::string message;
+};
+
+// A Try's error that is a business verdict (recorded, final) rather than a transient
+// failure (the Try may be repeated and a later Cancel resolves it).
+bool IsRefusal(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kNotFound:
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kOutOfRange:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Status RecordedRefusal(const BarrierRow& row) {
+  Status s(static_cast<StatusCode>(row.code == 0 ? static_cast<int>(StatusCode::kFailedPrecondition) : row.code),
+           row.message);
+  return row.reason.empty() ? s : std::move(s).WithReason(row.reason);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Participant>> Participant::Create(sql::Pool& pool, ParticipantOptions options) {
+  LOCKSTEP_RETURN_IF_ERROR(options.Validate());
+  return std::unique_ptr<Participant>(new Participant(pool, std::move(options)));
+}
+
+Participant::Participant(sql::Pool& pool, ParticipantOptions options)
+    : pool_(pool),
+      options_(std::move(options)),
+      insert_sql_(internal::BarrierInsertSql(options_.barrier_table)),
+      select_sql_(internal::BarrierSelectSql(options_.barrier_table)) {}
+
+Status Participant::CreateSchema(const Deadline& deadline) {
+  return CreateBarrierTable(pool_, options_.barrier_table, deadline);
+}
+
+namespace {
+
+// Helpers bound to one participant's statements.
+struct BarrierOps {
+  const std::string& insert_sql;
+  const std::string& select_sql;
+  const BranchContext& b;
+
+  // INSERT IGNORE of (op, state); true if the row was inserted, false if it existed.
+  Result<bool> Insert(sql::Transaction& tx, Phase op, std::string_view state, const Status& why = {}) const {
+    LOCKSTEP_ASSIGN_OR_RETURN(
+        const sql::ExecResult r,
+        tx.Execute(insert_sql, b.gid, b.branch_id, PhaseName(op), state, static_cast<int>(why.code()),
+                   why.reason(), why.message()));
+    return r.affected_rows > 0;
+  }
+  // The row of `op`, if any (a consistent read, never a locking one).
+  Result<std::optional<BarrierRow>> Read(sql::Transaction& tx, Phase op) const {
+    LOCKSTEP_ASSIGN_OR_RETURN(const sql::Rows rows, tx.Query(select_sql, b.gid, b.branch_id, PhaseName(op)));
+    if (rows.empty()) return std::optional<BarrierRow>();
+    BarrierRow row;
+    LOCKSTEP_ASSIGN_OR_RETURN(row.state, rows[0].GetString(0));
+    LOCKSTEP_ASSIGN_OR_RETURN(const int64_t code, rows[0].GetInt64(1));
+    row.code = static_cast<int>(code);
+    LOCKSTEP_ASSIGN_OR_RETURN(row.reason, rows[0].GetString(2));
+    LOCKSTEP_ASSIGN_OR_RETURN(row.message, rows[0].GetString(3));
+    return std::optional<BarrierRow>(std::move(row));
+  }
+};
+
+}  // namespace
+
+Result<BranchOutcome> Participant::Try(const BranchContext& branch, const Deadline& deadline) {
+  LOCKSTEP_RETURN_IF_ERROR(ValidateBranchIds(branch.gid, branch.branch_id));
+  const BarrierOps ops{insert_sql_, select_sql_, branch};
+  BranchOutcome outcome = BranchOutcome::kApplied;
+  bool hanging = false;
+  Status refusal;
+  const Status s = sql::RunInTransaction(pool_, options_.run, deadline, [&](sql::Transaction& tx) -> Status {
+    outcome = BranchOutcome::kApplied;
+    hanging = false;
+    refusal = Status();
+    LOCKSTEP_ASSIGN_OR_RETURN(const bool inserted, ops.Insert(tx, Phase::kTry, internal::kDone));
+    if (!inserted) {
+      // The INSERT waited for any uncommitted writer of the row, so this read (the
+      // transaction's first, which takes its snapshot) sees the committed row.
+      LOCKSTEP_ASSIGN_OR_RETURN(const std::optional<BarrierRow> row, ops.Read(tx, Phase::kTry));
+      if (!row.has_value()) return Status::Aborted("tcc: barrier row vanished; rerun");
+      if (row->state == internal::kDone) {
+        outcome = BranchOutcome::kDuplicate;
+        return Status::Ok();
+      }
+      if (row->state == internal::kRefused) return RecordedRefusal(*row);
+      hanging = true;
+      return Status::FailedPrecondition("tcc: Try of ", branch.gid, "/", branch.branch_id, " at '", options_.name,
+                                        "' refused: the branch was cancelled first")
+          .WithReason(std::string(kReasonTryAfterCancel));
+    }
+    Status business = options_.on_try(tx, branch);
+    if (!business.ok() && IsRefusal(business)) refusal = business;
+    // On error the runner rolls back the business effect together with the barrier row.
+    return business;
+  });
+  if (hanging && options_.observer.on_hanging_try_refused) options_.observer.on_hanging_try_refused(options_.name);
+  if (!refusal.ok()) {
+    // Record the refusal on its own (the Try's transaction rolled back its barrier row):
+    // a replay of this Try gets the same verdict, and a Cancel knows there is nothing to
+    // undo. Best effort: if it is not recorded, a Cancel records an empty rollback, which
+    // is just as correct (nothing of the refused Try committed).
+    (void)sql::RunInTransaction(pool_, options_.run, deadline, [&](sql::Transaction& tx) -> Status {
+      return ops.Insert(tx, Phase::kTry, internal::kRefused, refusal).status();
+    });
+    return refusal;
+  }
+  if (!s.ok()) return s;
+  return outcome;
+}
+
+Result<BranchOutcome> Participant::Confirm(const BranchContext& branch, const Deadline& deadline) {
+  LOCKSTEP_RETURN_IF_ERROR(ValidateBranchIds(branch.gid, branch.branch_id));
+  const BarrierOps ops{insert_sql_, select_sql_, branch};
+  BranchOutcome outcome = BranchOutcome::kApplied;
+  const Status s = sql::RunInTransaction(pool_, options_.run, deadline, [&](sql::Transaction& tx) -> Status {
+    outcome = BranchOutcome::kApplied;
+    LOCKSTEP_ASSIGN_OR_RETURN(const bool inserted, ops.Insert(tx, Phase::kConfirm, internal::kDone));
+    if (!inserted) {
+      outcome = BranchOutcome::kDuplicate;
+      return Status::Ok();
+    }
+    LOCKSTEP_ASSIGN_OR_RETURN(const std::optional<BarrierRow> tried, ops.Read(tx, Phase::kTry));
+    if (!tried.has_value() || tried->state != internal::kDone) {
+      return Status::FailedPrecondition("tcc: Confirm of ", branch.gid, "/", branch.branch_id, " at '",
+                                        options_.name, "' refused: its Try did not commit")
+          .WithReason(std::string(kReasonConfirmWithoutTry));
+    }
+    LOCKSTEP_ASSIGN_OR_RETURN(const std::optional<BarrierRow> cancelled, ops.Read(tx, Phase::kCancel));
+    if (cancelled.has_value()) {
+      return Status::FailedPrecondition("tcc: Confirm of ", branch.gid, "/", branch.branch_id, " at '",
+                                        options_.name, "' refused: the branch was cancelled")
+          .WithReason(std::string(kReasonConfirmAfterCancel));
+    }
+    return options_.on_confirm(tx, branch);
+  });
+  if (!s.ok()) return s;
+  return outcome;
+}
+
+Result<BranchOutcome> Participant::Cancel(const BranchContext& branch, const Deadline& deadline) {
+  LOCKSTEP_RETURN_IF_ERROR(ValidateBranchIds(branch.gid, branch.branch_id));
+  const BarrierOps ops{insert_sql_, select_sql_, branch};
+  BranchOutcome outcome = BranchOutcome::kApplied;
+  const Status s = sql::RunInTransaction(pool_, options_.run, deadline, [&](sql::Transaction& tx) -> Status {
+    outcome = BranchOutcome::kApplied;
+    // First the Try's row: if this inserts it, the Try never committed and never will
+    // (its own INSERT now finds the marker): an empty rollback.
+    LOCKSTEP_ASSIGN_OR_RETURN(const bool no_try, ops.Insert(tx, Phase::kTry, internal::kBlocked));
+    std::optional<BarrierRow> tried;
+    if (!no_try) {
+      LOCKSTEP_ASSIGN_OR_RETURN(tried, ops.Read(tx, Phase::kTry));
+      if (!tried.has_value()) return Status::Aborted("tcc: barrier row vanished; rerun");
+    }
+    const bool undo = tried.has_value() && tried->state == internal::kDone;
+    const std::string_view state = no_try ? internal::kEmpty : undo ? internal::kDone : internal::kNothing;
+    LOCKSTEP_ASSIGN_OR_RETURN(const bool inserted, ops.Insert(tx, Phase::kCancel, state));
+    if (!inserted) {
+      outcome = BranchOutcome::kDuplicate;
+      return Status::Ok();
+    }
+    if (no_try) {
+      outcome = BranchOutcome::kEmptyRollback;
+      return Status::Ok();
+    }
+    if (!undo) {
+      outcome = BranchOutcome::kNothingToUndo;
+      return Status::Ok();
+    }
+    LOCKSTEP_ASSIGN_OR_RETURN(const std::optional<BarrierRow> confirmed, ops.Read(tx, Phase::kConfirm));
+    if (confirmed.has_value()) {
+      return Status::FailedPrecondition("tcc: Cancel of ", branch.gid, "/", branch.branch_id, " at '", options_.name,
+                                        "' refused: the branch was confirmed")
+          .WithReason(std::string(kReasonCancelAfterConfirm));
+    }
+    return options_.on_cancel(tx, branch);
+  });
+  if (!s.ok()) return s;
+  if (outcome == BranchOutcome::kEmptyRollback && options_.observer.on_empty_rollback) {
+    options_.observer.on_empty_rollback(options_.name);
+  }
+  return outcome;
+}
+
+}  // namespace lockstep::tcc
