@@ -147,8 +147,10 @@ Result<Coordinator::LogWrite> Coordinator::Transition(std::string_view gid, Glob
   LogWrite result = LogWrite::kDone;
   const Status s = sql::RunWithRetries(log_pool_, options_.run, deadline, [&](sql::PooledConnection& conn) -> Status {
     Result<sql::ExecResult> r =
+        // std::string copies: an OK status's empty string_views would bind as NULL.
         cause != nullptr ? conn.Execute(update, GlobalStateName(to), fence, static_cast<int>(cause->code()),
-                                        cause->reason(), cause->message(), gid, GlobalStateName(from), fence, deadline)
+                                        std::string(cause->reason()), std::string(cause->message()), gid,
+                                        GlobalStateName(from), fence, deadline)
                          : conn.Execute(update, GlobalStateName(to), fence, gid, GlobalStateName(from), fence, deadline);
     if (!r.ok()) return r.status();
     if (r->affected_rows > 0) {

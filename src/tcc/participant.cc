@@ -65,8 +65,9 @@ struct BarrierOps {
   Result<bool> Insert(sql::Transaction& tx, Phase op, std::string_view state, const Status& why = {}) const {
     LOCKSTEP_ASSIGN_OR_RETURN(
         const sql::ExecResult r,
+        // std::string copies: an OK status's empty string_views would bind as NULL.
         tx.Execute(insert_sql, b.gid, b.branch_id, PhaseName(op), state, static_cast<int>(why.code()),
-                   why.reason(), why.message()));
+                   std::string(why.reason()), std::string(why.message())));
     return r.affected_rows > 0;
   }
   // The row of `op`, if any (a consistent read, never a locking one).
@@ -102,6 +103,13 @@ Result<BranchOutcome> Participant::Try(const BranchContext& branch, const Deadli
       LOCKSTEP_ASSIGN_OR_RETURN(const std::optional<BarrierRow> row, ops.Read(tx, Phase::kTry));
       if (!row.has_value()) return Status::Aborted("tcc: barrier row vanished; rerun");
       if (row->state == internal::kDone) {
+        // It ran before; tell a stale caller if the branch has been cancelled since.
+        LOCKSTEP_ASSIGN_OR_RETURN(const std::optional<BarrierRow> cancelled, ops.Read(tx, Phase::kCancel));
+        if (cancelled.has_value()) {
+          return Status::FailedPrecondition("tcc: Try of ", branch.gid, "/", branch.branch_id, " at '",
+                                            options_.name, "' refused: the branch was cancelled")
+              .WithReason(std::string(kReasonTryAfterCancel));
+        }
         outcome = BranchOutcome::kDuplicate;
         return Status::Ok();
       }

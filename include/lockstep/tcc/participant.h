@@ -36,9 +36,18 @@ struct ParticipantOptions {
   // The barrier table in the participant's database (a plain identifier). Default
   // "tcc_barrier".
   std::string barrier_table = std::string(kDefaultBarrierTable);
-  // Transaction options and deadlock/lost-connection reruns of each phase. Default: see
-  // sql::RunOptions (REPEATABLE READ, 10 attempts).
-  sql::RunOptions run = {};
+  // Transaction options and deadlock/lost-connection reruns of each phase. Default: READ
+  // COMMITTED, otherwise sql::RunOptions' defaults (10 attempts). Why READ COMMITTED: the
+  // barrier's read after a duplicate INSERT takes a REPEATABLE READ snapshot, and with
+  // snapshot isolation every later write to a row that another branch changed since (a hot
+  // merchant account) fails with 1020 and reruns the phase; READ COMMITTED has no snapshot
+  // to conflict with and takes no gap locks. A callback that reads a row it then writes
+  // uses a conditional UPDATE or SELECT ... FOR UPDATE under it.
+  sql::RunOptions run = [] {
+    sql::RunOptions r;
+    r.tx.isolation = sql::IsolationLevel::kReadCommitted;
+    return r;
+  }();
   // Optional callbacks (empty rollbacks, hanging Tries refused). Default: none.
   TccObserver observer = {};
 
@@ -64,8 +73,9 @@ class Participant {
 
   // Try: kApplied (on_try committed), kDuplicate (it had committed before). Errors: the
   // callback's refusal (also a recorded refusal replayed: same code, reason and message);
-  // kFailedPrecondition reason kReasonTryAfterCancel when the branch was cancelled first
-  // (nothing done: anti-hanging); kInvalidArgument for bad ids; kDeadlineExceeded, kAborted
+  // kFailedPrecondition reason kReasonTryAfterCancel when the branch was cancelled (before
+  // any Try: anti-hanging, counted by on_hanging_try_refused; or after an earlier Try:
+  // nothing done either way); kInvalidArgument for bad ids; kDeadlineExceeded, kAborted
   // (retries ran out), kUnavailable, or kUnknown (COMMIT outcome unknown: the Try may have
   // committed; a later Cancel resolves either way). Thread-safe.
   Result<BranchOutcome> Try(const BranchContext& branch, const Deadline& deadline);
