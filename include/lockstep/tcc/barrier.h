@@ -25,9 +25,10 @@ inline constexpr std::string_view kDefaultBarrierTable = "tcc_barrier";
 //   cancel    empty      a Cancel without any Try (empty rollback)
 //   cancel    nothing    a Cancel of a refused Try (nothing to undo)
 //
-// Try: insert (try, done); a duplicate means it ran before (kDuplicate), was refused
-// before (the recorded refusal is returned again), or was cancelled first (refused with
-// reason kReasonTryAfterCancel: anti-hanging). Confirm: insert (confirm, done); a
+// Try: insert (try, done); a duplicate means it ran before (kDuplicate; refused with reason
+// kReasonTryAfterCancel if the branch has been cancelled since), was refused before (the
+// recorded refusal is returned again), or was cancelled first (refused with reason
+// kReasonTryAfterCancel: anti-hanging). Confirm: insert (confirm, done); a
 // duplicate is a no-op. Cancel: insert (try, blocked) first — if that inserts, the Try
 // never ran and can never run now: empty rollback — then (cancel, ...); a duplicate is a
 // no-op, and the business cancel runs only when the Try row says `done`.

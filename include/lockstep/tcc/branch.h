@@ -7,6 +7,8 @@
 
 namespace lockstep::tcc {
 
+// The functions declared here are pure: thread-safe, no I/O.
+
 // Longest global transaction id and branch id, in bytes (the barrier's and the log's key
 // columns; longer ids are refused with kInvalidArgument, never truncated).
 inline constexpr size_t kMaxGidBytes = 128;

@@ -9,6 +9,8 @@
 
 namespace lockstep::tcc {
 
+// The functions declared here are pure: thread-safe, no I/O.
+
 // States of a global transaction in the coordinator's log. The only transitions are
 //   trying -> confirming -> confirmed
 //   trying -> cancelling -> cancelled
