@@ -137,6 +137,23 @@ Result<Coordinator::LogWrite> Coordinator::Unchanged(sql::PooledConnection& conn
   return LogWrite::kStateChanged;
 }
 
+Result<Coordinator::LogWrite> Coordinator::ConditionalWrite(
+    std::string_view gid, GlobalState target, int64_t fence, const Deadline& deadline,
+    const std::function<Result<sql::ExecResult>(sql::PooledConnection&)>& update) {
+  LogWrite result = LogWrite::kDone;
+  const Status s = sql::RunWithRetries(log_pool_, options_.run, deadline, [&](sql::PooledConnection& conn) -> Status {
+    LOCKSTEP_ASSIGN_OR_RETURN(const sql::ExecResult r, update(conn));
+    if (r.affected_rows > 0) {
+      result = LogWrite::kDone;
+      return Status::Ok();
+    }
+    LOCKSTEP_ASSIGN_OR_RETURN(result, Unchanged(conn, gid, target, fence, deadline));
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
 Result<Coordinator::LogWrite> Coordinator::Transition(std::string_view gid, GlobalState from, GlobalState to,
                                                       const Status* cause, int64_t fence, const Deadline& deadline) {
   LOCKSTEP_CHECK(IsAllowedTransition(from, to));
@@ -144,24 +161,13 @@ Result<Coordinator::LogWrite> Coordinator::Transition(std::string_view gid, Glob
       "UPDATE " + global_table_ + " SET state = ?, fence = ?, updated_at = UTC_TIMESTAMP(6)" +
       (cause != nullptr ? ", code = ?, reason = LEFT(?, 64), message = LEFT(?, 512)" : "") +
       " WHERE gid = ? AND state = ? AND fence <= ?";
-  LogWrite result = LogWrite::kDone;
-  const Status s = sql::RunWithRetries(log_pool_, options_.run, deadline, [&](sql::PooledConnection& conn) -> Status {
-    Result<sql::ExecResult> r =
-        // std::string copies: an OK status's empty string_views would bind as NULL.
-        cause != nullptr ? conn.Execute(update, GlobalStateName(to), fence, static_cast<int>(cause->code()),
-                                        std::string(cause->reason()), std::string(cause->message()), gid,
-                                        GlobalStateName(from), fence, deadline)
-                         : conn.Execute(update, GlobalStateName(to), fence, gid, GlobalStateName(from), fence, deadline);
-    if (!r.ok()) return r.status();
-    if (r->affected_rows > 0) {
-      result = LogWrite::kDone;
-      return Status::Ok();
-    }
-    LOCKSTEP_ASSIGN_OR_RETURN(result, Unchanged(conn, gid, to, fence, deadline));
-    return Status::Ok();
+  return ConditionalWrite(gid, to, fence, deadline, [&](sql::PooledConnection& conn) {
+    if (cause == nullptr) return conn.Execute(update, GlobalStateName(to), fence, gid, GlobalStateName(from), fence, deadline);
+    // std::string copies: an OK status's empty string_views would bind as NULL.
+    return conn.Execute(update, GlobalStateName(to), fence, static_cast<int>(cause->code()),
+                        std::string(cause->reason()), std::string(cause->message()), gid, GlobalStateName(from), fence,
+                        deadline);
   });
-  if (!s.ok()) return s;
-  return result;
 }
 
 Result<Coordinator::LogWrite> Coordinator::Claim(std::string_view gid, GlobalState from, int64_t fence,
@@ -169,19 +175,9 @@ Result<Coordinator::LogWrite> Coordinator::Claim(std::string_view gid, GlobalSta
   const std::string update = "UPDATE " + global_table_ +
                              " SET fence = ?, recoveries = recoveries + 1, updated_at = UTC_TIMESTAMP(6)"
                              " WHERE gid = ? AND state = ? AND fence <= ?";
-  LogWrite result = LogWrite::kDone;
-  const Status s = sql::RunWithRetries(log_pool_, options_.run, deadline, [&](sql::PooledConnection& conn) -> Status {
-    LOCKSTEP_ASSIGN_OR_RETURN(const sql::ExecResult r,
-                              conn.Execute(update, fence, gid, GlobalStateName(from), fence, deadline));
-    if (r.affected_rows > 0) {
-      result = LogWrite::kDone;
-      return Status::Ok();
-    }
-    LOCKSTEP_ASSIGN_OR_RETURN(result, Unchanged(conn, gid, from, fence, deadline));
-    return Status::Ok();
+  return ConditionalWrite(gid, from, fence, deadline, [&](sql::PooledConnection& conn) {
+    return conn.Execute(update, fence, gid, GlobalStateName(from), fence, deadline);
   });
-  if (!s.ok()) return s;
-  return result;
 }
 
 Result<std::vector<Coordinator::LoggedBranch>> Coordinator::LoadBranches(std::string_view gid,

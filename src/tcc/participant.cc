@@ -30,6 +30,14 @@ bool IsRefusal(const Status& s) {
   }
 }
 
+// kFailedPrecondition with `reason`: the barrier refuses `phase` of the branch.
+Status Refused(Phase phase, const BranchContext& b, std::string_view participant, std::string_view why,
+               std::string_view reason) {
+  return Status::FailedPrecondition("tcc: ", PhaseName(phase), " of ", b.gid, "/", b.branch_id, " at '",
+                                    participant, "' refused: ", why)
+      .WithReason(std::string(reason));
+}
+
 Status RecordedRefusal(const BarrierRow& row) {
   Status s(static_cast<StatusCode>(row.code == 0 ? static_cast<int>(StatusCode::kFailedPrecondition) : row.code),
            row.message);
@@ -106,18 +114,14 @@ Result<BranchOutcome> Participant::Try(const BranchContext& branch, const Deadli
         // It ran before; tell a stale caller if the branch has been cancelled since.
         LOCKSTEP_ASSIGN_OR_RETURN(const std::optional<BarrierRow> cancelled, ops.Read(tx, Phase::kCancel));
         if (cancelled.has_value()) {
-          return Status::FailedPrecondition("tcc: Try of ", branch.gid, "/", branch.branch_id, " at '",
-                                            options_.name, "' refused: the branch was cancelled")
-              .WithReason(std::string(kReasonTryAfterCancel));
+          return Refused(Phase::kTry, branch, options_.name, "the branch was cancelled", kReasonTryAfterCancel);
         }
         outcome = BranchOutcome::kDuplicate;
         return Status::Ok();
       }
       if (row->state == internal::kRefused) return RecordedRefusal(*row);
       hanging = true;
-      return Status::FailedPrecondition("tcc: Try of ", branch.gid, "/", branch.branch_id, " at '", options_.name,
-                                        "' refused: the branch was cancelled first")
-          .WithReason(std::string(kReasonTryAfterCancel));
+      return Refused(Phase::kTry, branch, options_.name, "the branch was cancelled first", kReasonTryAfterCancel);
     }
     Status business = options_.on_try(tx, branch);
     if (!business.ok() && IsRefusal(business)) refusal = business;
@@ -152,15 +156,11 @@ Result<BranchOutcome> Participant::Confirm(const BranchContext& branch, const De
     }
     LOCKSTEP_ASSIGN_OR_RETURN(const std::optional<BarrierRow> tried, ops.Read(tx, Phase::kTry));
     if (!tried.has_value() || tried->state != internal::kDone) {
-      return Status::FailedPrecondition("tcc: Confirm of ", branch.gid, "/", branch.branch_id, " at '",
-                                        options_.name, "' refused: its Try did not commit")
-          .WithReason(std::string(kReasonConfirmWithoutTry));
+      return Refused(Phase::kConfirm, branch, options_.name, "its Try did not commit", kReasonConfirmWithoutTry);
     }
     LOCKSTEP_ASSIGN_OR_RETURN(const std::optional<BarrierRow> cancelled, ops.Read(tx, Phase::kCancel));
     if (cancelled.has_value()) {
-      return Status::FailedPrecondition("tcc: Confirm of ", branch.gid, "/", branch.branch_id, " at '",
-                                        options_.name, "' refused: the branch was cancelled")
-          .WithReason(std::string(kReasonConfirmAfterCancel));
+      return Refused(Phase::kConfirm, branch, options_.name, "the branch was cancelled", kReasonConfirmAfterCancel);
     }
     return options_.on_confirm(tx, branch);
   });
@@ -199,9 +199,7 @@ Result<BranchOutcome> Participant::Cancel(const BranchContext& branch, const Dea
     }
     LOCKSTEP_ASSIGN_OR_RETURN(const std::optional<BarrierRow> confirmed, ops.Read(tx, Phase::kConfirm));
     if (confirmed.has_value()) {
-      return Status::FailedPrecondition("tcc: Cancel of ", branch.gid, "/", branch.branch_id, " at '", options_.name,
-                                        "' refused: the branch was confirmed")
-          .WithReason(std::string(kReasonCancelAfterConfirm));
+      return Refused(Phase::kCancel, branch, options_.name, "the branch was confirmed", kReasonCancelAfterConfirm);
     }
     return options_.on_cancel(tx, branch);
   });

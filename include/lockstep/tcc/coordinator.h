@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -123,6 +124,10 @@ class Coordinator {
                               int64_t fence, const Deadline& deadline);
   // Recovery's claim: SET fence = F WHERE state = from AND fence <= F.
   Result<LogWrite> Claim(std::string_view gid, GlobalState from, int64_t fence, const Deadline& deadline);
+  // Runs `update` (a conditional UPDATE of gid's row, in autocommit) with reruns; when it
+  // changed nothing, decides from the row whether this writer had already made it.
+  Result<LogWrite> ConditionalWrite(std::string_view gid, GlobalState target, int64_t fence, const Deadline& deadline,
+                                    const std::function<Result<sql::ExecResult>(sql::PooledConnection&)>& update);
   // Re-reads the row after an UPDATE that changed nothing.
   Result<LogWrite> Unchanged(sql::PooledConnection& conn, std::string_view gid, GlobalState target,
                              int64_t fence, const Deadline& deadline);

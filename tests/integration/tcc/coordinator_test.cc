@@ -108,20 +108,8 @@ TEST_P(AbandonedTest, SecondCoordinatorSettlesIt) {
   AddAccount(1, k.balance);
   AddProduct(7, 10);
   Events events;
-  {
-    // Instance A: dies at the step.
-    std::unique_ptr<Participant> pay = MakePayments();
-    std::unique_ptr<Participant> shop_p = MakeShop();
-    CoordinatorOptions o = FastOptions();
-    o.hooks = CrashAfter(k.step, k.branch);
-    std::unique_ptr<Coordinator> a = MakeCoordinator({pay.get(), shop_p.get()}, o);
-    Result<Outcome> out = Checkout(*a, "g-crash", 1, 60, 7, 2);
-    ASSERT_FALSE(out.ok());
-    ASSERT_EQ(out.status().reason(), kReasonCrashed) << out.status();
-    Result<GlobalRecord> rec = a->Get("g-crash", Deadline::After(30s));
-    ASSERT_TRUE(rec.ok());
-    EXPECT_EQ(rec->state, k.left);
-  }
+  AbandonCheckout("g-crash", k.step, k.branch, 1, 60, 7, 2);  // Instance A dies at the step.
+  if (HasFatalFailure()) return;
   // Instance B: its own participants, lock service and coordinator on the same databases.
   std::unique_ptr<Participant> pay = MakePayments(events.Observer());
   std::unique_ptr<Participant> shop_p = MakeShop(events.Observer());
@@ -137,6 +125,9 @@ TEST_P(AbandonedTest, SecondCoordinatorSettlesIt) {
   CoordinatorOptions o = FastOptions();
   o.observer = events.Observer();
   std::unique_ptr<Coordinator> b = MakeCoordinator({pay.get(), shop_p.get()}, o);
+  Result<GlobalRecord> left = b->Get("g-crash", Deadline::After(30s));
+  ASSERT_TRUE(left.ok()) << left.status();
+  EXPECT_EQ(left->state, k.left);
   Result<std::chrono::microseconds> age = b->OldestUnfinishedAge(Deadline::After(30s));
   ASSERT_TRUE(age.ok());
   Result<RecoveryStats> stats = b->RecoverOnce(Deadline::After(60s));
@@ -195,13 +186,8 @@ TEST_F(CoordinatorTest, TwoRecoverersSettleEachTransactionOnce) {
   constexpr int kAbandoned = 12;
   const Step steps[] = {Step::kLogged, Step::kTried, Step::kDecided, Step::kBranchSettled};
   for (int i = 0; i < kAbandoned; ++i) {
-    std::unique_ptr<Participant> pay = MakePayments();
-    std::unique_ptr<Participant> shop_p = MakeShop();
-    CoordinatorOptions o = FastOptions();
-    o.hooks = CrashAfter(steps[i % 4]);
-    std::unique_ptr<Coordinator> a = MakeCoordinator({pay.get(), shop_p.get()}, o);
-    Result<Outcome> out = Checkout(*a, "g-" + std::to_string(i), 1, 10 + i, 7, 1 + i % 3);
-    ASSERT_EQ(out.status().reason(), kReasonCrashed) << out.status();
+    AbandonCheckout("g-" + std::to_string(i), steps[i % 4], "", 1, 10 + i, 7, 1 + i % 3);
+    if (HasFatalFailure()) return;
   }
   ASSERT_EQ(QueryInt(log_pool(), "SELECT COUNT(*) FROM tcc_global WHERE state IN ('trying', 'confirming')"),
             kAbandoned);
@@ -238,14 +224,8 @@ TEST_F(CoordinatorTest, StaleRecovererIsFencedOut) {
   // fence), claims the row and settles it. When A resumes, the log refuses its write.
   AddAccount(1, 100);
   AddProduct(7, 10);
-  {
-    std::unique_ptr<Participant> pay = MakePayments();
-    std::unique_ptr<Participant> shop_p = MakeShop();
-    CoordinatorOptions o = FastOptions();
-    o.hooks = CrashAfter(Step::kDecided);
-    std::unique_ptr<Coordinator> a = MakeCoordinator({pay.get(), shop_p.get()}, o);
-    ASSERT_EQ(Checkout(*a, "g-stale", 1, 60, 7, 2).status().reason(), kReasonCrashed);
-  }
+  AbandonCheckout("g-stale", Step::kDecided, "", 1, 60, 7, 2);
+  if (HasFatalFailure()) return;
   Events events;
   Gate paused;
   Gate resume;
@@ -296,14 +276,8 @@ TEST_F(CoordinatorTest, StaleRecovererIsFencedOut) {
 TEST_F(CoordinatorTest, BackgroundRecovererSettlesAbandonedTransactions) {
   AddAccount(1, 100);
   AddProduct(7, 10);
-  {
-    std::unique_ptr<Participant> pay = MakePayments();
-    std::unique_ptr<Participant> shop_p = MakeShop();
-    CoordinatorOptions o = FastOptions();
-    o.hooks = CrashAfter(Step::kTried, "pay");
-    std::unique_ptr<Coordinator> a = MakeCoordinator({pay.get(), shop_p.get()}, o);
-    ASSERT_EQ(Checkout(*a, "g-bg", 1, 60, 7, 2).status().reason(), kReasonCrashed);
-  }
+  AbandonCheckout("g-bg", Step::kTried, "pay", 1, 60, 7, 2);
+  if (HasFatalFailure()) return;
   Events events;
   std::unique_ptr<Participant> pay = MakePayments();
   std::unique_ptr<Participant> shop_p = MakeShop();

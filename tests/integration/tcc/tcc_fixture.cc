@@ -18,8 +18,8 @@ std::pair<int64_t, int64_t> ParsePair(const std::string& payload) {
   return {a, b};
 }
 
-}  // namespace
-
+// Hooks that abandon Execute (not recovery) right after `step` (of branch `branch_id`, if
+// not empty), as if its process had died there.
 CoordinatorHooks CrashAfter(Step step, std::string branch_id) {
   CoordinatorHooks hooks;
   hooks.after_step = [step, branch_id](const StepInfo& info) {
@@ -29,6 +29,8 @@ CoordinatorHooks CrashAfter(Step step, std::string branch_id) {
   };
   return hooks;
 }
+
+}  // namespace
 
 sql::PoolOptions TccTest::DefaultPoolOptions() const {
   sql::PoolOptions p;
@@ -120,10 +122,7 @@ std::unique_ptr<Participant> TccTest::MakePayments(TccObserver observer) {
                       account)
         .status();
   };
-  auto p = Participant::Create(payments(), std::move(o));
-  EXPECT_TRUE(p.ok()) << p.status();
-  EXPECT_TRUE((*p)->CreateSchema(Deadline::After(30s)).ok());
-  return std::move(*p);
+  return NewParticipant(payments(), std::move(o));
 }
 
 std::unique_ptr<Participant> TccTest::MakeShop(TccObserver observer) {
@@ -152,7 +151,11 @@ std::unique_ptr<Participant> TccTest::MakeShop(TccObserver observer) {
     return tx.Execute("UPDATE products SET stock = stock + ?, held = held - ? WHERE id = ?", quantity, quantity, product)
         .status();
   };
-  auto p = Participant::Create(shop(), std::move(o));
+  return NewParticipant(shop(), std::move(o));
+}
+
+std::unique_ptr<Participant> TccTest::NewParticipant(sql::Pool& pool, ParticipantOptions options) {
+  auto p = Participant::Create(pool, std::move(options));
   EXPECT_TRUE(p.ok()) << p.status();
   EXPECT_TRUE((*p)->CreateSchema(Deadline::After(30s)).ok());
   return std::move(*p);
@@ -199,6 +202,18 @@ Result<Outcome> TccTest::Checkout(Coordinator& c, const std::string& gid, int64_
                                   int64_t product, int64_t quantity) {
   return c.Execute(gid, CheckoutBranches(account, amount, product, quantity),
                    CheckoutPayload(account, amount, product, quantity), Deadline::After(60s));
+}
+
+void TccTest::AbandonCheckout(const std::string& gid, Step step, const std::string& branch_id, int64_t account,
+                              int64_t amount, int64_t product, int64_t quantity) {
+  std::unique_ptr<Participant> pay = MakePayments();
+  std::unique_ptr<Participant> shop_p = MakeShop();
+  CoordinatorOptions o = FastOptions();
+  o.hooks = CrashAfter(step, branch_id);
+  std::unique_ptr<Coordinator> a = MakeCoordinator({pay.get(), shop_p.get()}, o);
+  Result<Outcome> out = Checkout(*a, gid, account, amount, product, quantity);
+  ASSERT_FALSE(out.ok()) << gid << " was not abandoned";
+  ASSERT_EQ(out.status().reason(), kReasonCrashed) << out.status();
 }
 
 void TccTest::AddAccount(int64_t id, int64_t balance) {

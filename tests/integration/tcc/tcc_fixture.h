@@ -93,10 +93,6 @@ class Gate {
   bool open_ = false;
 };
 
-// Hooks that abandon Execute (not recovery) right after `step` (of branch `branch_id`, if
-// not empty), as if its process had died there.
-CoordinatorHooks CrashAfter(Step step, std::string branch_id = "");
-
 // Three databases on the test server — the coordinator's log (MariaDbTest's own database),
 // "payments" (accounts: balance, frozen) and "shop" (products: stock, held; orders) — and a
 // Redis key prefix for the recovery lease. The example participants: payments' Try freezes
@@ -132,6 +128,10 @@ class TccTest : public lockstep::testing::MariaDbTest {
   static std::string CheckoutPayload(int64_t account, int64_t amount, int64_t product, int64_t quantity);
   Result<Outcome> Checkout(Coordinator& c, const std::string& gid, int64_t account, int64_t amount, int64_t product,
                            int64_t quantity);
+  // Runs the checkout on an instance of its own (participants, lock service, coordinator)
+  // that "crashes" after `step` (of `branch_id`, if not empty) and is then dropped.
+  void AbandonCheckout(const std::string& gid, Step step, const std::string& branch_id, int64_t account,
+                       int64_t amount, int64_t product, int64_t quantity);
 
   void AddAccount(int64_t id, int64_t balance);
   void AddProduct(int64_t id, int64_t stock);
@@ -148,6 +148,8 @@ class TccTest : public lockstep::testing::MariaDbTest {
   std::atomic<int> shop_cancels_{0};
 
  private:
+  static std::unique_ptr<Participant> NewParticipant(sql::Pool& pool, ParticipantOptions options);
+
   std::string payments_db_;
   std::string shop_db_;
   std::unique_ptr<sql::Pool> payments_;
