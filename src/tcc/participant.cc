@@ -1,5 +1,6 @@
 #include "lockstep/tcc/participant.h"
 
+#include <functional>
 #include <optional>
 #include <utility>
 
@@ -92,22 +93,36 @@ struct BarrierOps {
   }
 };
 
+// Runs one phase's `body` in a participant transaction (rerun per `run`; each run starts
+// from outcome kApplied, which the body may change) and returns its outcome.
+Result<BranchOutcome> RunPhase(sql::Pool& pool, const sql::RunOptions& run, const BranchContext& branch,
+                               const Deadline& deadline,
+                               const std::function<Status(sql::Transaction&, BranchOutcome&)>& body) {
+  LOCKSTEP_RETURN_IF_ERROR(ValidateBranchIds(branch.gid, branch.branch_id));
+  BranchOutcome outcome = BranchOutcome::kApplied;
+  const Status s = sql::RunInTransaction(pool, run, deadline, [&](sql::Transaction& tx) -> Status {
+    outcome = BranchOutcome::kApplied;
+    return body(tx, outcome);
+  });
+  if (!s.ok()) return s;
+  return outcome;
+}
+
 }  // namespace
 
 Result<BranchOutcome> Participant::Try(const BranchContext& branch, const Deadline& deadline) {
-  LOCKSTEP_RETURN_IF_ERROR(ValidateBranchIds(branch.gid, branch.branch_id));
   const BarrierOps ops{insert_sql_, select_sql_, branch};
-  BranchOutcome outcome = BranchOutcome::kApplied;
   bool hanging = false;
   Status refusal;
-  const Status s = sql::RunInTransaction(pool_, options_.run, deadline, [&](sql::Transaction& tx) -> Status {
-    outcome = BranchOutcome::kApplied;
+  Result<BranchOutcome> result = RunPhase(pool_, options_.run, branch, deadline,
+                                          [&](sql::Transaction& tx, BranchOutcome& outcome) -> Status {
     hanging = false;
     refusal = Status();
     LOCKSTEP_ASSIGN_OR_RETURN(const bool inserted, ops.Insert(tx, Phase::kTry, internal::kDone));
     if (!inserted) {
-      // The INSERT waited for any uncommitted writer of the row, so this read (the
-      // transaction's first, which takes its snapshot) sees the committed row.
+      // The INSERT waited for any uncommitted writer of the row, so this read sees the
+      // committed row (READ COMMITTED reads the latest commit; under REPEATABLE READ it is
+      // the transaction's first read, which takes the snapshot now).
       LOCKSTEP_ASSIGN_OR_RETURN(const std::optional<BarrierRow> row, ops.Read(tx, Phase::kTry));
       if (!row.has_value()) return Status::Aborted("tcc: barrier row vanished; rerun");
       if (row->state == internal::kDone) {
@@ -139,16 +154,12 @@ Result<BranchOutcome> Participant::Try(const BranchContext& branch, const Deadli
     });
     return refusal;
   }
-  if (!s.ok()) return s;
-  return outcome;
+  return result;
 }
 
 Result<BranchOutcome> Participant::Confirm(const BranchContext& branch, const Deadline& deadline) {
-  LOCKSTEP_RETURN_IF_ERROR(ValidateBranchIds(branch.gid, branch.branch_id));
   const BarrierOps ops{insert_sql_, select_sql_, branch};
-  BranchOutcome outcome = BranchOutcome::kApplied;
-  const Status s = sql::RunInTransaction(pool_, options_.run, deadline, [&](sql::Transaction& tx) -> Status {
-    outcome = BranchOutcome::kApplied;
+  return RunPhase(pool_, options_.run, branch, deadline, [&](sql::Transaction& tx, BranchOutcome& outcome) -> Status {
     LOCKSTEP_ASSIGN_OR_RETURN(const bool inserted, ops.Insert(tx, Phase::kConfirm, internal::kDone));
     if (!inserted) {
       outcome = BranchOutcome::kDuplicate;
@@ -164,16 +175,12 @@ Result<BranchOutcome> Participant::Confirm(const BranchContext& branch, const De
     }
     return options_.on_confirm(tx, branch);
   });
-  if (!s.ok()) return s;
-  return outcome;
 }
 
 Result<BranchOutcome> Participant::Cancel(const BranchContext& branch, const Deadline& deadline) {
-  LOCKSTEP_RETURN_IF_ERROR(ValidateBranchIds(branch.gid, branch.branch_id));
   const BarrierOps ops{insert_sql_, select_sql_, branch};
-  BranchOutcome outcome = BranchOutcome::kApplied;
-  const Status s = sql::RunInTransaction(pool_, options_.run, deadline, [&](sql::Transaction& tx) -> Status {
-    outcome = BranchOutcome::kApplied;
+  Result<BranchOutcome> result =
+      RunPhase(pool_, options_.run, branch, deadline, [&](sql::Transaction& tx, BranchOutcome& outcome) -> Status {
     // First the Try's row: if this inserts it, the Try never committed and never will
     // (its own INSERT now finds the marker): an empty rollback.
     LOCKSTEP_ASSIGN_OR_RETURN(const bool no_try, ops.Insert(tx, Phase::kTry, internal::kBlocked));
@@ -203,11 +210,10 @@ Result<BranchOutcome> Participant::Cancel(const BranchContext& branch, const Dea
     }
     return options_.on_cancel(tx, branch);
   });
-  if (!s.ok()) return s;
-  if (outcome == BranchOutcome::kEmptyRollback && options_.observer.on_empty_rollback) {
+  if (result.ok() && *result == BranchOutcome::kEmptyRollback && options_.observer.on_empty_rollback) {
     options_.observer.on_empty_rollback(options_.name);
   }
-  return outcome;
+  return result;
 }
 
 }  // namespace lockstep::tcc
