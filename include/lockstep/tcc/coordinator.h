@@ -100,6 +100,7 @@ class Coordinator {
   // Stops the background recoverer and waits for it; no-op if not running. Thread-safe.
   void StopRecoverer();
 
+  // The options given to Create. Thread-safe.
   const CoordinatorOptions& options() const { return options_; }
 
  private:

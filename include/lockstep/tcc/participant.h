@@ -91,6 +91,7 @@ class Participant {
   // Cancel may be retried. Thread-safe.
   Result<BranchOutcome> Cancel(const BranchContext& branch, const Deadline& deadline);
 
+  // The participant's name and database. Thread-safe.
   const std::string& name() const { return options_.name; }
   sql::Pool& pool() const { return pool_; }
 
