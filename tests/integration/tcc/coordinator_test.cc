@@ -2,6 +2,7 @@
 // every step by a second instance, and fencing between recoverers.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <future>
 #include <map>
 #include <string>
@@ -263,6 +264,7 @@ TEST_F(CoordinatorTest, StaleRecovererIsFencedOut) {
   EXPECT_EQ(rb->confirmed, 1);
   EXPECT_EQ(ra->confirmed, 0);
   EXPECT_EQ(ra->fenced + (ra->lease_lost ? 1 : 0), 1) << "A must be stopped by the fence (or its lost lease)";
+  std::printf("stale recoverer stopped by: %s\n", ra->fenced == 1 ? "the fence in the log" : "its lost lease");
   EXPECT_EQ(events.Get("recovered:confirming"), 1) << "settled exactly once";
   Result<GlobalRecord> rec = b->Get("g-stale", Deadline::After(30s));
   ASSERT_TRUE(rec.ok());
