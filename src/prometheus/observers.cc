@@ -5,6 +5,7 @@
 #include <utility>
 
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
@@ -128,6 +129,38 @@ Status BindClientObserver(::prometheus::Registry& registry, redis::ClientObserve
             (s.ok() ? ok : error).Observe(Seconds(elapsed));
           }});
     BindBreakerTransitions(registry, observer.on_breaker_state, prefix + "breaker_transitions_total", "Redis");
+  });
+}
+
+Status BindTccObserver(::prometheus::Registry& registry, tcc::TccObserver& observer, const std::string& prefix) {
+  return Guarded([&] {
+    Family<Counter>& transitions = CounterFamily(registry, prefix + "transitions_total",
+                                                 "TCC global transactions entering each state.");
+    Family<Counter>& recoveries = CounterFamily(registry, prefix + "recoveries_total",
+                                                "TCC global transactions settled by recovery, by the state found in.");
+    Family<Counter>& empty = CounterFamily(registry, prefix + "empty_rollbacks_total",
+                                           "Cancels that found no Try (empty rollbacks), by participant.");
+    Family<Counter>& hanging = CounterFamily(registry, prefix + "hanging_tries_refused_total",
+                                             "Tries refused because their branch was cancelled first, by participant.");
+    ::prometheus::Gauge& oldest = ::prometheus::BuildGauge()
+                                      .Name(prefix + "oldest_unfinished_seconds")
+                                      .Help("Age of the oldest unfinished TCC global transaction at the last "
+                                            "recovery scan.")
+                                      .Register(registry)
+                                      .Add({});
+    Chain(observer.on_state, {[&transitions](tcc::GlobalState to) {
+            transitions.Add({{"state", std::string(tcc::GlobalStateName(to))}}).Increment();
+          }});
+    Chain(observer.on_recovered, {[&recoveries](tcc::GlobalState from, tcc::GlobalState) {
+            recoveries.Add({{"from", std::string(tcc::GlobalStateName(from))}}).Increment();
+          }});
+    Chain(observer.on_empty_rollback,
+          {[&empty](std::string_view participant) { empty.Add({{"participant", std::string(participant)}}).Increment(); }});
+    Chain(observer.on_hanging_try_refused, {[&hanging](std::string_view participant) {
+            hanging.Add({{"participant", std::string(participant)}}).Increment();
+          }});
+    Chain(observer.on_oldest_unfinished,
+          {[&oldest](std::chrono::microseconds age) { oldest.Set(std::chrono::duration<double>(age).count()); }});
   });
 }
 

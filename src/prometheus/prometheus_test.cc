@@ -51,6 +51,31 @@ TEST(BindLockObserver, CountsEveryEvent) {
   }
 }
 
+TEST(BindTccObserver, CountsEveryEvent) {
+  ::prometheus::Registry registry;
+  tcc::TccObserver observer;
+  int before = 0;
+  observer.on_state = [&before](tcc::GlobalState) { ++before; };  // Kept, called first.
+  ASSERT_TRUE(BindTccObserver(registry, observer, "t_tcc_").ok());
+  observer.on_state(tcc::GlobalState::kTrying);
+  observer.on_state(tcc::GlobalState::kTrying);
+  observer.on_state(tcc::GlobalState::kConfirmed);
+  observer.on_recovered(tcc::GlobalState::kConfirming, tcc::GlobalState::kConfirmed);
+  observer.on_empty_rollback("payments");
+  observer.on_hanging_try_refused("shop");
+  observer.on_oldest_unfinished(1500ms);
+  EXPECT_EQ(before, 3);
+
+  const std::string text = SerializeText({&registry});
+  for (const char* line : {"t_tcc_transitions_total{state=\"trying\"} 2", "t_tcc_transitions_total{state=\"confirmed\"} 1",
+                           "t_tcc_recoveries_total{from=\"confirming\"} 1",
+                           "t_tcc_empty_rollbacks_total{participant=\"payments\"} 1",
+                           "t_tcc_hanging_tries_refused_total{participant=\"shop\"} 1",
+                           "t_tcc_oldest_unfinished_seconds 1.5"}) {
+    EXPECT_TRUE(Contains(text, line)) << line << " missing in\n" << text;
+  }
+}
+
 TEST(BindPoolObserver, RecordsWaitsAndRetriesAndKeepsTheLogCallback) {
   ::prometheus::Registry registry;
   sql::PoolObserver observer;
@@ -166,6 +191,8 @@ TEST(SerializeText, FullyWiredRegistryPassesPromtool) {
   ASSERT_TRUE(BindLockObserver(registry, lock_observer).ok());
   ASSERT_TRUE(BindPoolObserver(registry, pool_observer).ok());
   ASSERT_TRUE(BindClientObserver(registry, redis_options.observer).ok());
+  tcc::TccObserver tcc_observer;
+  ASSERT_TRUE(BindTccObserver(registry, tcc_observer).ok());
   auto client = redis::Client::Open(redis_options);
   ASSERT_TRUE(client.ok()) << client.status();
   Snapshots snapshots;
@@ -177,6 +204,11 @@ TEST(SerializeText, FullyWiredRegistryPassesPromtool) {
   pool_observer.on_retry(Status::Aborted("x"), 1);
   pool_observer.on_breaker_state(BreakerState::kOpen);
   redis_options.observer.on_call(Status::Ok(), 1ms);
+  tcc_observer.on_state(tcc::GlobalState::kCancelled);
+  tcc_observer.on_recovered(tcc::GlobalState::kTrying, tcc::GlobalState::kCancelled);
+  tcc_observer.on_empty_rollback("payments");
+  tcc_observer.on_hanging_try_refused("payments");
+  tcc_observer.on_oldest_unfinished(2s);
 
   const std::string text = SerializeText({&registry, &snapshots});
   EXPECT_TRUE(Contains(text, "lockstep_redis_pool_open 0")) << text;

@@ -7,6 +7,7 @@
 #include "lockstep/lock/options.h"
 #include "lockstep/redis/options.h"
 #include "lockstep/sql/options.h"
+#include "lockstep/tcc/observer.h"
 
 namespace prometheus {
 class Registry;
@@ -50,5 +51,14 @@ Status BindPoolObserver(::prometheus::Registry& registry, sql::PoolObserver& obs
 // (snapshots.h).
 Status BindClientObserver(::prometheus::Registry& registry, redis::ClientObserver& observer,
                           const std::string& prefix = "lockstep_redis_");
+
+// tcc: <prefix>transitions_total{state} (global transactions entering each state, by the
+// instance that made the transition), <prefix>recoveries_total{from} (transactions settled
+// by recovery, by the state they were found in), <prefix>empty_rollbacks_total{participant},
+// <prefix>hanging_tries_refused_total{participant}, <prefix>oldest_unfinished_seconds (gauge,
+// set at each recovery scan). on_log is left as it is. Bind one observer for the coordinator
+// and hand copies of it (after binding) to the participants, or bind each: counts add up.
+Status BindTccObserver(::prometheus::Registry& registry, tcc::TccObserver& observer,
+                       const std::string& prefix = "lockstep_tcc_");
 
 }  // namespace lockstep::prometheus
