@@ -43,6 +43,15 @@ class Transaction : public internal::Statements<Transaction> {
   // deadline fired during COMMIT: the outcome is unknown; never retry blindly);
   // kFailedPrecondition if the transaction already ended.
   Status Commit();
+  // Commit() that also returns the GTID of this commit ("0-1-42", MariaDB's @@last_gtid):
+  // the position a replica must have applied to show this transaction (a consistency token
+  // for lockstep::routing). With TxOptions::track_commit_gtid the server reports it in
+  // COMMIT's OK packet (no extra round trip); otherwise, or if the server did not report
+  // it, one `SELECT @@last_gtid` follows on the same connection. "" if the transaction
+  // wrote nothing (nothing was binlogged). Codes as Commit(); if COMMIT succeeded but the
+  // follow-up SELECT failed, kUnknown is NOT returned: the commit happened, so it returns
+  // the SELECT's error with the reason "committed" in the message (the GTID is unknown).
+  Result<std::string> CommitWithGtid();
   // Rolls back (within PoolOptions::cleanup_timeout if the deadline has passed). OK, or
   // kUnavailable if the rollback failed (the connection was discarded; the server rolls
   // back when it notices). kFailedPrecondition if the transaction already ended.
@@ -64,6 +73,8 @@ class Transaction : public internal::Statements<Transaction> {
   explicit Transaction(std::unique_ptr<internal::TxState> state);
   Result<ExecResult> ExecutePack(std::string_view sql, const internal::ParamPack& pack);
   Result<Rows> QueryPack(std::string_view sql, const internal::ParamPack& pack);
+  // Commit(); on success also stores the commit's GTID in `*gtid` unless it is null.
+  Status CommitAndReadGtid(std::string* gtid);
 
   std::unique_ptr<internal::TxState> state_;  // Stable address: Savepoints point to it.
 };
