@@ -49,7 +49,14 @@ std::optional<size_t> WaitCandidate(const std::vector<ReplicaView>& replicas, co
     }
   }
   if (out.empty()) return std::nullopt;
-  ByLatency(replicas, out);
+  // Closest to the token first (a replica far behind would likely run out of budget),
+  // then lowest latency.
+  const sql::GtidPosition& token = consistency.token().position();
+  std::stable_sort(out.begin(), out.end(), [&](size_t a, size_t b) {
+    const uint64_t da = replicas[a].position.SeqDistance(token);
+    const uint64_t db = replicas[b].position.SeqDistance(token);
+    return da != db ? da < db : replicas[a].latency_us < replicas[b].latency_us;
+  });
   return out.front();
 }
 

@@ -19,9 +19,10 @@ namespace lockstep::routing::internal {
 std::vector<size_t> FreshReplicas(const std::vector<ReplicaView>& replicas, const Consistency& consistency,
                                   SteadyClock::time_point now);
 
-// For AtLeast(token): the replica in rotation to MASTER_GTID_WAIT on (lowest latency among
-// those whose position has every domain of the token; a domain a replica has never seen
-// may never come, so waiting there is pointless). nullopt if none, or not AtLeast.
+// For AtLeast(token): the replica in rotation to MASTER_GTID_WAIT on, among those whose
+// position has every domain of the token (a domain a replica has never seen may never
+// come, so waiting there is pointless): the fewest transactions short of the token, then
+// the lowest latency. nullopt if none, or not AtLeast.
 std::optional<size_t> WaitCandidate(const std::vector<ReplicaView>& replicas, const Consistency& consistency);
 
 // The budget of one wait: min(max_wait, fraction x remaining), 0 if that is under 1ms.

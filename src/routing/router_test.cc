@@ -42,8 +42,13 @@ TEST(WaitCandidate, BestReplicaThatKnowsEveryDomain) {
   const std::vector<ReplicaView> r = {Replica(true, milliseconds(0), "0-1-10,1-1-4", 500),
                                       Replica(true, milliseconds(0), "0-1-12", 100),
                                       Replica(false, milliseconds(0), "0-1-12,1-1-1", 1)};
-  EXPECT_EQ(WaitCandidate(r, Token("0-1-20")), 1u);
+  EXPECT_EQ(WaitCandidate(r, Token("0-1-20")), 1u);  // 8 short, against 10 (and faster).
   EXPECT_EQ(WaitCandidate(r, Token("1-1-20")), 0u);
+  // The replica closest to the token wins over a faster one far behind.
+  const std::vector<ReplicaView> behind = {Replica(true, milliseconds(0), "0-1-500", 900),
+                                           Replica(true, milliseconds(0), "0-1-100", 100)};
+  EXPECT_EQ(WaitCandidate(behind, Token("0-1-501")), 0u);
+  EXPECT_EQ(WaitCandidate(behind, Token("0-1-50")), 1u);  // Both past it: latency decides.
   EXPECT_FALSE(WaitCandidate(r, Token("7-1-1")).has_value());  // Another domain: nobody will get it.
   EXPECT_FALSE(WaitCandidate(r, Consistency::MaxStaleness(milliseconds(50))).has_value());
 }

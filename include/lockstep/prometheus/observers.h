@@ -6,6 +6,7 @@
 #include "lockstep/base/status.h"
 #include "lockstep/lock/options.h"
 #include "lockstep/redis/options.h"
+#include "lockstep/routing/options.h"
 #include "lockstep/sql/options.h"
 
 namespace prometheus {
@@ -50,5 +51,15 @@ Status BindPoolObserver(::prometheus::Registry& registry, sql::PoolObserver& obs
 // (snapshots.h).
 Status BindClientObserver(::prometheus::Registry& registry, redis::ClientObserver& observer,
                           const std::string& prefix = "lockstep_redis_");
+
+// routing: <prefix>reads_total{source="primary|replica:host:port"} (read transactions
+// begun, by where), <prefix>primary_fallbacks_total{reason="no_fresh_replica|
+// wait_timed_out|replica_failed"}, <prefix>gtid_waits_total{outcome="reached|timed_out|
+// failed"}, <prefix>gtid_wait_seconds (histogram), and per replica (label replica="host:port",
+// updated at every probe): <prefix>replica_lag_seconds and <prefix>replica_staleness_seconds
+// (NaN while unknown; see ReplicaStatus), <prefix>replica_gtid_distance (transactions behind
+// the primary), <prefix>replica_in_rotation (1/0). on_log is left as it is.
+Status BindRoutingObserver(::prometheus::Registry& registry, routing::RoutingObserver& observer,
+                           const std::string& prefix = "lockstep_routing_");
 
 }  // namespace lockstep::prometheus
