@@ -66,6 +66,7 @@ class ReplicaSet {
 
   // What the monitor knows now, one entry per replica in Open's order. Thread-safe.
   std::vector<ReplicaStatus> replicas() const;
+  // The primary pool and the options given to Open. Thread-safe.
   sql::Pool& primary() const { return primary_; }
   const ReplicaSetOptions& options() const { return options_; }
 

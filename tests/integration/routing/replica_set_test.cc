@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <functional>
 #include <string>
@@ -55,7 +57,7 @@ struct Counters {
 };
 
 class ReplicaSetTest : public MariaDbTest {
- protected:
+ public:
   void SetUp() override {
     MariaDbTest::SetUp();
     if (HasFatalFailure()) return;
@@ -201,6 +203,26 @@ TEST_F(ReplicaSetTest, FreshReplicasAnswerReadsAndReadOnlyIsEnforced) {
   EXPECT_FALSE(tx->Query("UPDATE items SET v = 0 WHERE id = 7").ok());
   EXPECT_GT(counters.replica_reads.load(), 0);
   EXPECT_GT(counters.probes.load(), 0);
+
+  // Not asserted (speed is not tested here): how fresh healthy replicas are known to be,
+  // sampled every 10 ms for 1 s (README "Replica routing (library)", BENCHMARKS.md).
+  std::vector<int64_t> staleness, lag;
+  for (int i = 0; i < 100; ++i) {
+    for (const ReplicaStatus& s : set.replicas()) {
+      if (s.staleness) staleness.push_back(s.staleness->count());
+      if (s.lag) lag.push_back(s.lag->count());
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  auto pct = [](std::vector<int64_t> v, double p) {
+    if (v.empty()) return int64_t{-1};
+    std::sort(v.begin(), v.end());
+    return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1))];
+  };
+  std::printf("healthy replicas, %zu samples: staleness p50 %lld ms p99 %lld ms max %lld ms; lag p50 %lld ms p99 %lld ms\n",
+              staleness.size(), static_cast<long long>(pct(staleness, 0.5)), static_cast<long long>(pct(staleness, 0.99)),
+              static_cast<long long>(pct(staleness, 1.0)), static_cast<long long>(pct(lag, 0.5)),
+              static_cast<long long>(pct(lag, 0.99)));
 }
 
 // The read-your-writes checker: every read with the token of a write sees that write, while
@@ -220,7 +242,7 @@ TEST_F(ReplicaSetTest, TokenReadsNeverSeeThePastWhileAReplicaLags) {
   })) << "replica 1 never looked 2 s behind";
   ASSERT_TRUE(Await([&] { return AllInRotation(all); }));
 
-  int violations = 0, replica_answers = 0;
+  int violations = 0, bound_violations = 0, replica_answers = 0;
   int64_t id = 1000;
   for (int i = 0; i < 150; ++i, ++id) {
     const ConsistencyToken token = Write(all, id);
@@ -233,10 +255,11 @@ TEST_F(ReplicaSetTest, TokenReadsNeverSeeThePastWhileAReplicaLags) {
     if (!Read(lagging, Consistency::AtLeast(token), id)) ++violations;
     // A 200 ms bound is more than the lagging replica can meet: the primary answers.
     std::string source;
-    if (!Read(lagging, Consistency::MaxStaleness(200ms), id, &source)) ++violations;
+    if (!Read(lagging, Consistency::MaxStaleness(200ms), id, &source)) ++bound_violations;
     EXPECT_EQ(source, "primary");
   }
   EXPECT_EQ(violations, 0);
+  EXPECT_EQ(bound_violations, 0);
   EXPECT_GT(replica_answers, 0) << "the fresh replica should answer token reads";
   EXPECT_GT(lagging_counters.fallbacks.load(), 0);
   EXPECT_GT(lagging_counters.waits_timed_out.load(), 0);
@@ -249,66 +272,51 @@ TEST_F(ReplicaSetTest, TokenReadsNeverSeeThePastWhileAReplicaLags) {
     EXPECT_EQ(source, ReplicaSource(1));
   }
   EXPECT_GT(control_stale, 0) << "the control loop without token saw no stale read: the checker proves nothing";
-  std::printf("token reads: 0 of %d stale (%d on replicas); control without token: %d of 40 stale\n", 150 + 80,
-              replica_answers, control_stale);
+  std::printf("token reads: %d of %d stale (%d on replicas); MaxStaleness(200ms): %d of 40 stale; control "
+              "without token: %d of 40 stale\n", violations, 150 + 40, replica_answers, bound_violations, control_stale);
+}
+
+// Makes replica 1 unusable with `fault` (undone by `restore`, also if the test fails):
+// once `out` holds for its status, reads through a set of replica 1 alone are answered by
+// the primary and reads through both replicas avoid it; after `restore` it comes back
+// into rotation and answers again.
+void ExpectReadsAvoidReplica1(ReplicaSetTest& t, const std::string& fault, const std::string& restore,
+                              const std::function<bool(const ReplicaStatus&)>& out) {
+  ReplicaSet& lagging = t.OpenSet({1});
+  ReplicaSet& all = t.OpenSet({0, 1});
+  ASSERT_TRUE(Await([&] { return ReplicaSetTest::AllInRotation(lagging) && ReplicaSetTest::AllInRotation(all); }));
+  {
+    ASSERT_EQ(RunStackCommand(fault), 0);
+    Restore restorer(restore);
+    ASSERT_TRUE(Await([&] { return out(lagging.replicas()[0]); })) << "replica 1 still looks fine after " << fault;
+    for (int64_t id = 1; id <= 20; ++id) {
+      const ConsistencyToken token = t.Write(all, id);
+      std::string source;
+      EXPECT_TRUE(ReplicaSetTest::Read(lagging, Consistency::AtLeast(token), id, &source));
+      EXPECT_EQ(source, "primary");
+      EXPECT_TRUE(ReplicaSetTest::Read(lagging, Consistency::MaxStaleness(3'600'000ms), id, &source));
+      EXPECT_EQ(source, "primary");
+      EXPECT_TRUE(ReplicaSetTest::Read(all, Consistency::AtLeast(token), id, &source));
+      EXPECT_NE(source, t.ReplicaSource(1));
+    }
+  }
+  ASSERT_TRUE(Await([&] { return ReplicaSetTest::AllInRotation(lagging); })) << "replica 1 did not come back into rotation";
+  const ConsistencyToken token = t.Write(all, 100);
+  ASSERT_TRUE(Await([&] {
+    std::string source;
+    EXPECT_TRUE(ReplicaSetTest::Read(lagging, Consistency::AtLeast(token), 100, &source));
+    return source == t.ReplicaSource(1);
+  }));
 }
 
 TEST_F(ReplicaSetTest, StoppedSqlThreadTakesTheReplicaOutOfRotationUntilItRuns) {
-  Counters counters;
-  ReplicaSet& lagging = OpenSet({1}, &counters);
-  ReplicaSet& all = OpenSet({0, 1});
-  ASSERT_TRUE(Await([&] { return AllInRotation(lagging) && AllInRotation(all); }));
-  {
-    ASSERT_EQ(RunStackCommand("stop-replica-sql 1"), 0);
-    Restore restore("start-replica-sql 1");
-    ASSERT_TRUE(Await([&] { return !lagging.replicas()[0].in_rotation && !lagging.replicas()[0].sql_running; }));
-    for (int64_t id = 1; id <= 20; ++id) {
-      const ConsistencyToken token = Write(all, id);
-      std::string source;
-      EXPECT_TRUE(Read(lagging, Consistency::AtLeast(token), id, &source));
-      EXPECT_EQ(source, "primary");
-      EXPECT_TRUE(Read(lagging, Consistency::MaxStaleness(3'600'000ms), id, &source));
-      EXPECT_EQ(source, "primary");
-      EXPECT_TRUE(Read(all, Consistency::AtLeast(token), id, &source));
-      EXPECT_NE(source, ReplicaSource(1));
-    }
-  }
-  ASSERT_TRUE(Await([&] { return AllInRotation(lagging); })) << "replica 1 did not come back into rotation";
-  const ConsistencyToken token = Write(all, 100);
-  ASSERT_TRUE(Await([&] {
-    std::string source;
-    EXPECT_TRUE(Read(lagging, Consistency::AtLeast(token), 100, &source));
-    return source == ReplicaSource(1);
-  }));
+  ExpectReadsAvoidReplica1(*this, "stop-replica-sql 1", "start-replica-sql 1",
+                           [](const ReplicaStatus& s) { return !s.in_rotation && !s.sql_running && s.reachable; });
 }
 
 TEST_F(ReplicaSetTest, KilledReplicaReadsGoToThePrimaryAndRotationRecovers) {
-  Counters counters;
-  ReplicaSet& lagging = OpenSet({1}, &counters);
-  ReplicaSet& all = OpenSet({0, 1});
-  ASSERT_TRUE(Await([&] { return AllInRotation(lagging); }));
-  {
-    ASSERT_EQ(RunStackCommand("kill-replica 1"), 0);
-    Restore restore("start-replica 1");
-    for (int64_t id = 1; id <= 20; ++id) {
-      const ConsistencyToken token = Write(all, id);
-      std::string source;
-      EXPECT_TRUE(Read(lagging, Consistency::AtLeast(token), id, &source));
-      EXPECT_EQ(source, "primary");
-      EXPECT_TRUE(Read(lagging, Consistency::MaxStaleness(3'600'000ms), id, &source));
-      EXPECT_EQ(source, "primary");
-      EXPECT_TRUE(Read(all, Consistency::AtLeast(token), id, &source));
-      EXPECT_NE(source, ReplicaSource(1));
-    }
-    EXPECT_FALSE(lagging.replicas()[0].reachable);
-  }
-  ASSERT_TRUE(Await([&] { return AllInRotation(lagging); })) << "replica 1 did not come back into rotation";
-  const ConsistencyToken token = Write(all, 100);
-  ASSERT_TRUE(Await([&] {
-    std::string source;
-    EXPECT_TRUE(Read(lagging, Consistency::AtLeast(token), 100, &source));
-    return source == ReplicaSource(1);
-  }));
+  // Not awaited out of rotation first: reads right after the kill find it dead themselves.
+  ExpectReadsAvoidReplica1(*this, "kill-replica 1", "start-replica 1", [](const ReplicaStatus&) { return true; });
 }
 
 TEST_F(ReplicaSetTest, ForeignAndFutureTokensAreAnsweredByThePrimary) {
