@@ -21,14 +21,19 @@ Result<std::unique_ptr<ReplicaSet>> ReplicaSet::Open(sql::Pool& primary, std::ve
   for (const sql::Pool* p : replicas) {
     if (p == nullptr) return Status::InvalidArgument("ReplicaSet::Open: null replica pool");
   }
-  std::string table = options.heartbeat_table;
-  if (table.find('.') == std::string::npos) {
+  // Quoted, so any database name works (the options' names are checked identifiers).
+  std::string table;
+  const size_t dot = options.heartbeat_table.find('.');
+  if (dot == std::string::npos) {
     const std::string& db = primary.connection_options().database;
     if (db.empty()) {
-      return Status::InvalidArgument("ReplicaSetOptions.heartbeat_table '", table,
+      return Status::InvalidArgument("ReplicaSetOptions.heartbeat_table '", options.heartbeat_table,
                                      "' is unqualified and the primary pool has no database");
     }
-    table = db + "." + table;
+    if (db.find('`') != std::string::npos) return Status::InvalidArgument("database name with a backtick: ", db);
+    table = "`" + db + "`.`" + options.heartbeat_table + "`";
+  } else {
+    table = "`" + options.heartbeat_table.substr(0, dot) + "`.`" + options.heartbeat_table.substr(dot + 1) + "`";
   }
   if (options.create_heartbeat_table) {
     LOCKSTEP_ASSIGN_OR_RETURN(sql::PooledConnection conn, primary.Acquire(deadline));
