@@ -45,12 +45,14 @@ class Transaction : public internal::Statements<Transaction> {
   Status Commit();
   // Commit() that also returns the GTID of this commit ("0-1-42", MariaDB's @@last_gtid):
   // the position a replica must have applied to show this transaction (a consistency token
-  // for lockstep::routing). With TxOptions::track_commit_gtid the server reports it in
-  // COMMIT's OK packet (no extra round trip); otherwise, or if the server did not report
-  // it, one `SELECT @@last_gtid` follows on the same connection. "" if the transaction
-  // wrote nothing (nothing was binlogged). Codes as Commit(); if COMMIT succeeded but the
-  // follow-up SELECT failed, kUnknown is NOT returned: the commit happened, so it returns
-  // the SELECT's error with the reason "committed" in the message (the GTID is unknown).
+  // for lockstep::routing). When the connection tracks last_gtid (TxOptions::
+  // track_commit_gtid at Begin, on this or an earlier transaction of the connection) the
+  // server reports it in COMMIT's OK packet: no extra round trip, and "" if the
+  // transaction binlogged nothing. Otherwise one `SELECT @@last_gtid` follows COMMIT on the
+  // same connection (for a transaction that wrote nothing it returns the session's previous
+  // GTID, or "": an older token, still valid). Codes as Commit(); if COMMIT succeeded but
+  // that SELECT failed, its code is returned with "committed, but reading @@last_gtid
+  // failed" in the message: the transaction IS committed, only its GTID is unknown.
   Result<std::string> CommitWithGtid();
   // Rolls back (within PoolOptions::cleanup_timeout if the deadline has passed). OK, or
   // kUnavailable if the rollback failed (the connection was discarded; the server rolls
