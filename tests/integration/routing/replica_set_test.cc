@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <deque>
 #include <chrono>
 #include <functional>
 #include <string>
@@ -141,6 +142,10 @@ class ReplicaSetTest : public MariaDbTest {
     return "replica:" + options().host + ":" + std::to_string(TestEnv::FromEnvironment().replica_ports[index]);
   }
 
+  // Counters the monitors' threads update: they must outlive the sets (TearDown).
+  Counters& NewCounters() { return counters_.emplace_back(); }
+
+  std::deque<Counters> counters_;
   std::vector<std::unique_ptr<sql::Pool>> replica_pools_;
   std::vector<std::unique_ptr<ReplicaSet>> sets_;
 };
@@ -173,7 +178,7 @@ TEST_F(ReplicaSetTest, CommitWithGtidReturnsTheCommitsPosition) {
 }
 
 TEST_F(ReplicaSetTest, FreshReplicasAnswerReadsAndReadOnlyIsEnforced) {
-  Counters counters;
+  Counters& counters = NewCounters();
   ReplicaSet& set = OpenSet({0, 1}, &counters);
   ASSERT_TRUE(Await([&] { return AllInRotation(set); })) << "replicas never entered rotation";
   for (const ReplicaStatus& s : set.replicas()) {
@@ -232,7 +237,8 @@ TEST_F(ReplicaSetTest, FreshReplicasAnswerReadsAndReadOnlyIsEnforced) {
 TEST_F(ReplicaSetTest, TokenReadsNeverSeeThePastWhileAReplicaLags) {
   ASSERT_EQ(RunStackCommand("delay-replica 1 2"), 0);
   Restore restore("delay-replica 1 0");
-  Counters all_counters, lagging_counters;
+  Counters& all_counters = NewCounters();
+  Counters& lagging_counters = NewCounters();
   ReplicaSet& all = OpenSet({0, 1}, &all_counters);
   ReplicaSet& lagging = OpenSet({1}, &lagging_counters);
   // The delayed replica's staleness is measured (the heartbeats reach it 2 s late).
@@ -320,7 +326,7 @@ TEST_F(ReplicaSetTest, KilledReplicaReadsGoToThePrimaryAndRotationRecovers) {
 }
 
 TEST_F(ReplicaSetTest, ForeignAndFutureTokensAreAnsweredByThePrimary) {
-  Counters counters;
+  Counters& counters = NewCounters();
   ReplicaSet& set = OpenSet({0, 1}, &counters);
   ASSERT_TRUE(Await([&] { return AllInRotation(set); }));
   Write(set, 1);
