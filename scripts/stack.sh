@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Private MariaDB 10.11 (primary + optional GTID replica) and Redis 7 servers for tests, demos
+# Private MariaDB 10.11 (primary + 0..2 GTID replicas) and Redis 7 servers for tests, demos
 # and benchmarks. Runs the server binaries directly (never the system services), keeps all
 # data, sockets, pid files and logs under one directory, and only ever signals the pids in its
 # own pid files.
@@ -10,19 +10,30 @@
 #   scripts/stack.sh env     [options]   print `export` lines with the connection settings
 #   scripts/stack.sh stop-redis I | start-redis I | kill-redis I      redis master I (0-based)
 #   scripts/stack.sh stop-mariadb | start-mariadb | kill-mariadb      the primary
-#   scripts/stack.sh stop-replica | start-replica | kill-replica      the replica (if enabled)
+#   scripts/stack.sh stop-replica [I] | start-replica [I] | kill-replica [I]
+#                                         replica I (0-based, default 0; if enabled)
+#   scripts/stack.sh delay-replica I SECONDS   make replica I apply events SECONDS after they
+#                                         were committed on the primary (CHANGE MASTER TO
+#                                         MASTER_DELAY; 0 = no delay, the default after `up`)
+#   scripts/stack.sh stop-replica-sql I | start-replica-sql I   stop/start replica I's SQL
+#                                         (apply) thread only: it keeps receiving, applies nothing
 #
 # Options (flag > environment variable > default; see "Settings" below for stack.conf):
 #   --dir DIR            LOCKSTEP_STACK_DIR     default <repo root>/.stack
 #   --mariadb-port P     LOCKSTEP_MARIADB_PORT  default 13306
-#   --replica            LOCKSTEP_WITH_REPLICA=1 (--no-replica / =0 to turn off), default off
-#   --replica-port P     LOCKSTEP_REPLICA_PORT  default mariadb port + 1
+#   --replicas N         LOCKSTEP_REPLICAS      default 0; GTID replicas (0..2) of the primary
+#   --replica            = --replicas 1 (also LOCKSTEP_WITH_REPLICA=1); --no-replica = --replicas 0
+#   --replica-port P     LOCKSTEP_REPLICA_PORT  default mariadb port + 1; replica I listens on P + I
 #   --redis-port P       LOCKSTEP_REDIS_PORT    default 16379
 #   --redis-count N      LOCKSTEP_REDIS_COUNT   default 1 (ports P .. P+N-1)
 #
 # Settings: `up` saves the chosen settings in DIR/stack.conf. `up` resolves each setting as
 # flag > env > stack.conf > default; all other commands as flag > stack.conf > env > default,
 # so they act on what `up` actually started even if the environment differs.
+#
+# Replication: binlog_format=ROW, log_slave_updates, gtid_strict_mode, MASTER_USE_GTID=slave_pos;
+# server_id 1 is the primary, 2 + I replica I. `up` resets MASTER_DELAY to 0 and starts
+# stopped replication threads, so a test that made a replica lag is undone by the next `up`.
 #
 # Progress and errors go to stderr; `up` and `env` print the export lines on stdout, so
 # `eval "$(scripts/stack.sh up)"` works.
@@ -50,7 +61,7 @@ usage() {
 # ---------------------------------------------------------------------------------------------
 CMD=""
 POS=()
-OPT_DIR="" OPT_MARIADB_PORT="" OPT_REPLICA="" OPT_REPLICA_PORT="" OPT_REDIS_PORT="" OPT_REDIS_COUNT=""
+OPT_DIR="" OPT_MARIADB_PORT="" OPT_REPLICAS="" OPT_REPLICA_PORT="" OPT_REDIS_PORT="" OPT_REDIS_COUNT=""
 
 need_value() { [[ $# -ge 2 && -n $2 ]] || { log "option $1 needs a value"; exit 2; }; }
 
@@ -60,8 +71,10 @@ while (($#)); do
     --dir=*) OPT_DIR=${1#*=}; shift ;;
     --mariadb-port) need_value "$@"; OPT_MARIADB_PORT=$2; shift 2 ;;
     --mariadb-port=*) OPT_MARIADB_PORT=${1#*=}; shift ;;
-    --replica) OPT_REPLICA=1; shift ;;
-    --no-replica) OPT_REPLICA=0; shift ;;
+    --replica) OPT_REPLICAS=1; shift ;;
+    --no-replica) OPT_REPLICAS=0; shift ;;
+    --replicas) need_value "$@"; OPT_REPLICAS=$2; shift 2 ;;
+    --replicas=*) OPT_REPLICAS=${1#*=}; shift ;;
     --replica-port) need_value "$@"; OPT_REPLICA_PORT=$2; shift 2 ;;
     --replica-port=*) OPT_REPLICA_PORT=${1#*=}; shift ;;
     --redis-port) need_value "$@"; OPT_REDIS_PORT=$2; shift 2 ;;
@@ -77,7 +90,8 @@ done
 if ((${#POS[@]} == 0)); then usage >&2; exit 2; fi
 CMD=${POS[0]}
 ARG1=${POS[1]:-}
-if ((${#POS[@]} > 2)); then log "too many arguments: ${POS[*]}"; exit 2; fi
+ARG2=${POS[2]:-}
+if ((${#POS[@]} > 3)); then log "too many arguments: ${POS[*]}"; exit 2; fi
 
 # ---------------------------------------------------------------------------------------------
 # Settings
@@ -85,13 +99,14 @@ if ((${#POS[@]} > 2)); then log "too many arguments: ${POS[*]}"; exit 2; fi
 STACK_DIR=$(realpath -m -- "${OPT_DIR:-${LOCKSTEP_STACK_DIR:-$REPO_ROOT/.stack}}")
 CONF_FILE="$STACK_DIR/stack.conf"
 
-CONF_MARIADB_PORT="" CONF_WITH_REPLICA="" CONF_REPLICA_PORT="" CONF_REDIS_PORT="" CONF_REDIS_COUNT=""
+CONF_MARIADB_PORT="" CONF_REPLICAS="" CONF_REPLICA_PORT="" CONF_REDIS_PORT="" CONF_REDIS_COUNT=""
 if [[ -f $CONF_FILE ]]; then
   while IFS='=' read -r key value; do
     [[ $key =~ ^[A-Z_]+$ && $value =~ ^[0-9]*$ ]] || continue
     case "$key" in
       MARIADB_PORT) CONF_MARIADB_PORT=$value ;;
-      WITH_REPLICA) CONF_WITH_REPLICA=$value ;;
+      REPLICAS) CONF_REPLICAS=$value ;;
+      WITH_REPLICA) [[ -n $CONF_REPLICAS ]] || CONF_REPLICAS=$value ;;  # Written before --replicas.
       REPLICA_PORT) CONF_REPLICA_PORT=$value ;;
       REDIS_PORT) CONF_REDIS_PORT=$value ;;
       REDIS_COUNT) CONF_REDIS_COUNT=$value ;;
@@ -118,8 +133,8 @@ pick() {
 }
 
 MARIADB_PORT=$(pick "$OPT_MARIADB_PORT" "${LOCKSTEP_MARIADB_PORT:-}" "$CONF_MARIADB_PORT" 13306)
-ENV_WITH_REPLICA=$(bool01 "${LOCKSTEP_WITH_REPLICA:-}")
-WITH_REPLICA=$(pick "$OPT_REPLICA" "$ENV_WITH_REPLICA" "$CONF_WITH_REPLICA" 0)
+ENV_REPLICAS=${LOCKSTEP_REPLICAS:-$(bool01 "${LOCKSTEP_WITH_REPLICA:-}")}
+REPLICAS=$(pick "$OPT_REPLICAS" "$ENV_REPLICAS" "$CONF_REPLICAS" 0)
 # An explicit replica port is remembered; otherwise it follows the primary's port.
 REPLICA_PORT_EXPLICIT=$(pick "$OPT_REPLICA_PORT" "${LOCKSTEP_REPLICA_PORT:-}" "$CONF_REPLICA_PORT" "")
 REDIS_PORT=$(pick "$OPT_REDIS_PORT" "${LOCKSTEP_REDIS_PORT:-}" "$CONF_REDIS_PORT" 16379)
@@ -137,18 +152,21 @@ check_number MARIADB_PORT "mariadb port" 1 65535
 [[ -z $REPLICA_PORT_EXPLICIT ]] || check_number REPLICA_PORT_EXPLICIT "replica port" 1 65535
 REPLICA_PORT=${REPLICA_PORT_EXPLICIT:-$((MARIADB_PORT + 1))}
 check_number REPLICA_PORT "replica port" 1 65535
+check_number REPLICAS "replicas" 0 2
+# shellcheck disable=SC2034  # read by check_number via ${!1}
+LAST_REPLICA_PORT=$((REPLICA_PORT + (REPLICAS > 0 ? REPLICAS - 1 : 0)))
+check_number LAST_REPLICA_PORT "last replica port" 1 65535
 check_number REDIS_PORT "redis port" 1 65535
 check_number REDIS_COUNT "redis count" 0 1000
 # shellcheck disable=SC2034  # read by check_number via ${!1}
 LAST_REDIS_PORT=$((REDIS_PORT + REDIS_COUNT - 1))
 ((REDIS_COUNT == 0)) || check_number LAST_REDIS_PORT "last redis port" 1 65535
-[[ $WITH_REPLICA == 0 || $WITH_REPLICA == 1 ]] || die "bad replica setting '$WITH_REPLICA'"
 
 # Ports of different servers must not collide.
 check_port_overlap() {
   local -A seen=()
   local entries=("$MARIADB_PORT:mariadb primary") e p i
-  ((WITH_REPLICA)) && entries+=("$REPLICA_PORT:mariadb replica")
+  for ((i = 0; i < REPLICAS; i++)); do entries+=("$((REPLICA_PORT + i)):mariadb replica $i"); done
   for ((i = 0; i < REDIS_COUNT; i++)); do entries+=("$((REDIS_PORT + i)):redis $i"); done
   for e in "${entries[@]}"; do
     p=${e%%:*}
@@ -197,11 +215,14 @@ command -v timeout >/dev/null 2>&1 && TIMEOUT5=(timeout 5)
 # ---------------------------------------------------------------------------------------------
 # Paths
 # ---------------------------------------------------------------------------------------------
-mdb_node() { echo "$STACK_DIR/mariadb-$1"; }        # role: primary | replica
+# MariaDB roles: primary, replica (replica 0; the name predates several replicas), replica1.
+replica_role() { if (($1 == 0)); then echo replica; else echo "replica$1"; fi; }
+replica_index() { if [[ $1 == replica ]]; then echo 0; else echo "${1#replica}"; fi; }
+mdb_node() { echo "$STACK_DIR/mariadb-$1"; }
 mdb_datadir() { echo "$STACK_DIR/mariadb-$1/data"; }
 mdb_pidfile() { echo "$STACK_DIR/mariadb-$1/mariadbd.pid"; }
 mdb_errlog() { echo "$STACK_DIR/mariadb-$1/error.log"; }
-mdb_port() { if [[ $1 == primary ]]; then echo "$MARIADB_PORT"; else echo "$REPLICA_PORT"; fi; }
+mdb_port() { if [[ $1 == primary ]]; then echo "$MARIADB_PORT"; else echo "$((REPLICA_PORT + $(replica_index "$1")))"; fi; }
 mdb_socket() {
   local s="$STACK_DIR/mariadb-$1/mariadbd.sock"
   # Unix socket paths are limited to 107 bytes; fall back to a private dir under /tmp.
@@ -253,7 +274,7 @@ read_pid() {
 }
 
 # running_pid KIND ID [clean]: prints the pid of our running server; with "clean", removes a
-# stale pid file. KIND: mariadb (ID primary|replica) or redis (ID index).
+# stale pid file. KIND: mariadb (ID a role: primary|replica|replica1) or redis (ID index).
 running_pid() {
   local kind=$1 id=$2 clean=${3:-} pidfile comm dir pid
   if [[ $kind == mariadb ]]; then
@@ -406,7 +427,7 @@ mdb_args() {  # ROLE -> mariadbd arguments, one per line
     --port="$(mdb_port "$role")" \
     --bind-address=127.0.0.1 \
     --skip-name-resolve \
-    --server-id="$([[ $role == primary ]] && echo 1 || echo 2)" \
+    --server-id="$([[ $role == primary ]] && echo 1 || echo $((2 + $(replica_index "$role"))))" \
     --log-bin=mysql-bin \
     --relay-log=relay-bin \
     --relay-log-index=relay-bin.index \
@@ -421,7 +442,7 @@ mdb_args() {  # ROLE -> mariadbd arguments, one per line
     --character-set-server=utf8mb4 \
     --collation-server=utf8mb4_unicode_ci \
     --default-time-zone=+00:00
-  [[ $role == replica ]] && printf '%s\n' --read-only=ON
+  [[ $role == primary ]] || printf '%s\n' --read-only=ON
   return 0
 }
 
@@ -509,58 +530,59 @@ slave_field() {  # FIELD STATUS_TEXT
                  $0 == k ":" { exit }' <<<"$2"
 }
 
-# Configures (if needed) and starts replication on the replica. Sets CHANGED=1 when something
-# was changed (so the caller re-verifies the data flow).
+# Configures (if needed) and starts replication on replica ROLE, with MASTER_DELAY 0. Sets
+# CHANGED=1 when something was changed (so the caller re-verifies the data flow).
 CHANGED=0
-mdb_configure_replica() {
-  local st host port io sql change
+mdb_configure_replica() {  # ROLE
+  local role=$1 st host port io sql delay change
   CHANGED=0
   change="CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$MARIADB_PORT, MASTER_USER='repl',
-          MASTER_PASSWORD='repl', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1"
-  st=$(mdb_sql replica "SHOW SLAVE STATUS" --vertical --column-names) || die "SHOW SLAVE STATUS failed on the replica"
+          MASTER_PASSWORD='repl', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_DELAY=0"
+  st=$(mdb_sql "$role" "SHOW SLAVE STATUS" --vertical --column-names) || die "SHOW SLAVE STATUS failed on the $role"
   if [[ -z $st ]]; then
-    log "configuring replication 127.0.0.1:$REPLICA_PORT <- 127.0.0.1:$MARIADB_PORT (GTID slave_pos)"
-    mdb_sql replica "$change; START SLAVE;" || die "could not configure replication"
+    log "configuring replication 127.0.0.1:$(mdb_port "$role") <- 127.0.0.1:$MARIADB_PORT (GTID slave_pos)"
+    mdb_sql "$role" "$change; START SLAVE;" || die "could not configure replication on the $role"
     CHANGED=1
     return 0
   fi
   host=$(slave_field Master_Host "$st"); port=$(slave_field Master_Port "$st")
   io=$(slave_field Slave_IO_Running "$st"); sql=$(slave_field Slave_SQL_Running "$st")
-  if [[ $host != 127.0.0.1 || $port != "$MARIADB_PORT" ]]; then
-    log "re-pointing replication from $host:$port to 127.0.0.1:$MARIADB_PORT"
-    mdb_sql replica "STOP SLAVE; $change; START SLAVE;" || die "could not re-point replication"
+  delay=$(slave_field SQL_Delay "$st")
+  if [[ $host != 127.0.0.1 || $port != "$MARIADB_PORT" || ${delay:-0} != 0 ]]; then
+    log "re-pointing $role replication from $host:$port (delay ${delay:-0}s) to 127.0.0.1:$MARIADB_PORT (no delay)"
+    mdb_sql "$role" "STOP SLAVE; $change; START SLAVE;" || die "could not re-point replication on the $role"
     CHANGED=1
     return 0
   fi
   if [[ $io != Yes || $sql != Yes ]]; then
-    log "starting replication threads (IO: $io, SQL: $sql)"
-    mdb_sql replica "START SLAVE;" >/dev/null 2>&1 || die "START SLAVE failed on the replica"
+    log "starting $role replication threads (IO: $io, SQL: $sql)"
+    mdb_sql "$role" "START SLAVE;" >/dev/null 2>&1 || die "START SLAVE failed on the $role"
     CHANGED=1
   fi
   return 0
 }
 
-mdb_wait_replicating() {
-  local deadline=$((SECONDS + REPLICATION_TIMEOUT)) st io sql err
+mdb_wait_replicating() {  # ROLE
+  local role=$1 deadline=$((SECONDS + REPLICATION_TIMEOUT)) st io sql err
   while :; do
-    st=$(mdb_sql replica "SHOW SLAVE STATUS" --vertical --column-names 2>/dev/null || true)
+    st=$(mdb_sql "$role" "SHOW SLAVE STATUS" --vertical --column-names 2>/dev/null || true)
     io=$(slave_field Slave_IO_Running "$st"); sql=$(slave_field Slave_SQL_Running "$st")
     [[ $io == Yes && $sql == Yes ]] && return 0
     err=$(slave_field Last_SQL_Error "$st")
-    [[ $sql == No && -n $err ]] && { printf '%s\n' "$st" >&2; die "replica SQL thread stopped: $err"; }
+    [[ $sql == No && -n $err ]] && { printf '%s\n' "$st" >&2; die "$role SQL thread stopped: $err"; }
     err=$(slave_field Last_IO_Error "$st")
-    [[ $io == No && -n $err ]] && { printf '%s\n' "$st" >&2; die "replica IO thread stopped: $err"; }
+    [[ $io == No && -n $err ]] && { printf '%s\n' "$st" >&2; die "$role IO thread stopped: $err"; }
     if ((SECONDS >= deadline)); then
       printf '%s\n' "$st" >&2
-      die "replication not running within ${REPLICATION_TIMEOUT}s (IO: ${io:-?}, SQL: ${sql:-?})"
+      die "$role replication not running within ${REPLICATION_TIMEOUT}s (IO: ${io:-?}, SQL: ${sql:-?})"
     fi
     sleep 0.3
   done
 }
 
-# Writes a row on the primary and waits until the replica has it.
-mdb_verify_replication() {
-  local token got="" deadline
+# Writes a row on the primary and waits until every replica ROLE... has it.
+mdb_verify_replication() {  # ROLE...
+  local token got="" deadline role
   token="$(date +%s%N)-$$"
   mdb_sql primary "
     CREATE DATABASE IF NOT EXISTS lockstep_stackcheck;
@@ -571,15 +593,49 @@ mdb_verify_replication() {
     REPLACE INTO lockstep_stackcheck.replication_check (id, token) VALUES (1, '$token');" \
     || die "could not write the replication check row on the primary"
   deadline=$((SECONDS + REPLICATION_TIMEOUT))
-  while :; do
-    got=$(mdb_sql replica "SELECT token FROM lockstep_stackcheck.replication_check WHERE id = 1" 2>/dev/null || true)
-    [[ $got == "$token" ]] && { log "replication verified (primary -> replica row check)"; return 0; }
-    if ((SECONDS >= deadline)); then
-      mdb_sql replica "SHOW SLAVE STATUS" --vertical --column-names >&2 2>/dev/null || true
-      die "row written on the primary did not reach the replica within ${REPLICATION_TIMEOUT}s"
-    fi
-    sleep 0.2
+  for role in "$@"; do
+    while :; do
+      got=$(mdb_sql "$role" "SELECT token FROM lockstep_stackcheck.replication_check WHERE id = 1" 2>/dev/null || true)
+      [[ $got == "$token" ]] && { log "replication verified (primary -> $role row check)"; break; }
+      if ((SECONDS >= deadline)); then
+        mdb_sql "$role" "SHOW SLAVE STATUS" --vertical --column-names >&2 2>/dev/null || true
+        die "row written on the primary did not reach the $role within ${REPLICATION_TIMEOUT}s"
+      fi
+      sleep 0.2
+    done
   done
+}
+
+# Replica I's SQL (apply) thread: stop or start it; the IO thread keeps receiving.
+cmd_replica_sql() {  # stop|start
+  local role
+  role=$(replica_role "$REPLICA_INDEX")
+  need_mariadb_bins
+  acquire_lock
+  running_pid mariadb "$role" >/dev/null || die "mariadb $role is not running"
+  if [[ $1 == stop ]]; then
+    mdb_sql "$role" "STOP SLAVE SQL_THREAD" || die "STOP SLAVE SQL_THREAD failed on the $role"
+    log "$role SQL thread stopped"
+  else
+    mdb_sql "$role" "START SLAVE SQL_THREAD" || die "START SLAVE SQL_THREAD failed on the $role"
+    mdb_wait_replicating "$role"
+    log "$role SQL thread running"
+  fi
+}
+
+# Replica I applies each event DELAY_SECONDS after its commit on the primary (MariaDB takes
+# CHANGE MASTER only with both threads stopped; with GTID positioning the IO thread resumes
+# from what the replica applied, so nothing is skipped or applied twice).
+cmd_delay_replica() {
+  local role
+  role=$(replica_role "$REPLICA_INDEX")
+  need_mariadb_bins
+  acquire_lock
+  running_pid mariadb "$role" >/dev/null || die "mariadb $role is not running"
+  mdb_sql "$role" "STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=$DELAY_SECONDS; START SLAVE;" \
+    || die "could not set MASTER_DELAY on the $role"
+  mdb_wait_replicating "$role"
+  log "$role applies events ${DELAY_SECONDS}s after their commit"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -637,15 +693,23 @@ redis_wait_ready() {  # INDEX [quiet]
 # Commands
 # ---------------------------------------------------------------------------------------------
 print_env() {
-  local ports=() i
+  local ports=() rports=() rurls=() i
   for ((i = 0; i < REDIS_COUNT; i++)); do ports+=("$((REDIS_PORT + i))"); done
+  for ((i = 0; i < REPLICAS; i++)); do
+    rports+=("$((REPLICA_PORT + i))")
+    rurls+=("mysql://lockstep:lockstep@127.0.0.1:$((REPLICA_PORT + i))/lockstep")
+  done
   printf 'export LOCKSTEP_STACK_DIR=%q\n' "$STACK_DIR"
   printf 'export LOCKSTEP_MARIADB_HOST=127.0.0.1\n'
   printf 'export LOCKSTEP_MARIADB_PORT=%s\n' "$MARIADB_PORT"
   printf 'export LOCKSTEP_MARIADB_USER=lockstep\n'
   printf 'export LOCKSTEP_MARIADB_PASSWORD=lockstep\n'
   printf 'export LOCKSTEP_MARIADB_SOCKET=%q\n' "$(mdb_socket primary)"
-  ((WITH_REPLICA)) && printf 'export LOCKSTEP_REPLICA_PORT=%s\n' "$REPLICA_PORT"
+  if ((REPLICAS > 0)); then
+    printf 'export LOCKSTEP_REPLICA_PORT=%s\n' "$REPLICA_PORT"
+    printf 'export LOCKSTEP_REPLICA_PORTS=%s\n' "$(IFS=,; echo "${rports[*]}")"
+    printf 'export LOCKSTEP_MARIADB_REPLICA_URLS=%s\n' "$(IFS=,; echo "${rurls[*]}")"
+  fi
   printf 'export LOCKSTEP_REDIS_HOST=127.0.0.1\n'
   printf 'export LOCKSTEP_REDIS_PORTS=%s\n' "$(IFS=,; echo "${ports[*]}")"
 }
@@ -654,7 +718,7 @@ save_conf() {
   local tmp content
   content="# Written by scripts/stack.sh up; later commands on this dir use these settings.
 MARIADB_PORT=$MARIADB_PORT
-WITH_REPLICA=$WITH_REPLICA
+REPLICAS=$REPLICAS
 REPLICA_PORT=$REPLICA_PORT_EXPLICIT
 REDIS_PORT=$REDIS_PORT
 REDIS_COUNT=$REDIS_COUNT"
@@ -665,7 +729,7 @@ REDIS_COUNT=$REDIS_COUNT"
 }
 
 cmd_up() {
-  local i primary_started=0 replica_started=0 changed=0
+  local i role primary_started=0 replica_started=0 changed=0 roles=()
   check_port_overlap
   need_mariadb_bins
   ((REDIS_COUNT == 0)) || need_redis_bins
@@ -673,9 +737,10 @@ cmd_up() {
   [[ -e $STACK_DIR/.gitignore ]] || printf '*\n' >"$STACK_DIR/.gitignore"
   # Pre-flight: refuse before starting anything if a port we need is taken by someone else.
   running_pid mariadb primary clean >/dev/null || require_port_free "$MARIADB_PORT" "mariadb primary"
-  if ((WITH_REPLICA)); then
-    running_pid mariadb replica clean >/dev/null || require_port_free "$REPLICA_PORT" "mariadb replica"
-  fi
+  for ((i = 0; i < REPLICAS; i++)); do
+    running_pid mariadb "$(replica_role "$i")" clean >/dev/null \
+      || require_port_free "$((REPLICA_PORT + i))" "mariadb $(replica_role "$i")"
+  done
   for ((i = 0; i < REDIS_COUNT; i++)); do
     running_pid redis "$i" clean >/dev/null || require_port_free "$(redis_port "$i")" "redis $i"
   done
@@ -685,16 +750,20 @@ cmd_up() {
   mdb_start primary
   primary_started=$STARTED
   mdb_setup_primary
-  if ((WITH_REPLICA)); then
-    mdb_start replica
-    replica_started=$STARTED
-    mdb_configure_replica
-    changed=$CHANGED
-    mdb_wait_replicating
+  for ((i = 0; i < REPLICAS; i++)); do
+    role=$(replica_role "$i")
+    roles+=("$role")
+    mdb_start "$role"
+    ((replica_started |= STARTED)) || true
+    mdb_configure_replica "$role"
+    ((changed |= CHANGED)) || true
+    mdb_wait_replicating "$role"
+  done
+  if ((REPLICAS > 0)); then
     if ((primary_started || replica_started || changed)); then
-      mdb_verify_replication
+      mdb_verify_replication "${roles[@]}"
     else
-      log "replica already replicating"
+      log "replicas already replicating"
     fi
   fi
   log "all servers up (dir $STACK_DIR)"
@@ -704,8 +773,10 @@ cmd_up() {
 # All our servers in DIR, whatever the current settings say: "label|pid|pidfile" lines.
 running_servers() {
   local d i role pid
-  for role in replica primary; do
-    [[ -d $STACK_DIR/mariadb-$role ]] || continue
+  for d in "$STACK_DIR"/mariadb-replica* "$STACK_DIR/mariadb-primary"; do
+    [[ -d $d ]] || continue
+    role=${d##*/mariadb-}
+    [[ $role =~ ^(primary|replica|replica[0-9]+)$ ]] || continue
     if pid=$(running_pid mariadb "$role" clean); then
       echo "mariadb $role|$pid|$(mdb_pidfile "$role")"
     fi
@@ -742,10 +813,10 @@ cmd_status() {
   }
   pid=$(running_pid mariadb primary) || pid=""
   status_line mariadb-primary "$MARIADB_PORT" "$pid"
-  if ((WITH_REPLICA)); then
-    pid=$(running_pid mariadb replica) || pid=""
-    status_line mariadb-replica "$REPLICA_PORT" "$pid"
-  fi
+  for ((i = 0; i < REPLICAS; i++)); do
+    pid=$(running_pid mariadb "$(replica_role "$i")") || pid=""
+    status_line "mariadb-$(replica_role "$i")" "$((REPLICA_PORT + i))" "$pid"
+  done
   for ((i = 0; i < REDIS_COUNT; i++)); do
     pid=$(running_pid redis "$i") || pid=""
     status_line "redis-$i" "$(redis_port "$i")" "$pid"
@@ -775,14 +846,16 @@ cmd_start_mariadb() {
 }
 
 cmd_start_replica() {
-  ((WITH_REPLICA)) || die "the replica is not enabled for $STACK_DIR (use up --replica)"
+  local role
+  ((REPLICA_INDEX < REPLICAS)) || die "replica $REPLICA_INDEX is not enabled for $STACK_DIR (use up --replicas N)"
+  role=$(replica_role "$REPLICA_INDEX")
   check_port_overlap
   need_mariadb_bins
   acquire_lock
-  mdb_start replica
+  mdb_start "$role"
   if running_pid mariadb primary >/dev/null; then
-    mdb_configure_replica
-    mdb_wait_replicating
+    mdb_configure_replica "$role"
+    mdb_wait_replicating "$role"
   else
     log "primary is not running; the replica will connect once it is up"
   fi
@@ -797,12 +870,30 @@ cmd_start_redis() {
   redis_start "$i"
 }
 
-REDIS_INDEX=""
+REDIS_INDEX="" REPLICA_INDEX=0 DELAY_SECONDS=0
+no_more_args() { [[ -z ${1:-} ]] || { log "$CMD: unexpected argument '$1'"; exit 2; }; }
+replica_index_arg() {  # ARG [required]
+  if [[ -z $1 && -z ${2:-} ]]; then REPLICA_INDEX=0; return 0; fi
+  [[ $1 =~ ^[0-9]+$ ]] || { log "$CMD needs a replica index (0-based), got '$1'"; exit 2; }
+  REPLICA_INDEX=$((10#$1))
+  ((REPLICA_INDEX < REPLICAS)) || \
+    die "replica index $REPLICA_INDEX out of range ($REPLICAS replicas enabled for $STACK_DIR; use up --replicas N)"
+}
 case "$CMD" in
   start-redis|stop-redis|kill-redis)
     [[ $ARG1 =~ ^[0-9]+$ ]] || { log "$CMD needs a redis index (0-based), got '${ARG1}'"; exit 2; }
+    no_more_args "$ARG2"
     REDIS_INDEX=$((10#$ARG1)) ;;
-  up|down|status|env|start-mariadb|stop-mariadb|kill-mariadb|start-replica|stop-replica|kill-replica)
+  start-replica|stop-replica|kill-replica)
+    replica_index_arg "$ARG1"; no_more_args "$ARG2" ;;
+  stop-replica-sql|start-replica-sql)
+    replica_index_arg "$ARG1" required; no_more_args "$ARG2" ;;
+  delay-replica)
+    [[ $ARG1 =~ ^[0-9]+$ ]] || { log "$CMD needs a replica index (0-based), got '$ARG1'"; exit 2; }
+    [[ $ARG2 =~ ^[0-9]{1,7}$ ]] || { log "$CMD needs SECONDS (0..9999999), got '$ARG2'"; exit 2; }
+    replica_index_arg "$ARG1" required
+    DELAY_SECONDS=$((10#$ARG2)) ;;
+  up|down|status|env|start-mariadb|stop-mariadb|kill-mariadb)
     [[ -z $ARG1 ]] || { log "$CMD takes no argument (got '$ARG1')"; exit 2; } ;;
 esac
 
@@ -818,7 +909,10 @@ case "$CMD" in
   stop-mariadb) cmd_stop_one mariadb primary TERM ;;
   kill-mariadb) cmd_stop_one mariadb primary KILL ;;
   start-replica) cmd_start_replica ;;
-  stop-replica) cmd_stop_one mariadb replica TERM ;;
-  kill-replica) cmd_stop_one mariadb replica KILL ;;
+  stop-replica) cmd_stop_one mariadb "$(replica_role "$REPLICA_INDEX")" TERM ;;
+  kill-replica) cmd_stop_one mariadb "$(replica_role "$REPLICA_INDEX")" KILL ;;
+  stop-replica-sql) cmd_replica_sql stop ;;
+  start-replica-sql) cmd_replica_sql start ;;
+  delay-replica) cmd_delay_replica ;;
   *) log "unknown command: $CMD (see --help)"; exit 2 ;;
 esac

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <exception>
+#include <limits>
 #include <utility>
 
 #include <prometheus/counter.h>
@@ -14,6 +15,7 @@ namespace {
 
 using ::prometheus::Counter;
 using ::prometheus::Family;
+using ::prometheus::Gauge;
 using ::prometheus::Histogram;
 
 Family<Counter>& CounterFamily(::prometheus::Registry& registry, const std::string& name, const std::string& help) {
@@ -161,6 +163,51 @@ Status BindTccObserver(::prometheus::Registry& registry, tcc::TccObserver& obser
           }});
     Chain(observer.on_oldest_unfinished,
           {[&oldest](std::chrono::microseconds age) { oldest.Set(std::chrono::duration<double>(age).count()); }});
+  });
+}
+
+Status BindRoutingObserver(::prometheus::Registry& registry, routing::RoutingObserver& observer,
+                           const std::string& prefix) {
+  return Guarded([&] {
+    Family<Counter>& reads =
+        CounterFamily(registry, prefix + "reads_total", "Read transactions begun, by the server they ran on.");
+    Family<Counter>& fallbacks = CounterFamily(
+        registry, prefix + "primary_fallbacks_total", "Reads a replica could have answered that went to the primary, by reason.");
+    Family<Counter>& waits = CounterFamily(registry, prefix + "gtid_waits_total", "MASTER_GTID_WAIT calls, by outcome.");
+    Histogram& wait_time =
+        LatencyHistogram(registry, prefix + "gtid_wait_seconds", "Time reads spent in MASTER_GTID_WAIT on a replica.");
+    auto gauge = [&](const std::string& name, const std::string& help) -> Family<Gauge>& {
+      return ::prometheus::BuildGauge().Name(prefix + name).Help(help).Register(registry);
+    };
+    Family<Gauge>& lag = gauge("replica_lag_seconds",
+                               "Measured replica lag: age of the oldest heartbeat it had not applied (NaN: unknown).");
+    Family<Gauge>& staleness = gauge("replica_staleness_seconds",
+                                     "Commits older than this are known to be on the replica (NaN: unknown).");
+    Family<Gauge>& distance = gauge("replica_gtid_distance", "Transactions the replica lacked against the primary.");
+    Family<Gauge>& rotation = gauge("replica_in_rotation", "1 while reads may be routed to the replica.");
+    for (routing::FallbackReason r : {routing::FallbackReason::kNoFreshReplica, routing::FallbackReason::kWaitTimedOut,
+                                      routing::FallbackReason::kReplicaFailed}) {
+      fallbacks.Add({{"reason", std::string(routing::FallbackReasonName(r))}});
+    }
+    Chain(observer.on_read, {[&reads](const routing::ReadSource& source) {
+            reads.Add({{"source", source.ToString()}}).Increment();
+          }});
+    Chain(observer.on_primary_fallback, {[&fallbacks](routing::FallbackReason reason) {
+            fallbacks.Add({{"reason", std::string(routing::FallbackReasonName(reason))}}).Increment();
+          }});
+    Chain(observer.on_gtid_wait,
+          {[&waits, &wait_time](routing::WaitOutcome outcome, std::chrono::steady_clock::duration waited) {
+            waits.Add({{"outcome", std::string(routing::WaitOutcomeName(outcome))}}).Increment();
+            wait_time.Observe(Seconds(waited));
+          }});
+    Chain(observer.on_replica_probe, {[&lag, &staleness, &distance, &rotation](const routing::ReplicaStatus& s) {
+            const ::prometheus::Labels labels = {{"replica", s.address}};
+            constexpr double kUnknown = std::numeric_limits<double>::quiet_NaN();
+            lag.Add(labels).Set(s.lag ? Seconds(*s.lag) : kUnknown);
+            staleness.Add(labels).Set(s.staleness ? Seconds(*s.staleness) : kUnknown);
+            distance.Add(labels).Set(static_cast<double>(s.gtid_distance));
+            rotation.Add(labels).Set(s.in_rotation ? 1 : 0);
+          }});
   });
 }
 

@@ -134,6 +134,33 @@ TEST(AddClientStats, ExportsTheBreakerState) {
   EXPECT_EQ(text.find("t_plain_breaker_state"), std::string::npos) << text;
 }
 
+TEST(BindRoutingObserver, CountsReadsFallbacksWaitsAndReplicaLag) {
+  ::prometheus::Registry registry;
+  routing::RoutingObserver observer;
+  ASSERT_TRUE(BindRoutingObserver(registry, observer, "t_routing_").ok());
+  observer.on_read(routing::ReadSource{});
+  observer.on_read(routing::ReadSource{false, "127.0.0.1:3307"});
+  observer.on_read(routing::ReadSource{false, "127.0.0.1:3307"});
+  observer.on_primary_fallback(routing::FallbackReason::kWaitTimedOut);
+  observer.on_gtid_wait(routing::WaitOutcome::kReached, 2ms);
+  routing::ReplicaStatus status;
+  status.address = "127.0.0.1:3307";
+  status.in_rotation = true;
+  status.lag = 20ms;
+  status.gtid_distance = 3;
+  observer.on_replica_probe(status);
+  const std::string text = SerializeText({&registry});
+  EXPECT_TRUE(Contains(text, "t_routing_reads_total{source=\"primary\"} 1")) << text;
+  EXPECT_TRUE(Contains(text, "t_routing_reads_total{source=\"replica:127.0.0.1:3307\"} 2")) << text;
+  EXPECT_TRUE(Contains(text, "t_routing_primary_fallbacks_total{reason=\"wait_timed_out\"} 1")) << text;
+  EXPECT_TRUE(Contains(text, "t_routing_primary_fallbacks_total{reason=\"no_fresh_replica\"} 0")) << text;
+  EXPECT_TRUE(Contains(text, "t_routing_gtid_waits_total{outcome=\"reached\"} 1")) << text;
+  EXPECT_TRUE(Contains(text, "t_routing_replica_lag_seconds{replica=\"127.0.0.1:3307\"} 0.02")) << text;
+  EXPECT_TRUE(Contains(text, "t_routing_replica_staleness_seconds{replica=\"127.0.0.1:3307\"} Nan")) << text;
+  EXPECT_TRUE(Contains(text, "t_routing_replica_gtid_distance{replica=\"127.0.0.1:3307\"} 3")) << text;
+  EXPECT_TRUE(Contains(text, "t_routing_replica_in_rotation{replica=\"127.0.0.1:3307\"} 1")) << text;
+}
+
 TEST(BindObserver, RefusesABadPrefix) {
   ::prometheus::Registry registry;
   redis::ClientObserver observer;
@@ -193,6 +220,15 @@ TEST(SerializeText, FullyWiredRegistryPassesPromtool) {
   ASSERT_TRUE(BindClientObserver(registry, redis_options.observer).ok());
   tcc::TccObserver tcc_observer;
   ASSERT_TRUE(BindTccObserver(registry, tcc_observer).ok());
+  routing::RoutingObserver routing_observer;
+  ASSERT_TRUE(BindRoutingObserver(registry, routing_observer).ok());
+  routing_observer.on_read(routing::ReadSource{});
+  routing_observer.on_gtid_wait(routing::WaitOutcome::kTimedOut, 1ms);
+  routing::ReplicaStatus replica;
+  replica.address = "127.0.0.1:3307";
+  replica.lag = 1ms;
+  replica.staleness = 20ms;
+  routing_observer.on_replica_probe(replica);
   auto client = redis::Client::Open(redis_options);
   ASSERT_TRUE(client.ok()) << client.status();
   Snapshots snapshots;

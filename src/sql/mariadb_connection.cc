@@ -181,8 +181,23 @@ Status Connection::Ping(const Deadline& deadline) {
   return Status::Ok();
 }
 
+std::optional<std::string> Connection::TrackedLastGtid() const {
+  const char* data = nullptr;
+  size_t length = 0;
+  // SESSION_TRACK_SYSTEM_VARIABLES comes as name, value pairs (verified against MariaDB
+  // 10.11 with Connector/C 3.3.20: after COMMIT, "last_gtid" then "0-1-15"; nothing after a
+  // COMMIT that binlogged nothing).
+  if (mysql_session_track_get_first(mysql_, SESSION_TRACK_SYSTEM_VARIABLES, &data, &length) != 0) return std::nullopt;
+  for (;;) {
+    const std::string_view name(data, length);
+    if (mysql_session_track_get_next(mysql_, SESSION_TRACK_SYSTEM_VARIABLES, &data, &length) != 0) return std::nullopt;
+    if (name == "last_gtid") return std::string(data, length);
+    if (mysql_session_track_get_next(mysql_, SESSION_TRACK_SYSTEM_VARIABLES, &data, &length) != 0) return std::nullopt;
+  }
+}
+
 Status Connection::SetSession(double max_statement_time, int isolation, int snapshot_isolation,
-                              const Deadline& deadline) {
+                              const Deadline& deadline, bool track_last_gtid) {
   std::string sql;
   auto add = [&sql](std::string_view assignment) {
     if (!sql.empty()) sql += ", ";
@@ -200,15 +215,20 @@ Status Connection::SetSession(double max_statement_time, int isolation, int snap
   const int snapshot = snapshot_isolation;
   const bool set_snapshot = snapshot >= 0 && snapshot_isolation_ != kUnsupported && snapshot != snapshot_isolation_;
   if (set_snapshot) add(snapshot == 1 ? "@@SESSION.innodb_snapshot_isolation=ON" : "@@SESSION.innodb_snapshot_isolation=OFF");
+  const bool set_tracking = track_last_gtid && !tracks_last_gtid_;
+  if (set_tracking) {
+    add("@@SESSION.session_track_system_variables=CONCAT(@@SESSION.session_track_system_variables, ',last_gtid')");
+  }
   if (sql.empty()) return Status::Ok();
   Status s = ExecText("SET " + sql, deadline);
   if (!s.ok() && set_snapshot && s.driver_error() == 1193) {
     // ER_UNKNOWN_SYSTEM_VARIABLE: the server has no innodb_snapshot_isolation (MySQL,
     // MariaDB before 10.6.18/10.11.8). Never ask again on this connection.
     snapshot_isolation_ = kUnsupported;
-    return SetSession(max_statement_time, isolation, snapshot_isolation, deadline);
+    return SetSession(max_statement_time, isolation, snapshot_isolation, deadline, track_last_gtid);
   }
   if (s.ok()) {
+    if (set_tracking) tracks_last_gtid_ = true;
     if (max_statement_time >= 0) session_max_statement_time_ = max_statement_time;
     if (isolation >= 0) session_isolation_ = isolation;
     if (set_snapshot) snapshot_isolation_ = snapshot;

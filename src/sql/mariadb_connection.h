@@ -2,6 +2,7 @@
 
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -52,7 +53,15 @@ class Connection {
   // last value set; `isolation` likewise (-1 = leave); `snapshot_isolation` likewise
   // (innodb_snapshot_isolation: 0 off, 1 on, -1 leave; skipped for good once the server
   // said it has no such variable, see snapshot_isolation_unsupported()).
-  Status SetSession(double max_statement_time, int isolation, int snapshot_isolation, const Deadline& deadline);
+  // `track_last_gtid` also turns on session tracking of last_gtid (once per connection;
+  // see TrackedLastGtid()).
+  Status SetSession(double max_statement_time, int isolation, int snapshot_isolation, const Deadline& deadline,
+                    bool track_last_gtid = false);
+  // True once session tracking of last_gtid is on for this connection.
+  bool tracks_last_gtid() const { return tracks_last_gtid_; }
+  // The last_gtid the server reported in the OK packet of the last statement (session
+  // tracking), or nullopt if it reported none. Call right after the statement.
+  std::optional<std::string> TrackedLastGtid() const;
   // True once a SET of innodb_snapshot_isolation failed with 1193 (MySQL, MariaDB < 10.6.18).
   bool snapshot_isolation_unsupported() const { return snapshot_isolation_ == kUnsupported; }
 
@@ -99,6 +108,7 @@ class Connection {
   int session_isolation_ = -1;               // Unknown.
   static constexpr int kUnsupported = 2;
   int snapshot_isolation_ = -1;              // Unknown, 0 off, 1 on, kUnsupported.
+  bool tracks_last_gtid_ = false;
 };
 
 }  // namespace lockstep::sql::internal

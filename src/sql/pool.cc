@@ -249,7 +249,8 @@ Result<Transaction> Pool::Begin(const TxOptions& options, const Deadline& deadli
     limit = std::ceil(std::chrono::duration<double>(deadline.remaining()).count());
     if (limit < 1) limit = 1;  // 0 would mean "no limit".
   }
-  Status s = conn->SetSession(limit, static_cast<int>(options.isolation), options.snapshot_isolation ? 1 : 0, deadline);
+  Status s = conn->SetSession(limit, static_cast<int>(options.isolation), options.snapshot_isolation ? 1 : 0, deadline,
+                             options.track_commit_gtid);
   if (options.snapshot_isolation && conn->snapshot_isolation_unsupported() &&
       options.isolation == IsolationLevel::kRepeatableRead) {
     core_->NoteSnapshotIsolationUnsupported();

@@ -52,6 +52,30 @@ bool ValidIdentifier(std::string_view name) {
   return true;
 }
 
+// After a successful COMMIT on `conn`: the GTID it was binlogged under, from COMMIT's OK
+// packet when the connection tracks last_gtid (a COMMIT that binlogged nothing reports
+// none: ""), else from one SELECT @@last_gtid (the session's last GTID: this commit's, or
+// an earlier one of the session if this one wrote nothing, which is still a valid token).
+Status ReadCommitGtid(internal::Connection& conn, const Deadline& deadline, std::chrono::milliseconds cleanup,
+                      std::string* gtid) {
+  if (conn.tracks_last_gtid()) {
+    *gtid = conn.TrackedLastGtid().value_or("");
+    return Status::Ok();
+  }
+  const Deadline d = deadline.expired() ? Deadline::After(cleanup) : deadline;
+  auto rows = conn.Query("SELECT @@last_gtid", {}, d);
+  if (!rows.ok()) {
+    return Status(rows.status().code(), ::lockstep::internal::StrCat("committed, but reading @@last_gtid failed: ",
+                                                                     rows.status().message()));
+  }
+  gtid->clear();
+  if (!rows->empty()) {
+    auto text = (*rows)[0].GetString(0);
+    if (text.ok()) *gtid = *text;  // NULL: nothing binlogged on this session yet.
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Transaction::Transaction(std::unique_ptr<internal::TxState> state) : state_(std::move(state)) {}
@@ -97,7 +121,9 @@ Result<Rows> Transaction::QueryPack(std::string_view sql, const internal::ParamP
   return r;
 }
 
-Status Transaction::Commit() {
+Status Transaction::Commit() { return CommitAndReadGtid(nullptr); }
+
+Status Transaction::CommitAndReadGtid(std::string* gtid) {
   if (!active()) return Status::FailedPrecondition("transaction already ended");
   if (!state_->poison.ok()) {
     Status poison = state_->poison;
@@ -115,6 +141,7 @@ Status Transaction::Commit() {
   Status s = conn->ExecText("COMMIT", state_->deadline, internal::CallPhase::kCommit);
   if (s.ok()) {
     state_->committed = true;
+    if (gtid != nullptr) return ReadCommitGtid(*conn, state_->deadline, lease.core_->options().cleanup_timeout, gtid);
     return s;
   }
   if (s.code() == StatusCode::kUnknown) {
@@ -128,6 +155,12 @@ Status Transaction::Commit() {
   cleanup.deadline = state_->deadline;
   (void)cleanup.RollbackAndEnd();
   return s;
+}
+
+Result<std::string> Transaction::CommitWithGtid() {
+  std::string gtid;
+  LOCKSTEP_RETURN_IF_ERROR(CommitAndReadGtid(&gtid));
+  return gtid;
 }
 
 Status Transaction::Rollback() {

@@ -20,6 +20,8 @@ TestEnv TestEnv::FromEnvironment() {
   env.mariadb_host = Env("LOCKSTEP_MARIADB_HOST", env.mariadb_host);
   env.mariadb_port = std::stoi(Env("LOCKSTEP_MARIADB_PORT", "13306"));
   env.replica_port = std::stoi(Env("LOCKSTEP_REPLICA_PORT", std::to_string(env.mariadb_port + 1)));
+  const int replicas = std::stoi(Env("LOCKSTEP_REPLICAS", "2"));
+  for (int i = 0; i < replicas; ++i) env.replica_ports.push_back(env.replica_port + i);
   env.mariadb_user = Env("LOCKSTEP_MARIADB_USER", env.mariadb_user);
   env.mariadb_password = Env("LOCKSTEP_MARIADB_PASSWORD", env.mariadb_password);
   const int first_redis = std::stoi(Env("LOCKSTEP_REDIS_PORT", "16379"));

@@ -6,6 +6,7 @@
 #include "lockstep/base/status.h"
 #include "lockstep/lock/options.h"
 #include "lockstep/redis/options.h"
+#include "lockstep/routing/options.h"
 #include "lockstep/sql/options.h"
 #include "lockstep/tcc/observer.h"
 
@@ -60,5 +61,14 @@ Status BindClientObserver(::prometheus::Registry& registry, redis::ClientObserve
 // and hand copies of it (after binding) to the participants, or bind each: counts add up.
 Status BindTccObserver(::prometheus::Registry& registry, tcc::TccObserver& observer,
                        const std::string& prefix = "lockstep_tcc_");
+// routing: <prefix>reads_total{source="primary|replica:host:port"} (read transactions
+// begun, by where), <prefix>primary_fallbacks_total{reason="no_fresh_replica|
+// wait_timed_out|replica_failed"}, <prefix>gtid_waits_total{outcome="reached|timed_out|
+// failed"}, <prefix>gtid_wait_seconds (histogram), and per replica (label replica="host:port",
+// updated at every probe): <prefix>replica_lag_seconds and <prefix>replica_staleness_seconds
+// (NaN while unknown; see ReplicaStatus), <prefix>replica_gtid_distance (transactions behind
+// the primary), <prefix>replica_in_rotation (1/0). on_log is left as it is.
+Status BindRoutingObserver(::prometheus::Registry& registry, routing::RoutingObserver& observer,
+                           const std::string& prefix = "lockstep_routing_");
 
 }  // namespace lockstep::prometheus

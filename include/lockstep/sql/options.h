@@ -117,6 +117,11 @@ struct TxOptions {
   // (plain reads take shared locks). Servers without the variable (MySQL, older MariaDB):
   // skipped, and the pool logs once through observer.on_log. Default true.
   bool snapshot_isolation = true;
+  // Has the server report the GTID of this transaction's commit in COMMIT's OK packet
+  // (session tracking of last_gtid, enabled once per connection together with the session
+  // variables BEGIN sets anyway), so Transaction::CommitWithGtid() costs no extra round
+  // trip. Without it CommitWithGtid() asks `SELECT @@last_gtid` after COMMIT. Default false.
+  bool track_commit_gtid = false;
 };
 
 }  // namespace lockstep::sql

@@ -43,6 +43,17 @@ class Transaction : public internal::Statements<Transaction> {
   // deadline fired during COMMIT: the outcome is unknown; never retry blindly);
   // kFailedPrecondition if the transaction already ended.
   Status Commit();
+  // Commit() that also returns the GTID of this commit ("0-1-42", MariaDB's @@last_gtid):
+  // the position a replica must have applied to show this transaction (a consistency token
+  // for lockstep::routing). When the connection tracks last_gtid (TxOptions::
+  // track_commit_gtid at Begin, on this or an earlier transaction of the connection) the
+  // server reports it in COMMIT's OK packet: no extra round trip, and "" if the
+  // transaction binlogged nothing. Otherwise one `SELECT @@last_gtid` follows COMMIT on the
+  // same connection (for a transaction that wrote nothing it returns the session's previous
+  // GTID, or "": an older token, still valid). Codes as Commit(); if COMMIT succeeded but
+  // that SELECT failed, its code is returned with "committed, but reading @@last_gtid
+  // failed" in the message: the transaction IS committed, only its GTID is unknown.
+  Result<std::string> CommitWithGtid();
   // Rolls back (within PoolOptions::cleanup_timeout if the deadline has passed). OK, or
   // kUnavailable if the rollback failed (the connection was discarded; the server rolls
   // back when it notices). kFailedPrecondition if the transaction already ended.
@@ -64,6 +75,8 @@ class Transaction : public internal::Statements<Transaction> {
   explicit Transaction(std::unique_ptr<internal::TxState> state);
   Result<ExecResult> ExecutePack(std::string_view sql, const internal::ParamPack& pack);
   Result<Rows> QueryPack(std::string_view sql, const internal::ParamPack& pack);
+  // Commit(); on success also stores the commit's GTID in `*gtid` unless it is null.
+  Status CommitAndReadGtid(std::string* gtid);
 
   std::unique_ptr<internal::TxState> state_;  // Stable address: Savepoints point to it.
 };

@@ -1,9 +1,9 @@
-#include "lockstep/cdc/gtid.h"
+#include "lockstep/sql/gtid.h"
 
 #include <algorithm>
 #include <charconv>
 
-namespace lockstep::cdc {
+namespace lockstep::sql {
 namespace {
 
 template <typename T>
@@ -84,4 +84,21 @@ bool GtidPosition::Covers(const Gtid& gtid) const {
   return mine && gtid.seq_no <= mine->seq_no;
 }
 
-}  // namespace lockstep::cdc
+bool GtidPosition::Covers(const GtidPosition& other) const {
+  for (const Gtid& g : other.gtids_) {
+    if (!Covers(g)) return false;
+  }
+  return true;
+}
+
+uint64_t GtidPosition::SeqDistance(const GtidPosition& ahead) const {
+  uint64_t distance = 0;
+  for (const Gtid& g : ahead.gtids_) {
+    const std::optional<Gtid> mine = Find(g.domain_id);
+    const uint64_t have = mine ? mine->seq_no : 0;
+    if (g.seq_no > have) distance += g.seq_no - have;
+  }
+  return distance;
+}
+
+}  // namespace lockstep::sql
