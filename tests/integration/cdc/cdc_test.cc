@@ -742,6 +742,39 @@ TEST_F(CdcTest, ReportsThroughputAndLatency) {
   (void)redis_->Del({o.publisher.stream, o.publisher.stream + ":checkpoint"}, Soon());
 }
 
+// Binlog rotations and a restart of the primary under a running relay: it reconnects from
+// its checkpoint and the stream still holds every committed row once, in commit order.
+TEST_F(CdcTest, RelaySurvivesRotationsAndAPrimaryRestart) {
+  CreateNumberedTable();
+  RelayOptions o = MakeRelayOptions();
+  o.reader.tables = {TableFilter{database(), "numbered"}};
+  o.reader.start = CurrentPosition();
+  std::atomic<int> retries{0};
+  o.observer.on_retry = [&](const Status&) { retries.fetch_add(1); };
+  auto relay = Relay::Start(*redis_, o);
+  ASSERT_TRUE(relay.ok()) << relay.status();
+  constexpr int kTxns = 40;
+  for (int s = 0; s < kTxns / 2; ++s) {
+    ASSERT_TRUE(Exec(NumberedInsert(0, s)).ok());
+    if (s % 4 == 0) {
+      ASSERT_TRUE(ExecAdmin("FLUSH BINARY LOGS").ok());
+    }
+  }
+  ASSERT_TRUE((*relay)->AwaitPosition(CurrentPosition(), Soon())) << (*relay)->status();
+  ASSERT_EQ(testing::RunStackCommand("stop-mariadb"), 0);
+  ASSERT_EQ(testing::RunStackCommand("start-mariadb"), 0);
+  for (int s = kTxns / 2; s < kTxns; ++s) {
+    // The pool's connections died with the server: retried until a fresh one answers.
+    Status st = Exec(NumberedInsert(0, s));
+    for (int attempt = 0; !st.ok() && attempt < 20; ++attempt) st = Exec(NumberedInsert(0, s));
+    ASSERT_TRUE(st.ok()) << st;
+  }
+  ASSERT_TRUE((*relay)->AwaitPosition(CurrentPosition(), Soon())) << (*relay)->status();
+  EXPECT_GE(retries.load(), 1);
+  (*relay)->Stop();
+  ExpectEveryRowOnceInCommitOrder(ReadStream(), 1, kTxns);
+}
+
 // The checker: writers commit numbered rows (single- and multi-row transactions) while the
 // relay (reader + publisher) is killed and restarted several times, once in the middle of
 // a chunked append whose Redis connection is reset. Every committed row must be in the
@@ -955,6 +988,60 @@ TEST_F(CdcTest, RelayKilledWithSigkillResumesExactlyOnce) {
   ::waitpid(child, &wstatus, 0);
   ASSERT_TRUE(done) << "the last relay process did not catch up: " << checkpoint();
   ExpectEveryRowOnceInCommitOrder(ReadStream(), kWriters, kTxnsPerWriter);
+}
+
+// kill -9 of relay processes inside one 10,000-row transaction (appended in chunks of 3
+// rows, each chunk atomic with its checkpoint "position|gtid|rows done"), three times, then a
+// last process finishes it: each of the 10,000 rows is in the stream exactly once, in order.
+TEST_F(CdcTest, RelayKilledInsideATenThousandRowTransaction) {
+  ASSERT_NO_FATAL_FAILURE(CreateNumberedTable());
+  const GtidPosition start = CurrentPosition();
+  const std::vector<std::string> env = {std::string(kChildStreamEnv) + "=" + stream_,
+                                        std::string(kChildDatabaseEnv) + "=" + database(),
+                                        std::string(kChildStartEnv) + "=" + start.ToString()};
+  ASSERT_TRUE(Exec("INSERT INTO numbered (writer, seq, part) SELECT 0, 0, seq FROM seq_0_to_9999").ok());
+  const GtidPosition end = CurrentPosition();
+  auto checkpoint = [&]() -> std::string {
+    auto v = redis_->Get(stream_ + ":checkpoint", Soon());
+    return v.ok() && v->has_value() ? **v : std::string();
+  };
+  int kills_inside = 0;
+  for (int kill = 0; kill < 3; ++kill) {
+    const std::string before = checkpoint();
+    const pid_t child = testing::SpawnSelf("CdcChild.DISABLED_Relay", env);
+    ASSERT_GT(child, 0);
+    // Kill once this process appended a chunk of the transaction.
+    const Deadline moved = Soon();
+    while ((checkpoint() == before || checkpoint().find('|') == std::string::npos) && !moved.expired()) {
+      std::this_thread::sleep_for(1ms);  // Polls the condition.
+    }
+    ::kill(child, SIGKILL);
+    int wstatus = 0;
+    ASSERT_EQ(::waitpid(child, &wstatus, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(wstatus)) << "the relay process ended by itself: " << wstatus;
+    if (checkpoint().find('|') != std::string::npos) ++kills_inside;
+  }
+  EXPECT_EQ(kills_inside, 3) << "every kill should land inside the transaction: " << checkpoint();
+  const pid_t child = testing::SpawnSelf("CdcChild.DISABLED_Relay", env);
+  ASSERT_GT(child, 0);
+  const Deadline caught_up = Soon();
+  bool done = false;
+  while (!done && !caught_up.expired()) {
+    auto cp = StreamCheckpoint::Parse(checkpoint());
+    done = cp.ok() && !cp->partial && cp->position.Covers(end.Find(0).value());
+    if (!done) std::this_thread::sleep_for(1ms);  // Polls the condition.
+  }
+  ::kill(child, SIGKILL);
+  int wstatus = 0;
+  ::waitpid(child, &wstatus, 0);
+  ASSERT_TRUE(done) << "the last relay process did not finish the transaction: " << checkpoint();
+  const std::vector<StreamRow> rows = ReadStream();
+  ASSERT_EQ(rows.size(), 10'000u);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].row, i);
+    EXPECT_EQ(rows[i].Get("part")->i, static_cast<int64_t>(i));
+    if (HasFailure()) break;
+  }
 }
 
 }  // namespace
