@@ -197,8 +197,8 @@ class CdcE2eTest : public ShopdE2eTest {
   }
 };
 
-// The proof, shortened for CI (20 s instead of 60 s; scripts/bench.sh cdc runs
-// longer): 20 direct UPDATEs/s, half of them without a version bump, against 2 instances
+// The proof, shortened for CI (20 s instead of 60 s; LOCKSTEP_CDC_CHECK_SECONDS=60
+// runs the full one): 20 direct UPDATEs/s, half of them without a version bump, against 2 instances
 // serving cached GETs. The bound asserted is 3 s: a margin for a loaded CI machine, where a
 // Redis fsync (appendfsync always) stalled behind other disk writers delays invalidations
 // by up to a second (seen once with two compilers beside it). The measured lateness
@@ -216,7 +216,10 @@ TEST_F(CdcE2eTest, DirectUpdatesReachEveryInstancesCacheWithinTheBound) {
   ASSERT_TRUE(AwaitPrice(*b, products[0], 50'000));
   ASSERT_TRUE(AwaitPrice(*a, products[0], 50'000));
 
-  const Verdict v = RunChecker({a, b}, products, 20, 20s);
+  // LOCKSTEP_CDC_CHECK_SECONDS runs it longer (the 60 s).
+  const char* seconds_env = std::getenv("LOCKSTEP_CDC_CHECK_SECONDS");
+  const int seconds = seconds_env != nullptr && std::atoi(seconds_env) > 0 ? std::atoi(seconds_env) : 20;
+  const Verdict v = RunChecker({a, b}, products, 20, std::chrono::seconds(seconds));
   std::vector<double> sorted = v.stale_ms;
   std::sort(sorted.begin(), sorted.end());
   const double p99 = sorted.empty() ? 0 : sorted[sorted.size() * 99 / 100];
