@@ -104,14 +104,16 @@ class CdcE2eTest : public ShopdE2eTest {
   }
   // The instance whose relay leads (awaited); nullptr after kSafetyBound.
   ShopdProcess* AwaitLeader(const std::vector<ShopdProcess*>& candidates) {
-    const auto until = Clock::now() + kSafetyBound;
-    while (Clock::now() < until) {
-      for (ShopdProcess* s : candidates) {
-        if (MetricOf(*s, "shopd_cdc_leader") == 1) return s;
-      }
-      std::this_thread::sleep_for(20ms);  // Polling a condition another process sets.
-    }
-    return nullptr;
+    ShopdProcess* leader = nullptr;
+    (void)AwaitCondition(
+        [&] {
+          for (ShopdProcess* s : candidates) {
+            if (MetricOf(*s, "shopd_cdc_leader") == 1) leader = s;
+          }
+          return leader != nullptr;
+        },
+        kSafetyBound);
+    return leader;
   }
   // Awaits the stream's checkpoint key: a relay has connected, and every commit from now on
   // will be in the stream. False after kSafetyBound.
@@ -119,13 +121,12 @@ class CdcE2eTest : public ShopdE2eTest {
     auto client = redis::Client::Open(testing::RedisTestOptions(0));
     EXPECT_TRUE(client.ok()) << client.status();
     if (!client.ok()) return false;
-    const auto until = Clock::now() + kSafetyBound;
-    while (Clock::now() < until) {
-      auto v = (*client)->Get("shopd:" + database() + ":cdc:checkpoint", Deadline::After(30s));
-      if (v.ok() && v->has_value()) return true;
-      std::this_thread::sleep_for(20ms);  // Polling a condition another process sets.
-    }
-    return false;
+    return AwaitCondition(
+        [&] {
+          auto v = (*client)->Get("shopd:" + database() + ":cdc:checkpoint", Deadline::After(30s));
+          return v.ok() && v->has_value();
+        },
+        kSafetyBound);
   }
   // One instance with --cdc 1 whose relay runs, and a product it serves from its cache at
   // price 11 after a direct UPDATE from 10.
@@ -277,8 +278,7 @@ TEST_F(CdcE2eTest, PausedLeaderIsReplacedAndFenced) {
   ASSERT_TRUE(AwaitPrice(*standby, id, 20));
   ASSERT_EQ(::kill(leader->pid(), SIGCONT), 0);
   // The old leader sees its lease lost and steps down; its relay's appends are refused.
-  const auto until = Clock::now() + kSafetyBound;
-  while (MetricOf(*leader, "shopd_cdc_leader") != 0 && Clock::now() < until) std::this_thread::sleep_for(20ms);
+  (void)AwaitCondition([&] { return MetricOf(*leader, "shopd_cdc_leader") == 0; }, kSafetyBound);
   EXPECT_EQ(MetricOf(*leader, "shopd_cdc_leader"), 0);
   EXPECT_EQ(MetricOf(*standby, "shopd_cdc_leader"), 1);
   for (int64_t p = 21; p <= 25; ++p) DirectUpdate(id, p, false);
@@ -316,8 +316,7 @@ TEST_F(CdcE2eTest, BinlogGapFlushesTheCache) {
   ASSERT_NE(b, nullptr);
   EXPECT_TRUE(AwaitPrice(*b, id, 12));
   // The counter moves right after the flush's last invalidation: await it.
-  const auto until = Clock::now() + kSafetyBound;
-  while (MetricOf(*b, "shopd_cdc_gap_flushes_total") < 1 && Clock::now() < until) std::this_thread::sleep_for(20ms);
+  (void)AwaitCondition([&] { return MetricOf(*b, "shopd_cdc_gap_flushes_total") >= 1; }, kSafetyBound);
   EXPECT_GE(MetricOf(*b, "shopd_cdc_gap_flushes_total"), 1);
   EXPECT_GE(MetricOf(*b, "shopd_cdc_gaps_total"), 1);
 }
@@ -334,8 +333,7 @@ TEST_F(CdcE2eTest, AlterTableDuringTheStream) {
   ASSERT_TRUE(ExecAdmin("ALTER TABLE products DROP COLUMN note").ok());
   DirectUpdate(id, 13, false);
   EXPECT_TRUE(AwaitPrice(*a, id, 13));
-  const auto until = Clock::now() + kSafetyBound;
-  while (MetricOf(*a, "shopd_cdc_ddl_flushes_total") < 2 && Clock::now() < until) std::this_thread::sleep_for(20ms);
+  (void)AwaitCondition([&] { return MetricOf(*a, "shopd_cdc_ddl_flushes_total") >= 2; }, kSafetyBound);
   EXPECT_GE(MetricOf(*a, "shopd_cdc_ddl_flushes_total"), 2);
 }
 

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <sstream>
+#include <thread>
 
 #include "lockstep/sql/pool.h"
 
@@ -229,6 +230,15 @@ double MetricValue(const std::string& text, const std::string& name, const std::
     if (all) return std::stod(line.substr(line.rfind(' ') + 1));
   }
   return -1;
+}
+
+bool AwaitCondition(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // Polling a condition another process sets.
+  }
+  return condition();
 }
 
 }  // namespace lockstep::e2e

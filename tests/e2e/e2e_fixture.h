@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -90,6 +91,9 @@ class ShopdE2eTest : public testing::MariaDbTest {
 // The value of the sample `name` in the Prometheus text `text` whose labels include every
 // `labels` pair ("k=\"v\"" each); -1 if absent. Label order does not matter.
 double MetricValue(const std::string& text, const std::string& name, const std::vector<std::string>& labels = {});
+
+// Polls `condition` every 20 ms until it holds or `limit` passed (then one last look).
+bool AwaitCondition(const std::function<bool()>& condition, std::chrono::milliseconds limit = std::chrono::seconds(60));
 
 // Parses a JSON body; null JSON (plus a failure) if it does not parse.
 nlohmann::json ParseJson(const std::string& body);

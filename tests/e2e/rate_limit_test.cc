@@ -96,15 +96,6 @@ class RateLimitTest : public ShopdE2eTest {
     return sum;
   }
 
-  // Polls `condition` every 50 ms up to `limit`.
-  static bool Await(const std::function<bool()>& condition, std::chrono::seconds limit = std::chrono::seconds(60)) {
-    const auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-      if (condition()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return condition();
-  }
 };
 
 // spdlog's "[2026-12-07 18:55:01.123]" of the line containing `marker`, as seconds of the
@@ -227,7 +218,7 @@ TEST_F(RateLimitTest, OpsRoutesAreNeverLimitedAndSighupReloadsTheLimits) {
   // A looser limit without a restart.
   std::ofstream(config) << "rate_limit = [\"all=1000:1000\"]\n";
   ASSERT_EQ(::kill(shopd->pid(), SIGHUP), 0);
-  EXPECT_TRUE(Await([&] { return Call(*shopd, "GET", "/v1/accounts/999999").status == 404; }))
+  EXPECT_TRUE(AwaitCondition([&] { return Call(*shopd, "GET", "/v1/accounts/999999").status == 404; }))
       << "the reloaded limit was not applied";
   EXPECT_EQ(rate(), 1000);
   EXPECT_NE(shopd->Log().find("SIGHUP: rate limits now: all=1000:1000"), std::string::npos);
@@ -235,7 +226,7 @@ TEST_F(RateLimitTest, OpsRoutesAreNeverLimitedAndSighupReloadsTheLimits) {
   // A bad file keeps the old limits and says why.
   std::ofstream(config) << "rate_limit = [\"all=abc\"]\n";
   ASSERT_EQ(::kill(shopd->pid(), SIGHUP), 0);
-  EXPECT_TRUE(Await([&] { return shopd->Log().find("SIGHUP: config not reloaded") != std::string::npos; }));
+  EXPECT_TRUE(AwaitCondition([&] { return shopd->Log().find("SIGHUP: config not reloaded") != std::string::npos; }));
   EXPECT_NE(shopd->Log().find("rate 'abc' is not a positive number"), std::string::npos);
   EXPECT_EQ(rate(), 1000);
   for (int i = 0; i < 20; ++i) EXPECT_EQ(Call(*shopd, "GET", "/v1/accounts/999999").status, 404);
@@ -243,7 +234,7 @@ TEST_F(RateLimitTest, OpsRoutesAreNeverLimitedAndSighupReloadsTheLimits) {
   // Removing the key removes the limit.
   std::ofstream(config) << "log_level = \"info\"\n";
   ASSERT_EQ(::kill(shopd->pid(), SIGHUP), 0);
-  EXPECT_TRUE(Await([&] { return shopd->Log().find("SIGHUP: rate limits now: none") != std::string::npos; }));
+  EXPECT_TRUE(AwaitCondition([&] { return shopd->Log().find("SIGHUP: rate limits now: none") != std::string::npos; }));
   EXPECT_EQ(rate(), 0);
   EXPECT_EQ(shopd->Stop(), 0);
 }
@@ -277,7 +268,7 @@ TEST_F(RateLimitTest, RedisUnreachableDecidesLocallyWithinTheBoundAndPreciseLimi
   const std::vector<ShopdProcess*> both = {a, b};
   const std::vector<std::string> labels = {"group=\"accounts\"", "scope=\"group\""};
   // Both count each other (N = 2) before the outage.
-  ASSERT_TRUE(Await([&] {
+  ASSERT_TRUE(AwaitCondition([&] {
     return MetricValue(Call(*a, "GET", "/metrics").body, "shopd_rate_limit_instances", labels) == 2 &&
            MetricValue(Call(*b, "GET", "/metrics").body, "shopd_rate_limit_instances", labels) == 2;
   }));
@@ -299,7 +290,7 @@ TEST_F(RateLimitTest, RedisUnreachableDecidesLocallyWithinTheBoundAndPreciseLimi
   // limiter's own and the Redis client's (while the client's is half-open, a decision
   // beside its one probe is refused and decided locally).
   (*proxy)->SetFault(testing::Fault::None());
-  ASSERT_TRUE(Await([&] {
+  ASSERT_TRUE(AwaitCondition([&] {
     Call(*a, "GET", "/v1/accounts/999999");  // Decisions drive the breakers' probes.
     Call(*b, "GET", "/v1/accounts/999999");
     return SumMetric(both, "shopd_rate_limit_fallback_active", labels) == 0 &&

@@ -42,7 +42,7 @@ using lockstep::testing::FaultProxy;
 Deadline Soon() { return Deadline::After(30s); }
 
 // Replica server_ids of this process's readers: unique per reader (the primary is 1, the
-// stack's replica 2).
+// stack's replicas 2 and 3).
 uint32_t NextServerId() {
   static std::atomic<uint32_t> next{1000 + static_cast<uint32_t>(::getpid() % 50'000) * 10};
   return next.fetch_add(1);
