@@ -140,6 +140,34 @@ class ByteCacheImpl final : public ByteCache {
     return s;
   }
 
+  Status InvalidateMany(std::span<const Invalidation> items, const Deadline& deadline) override {
+    std::vector<std::pair<std::string, int64_t>> versioned;
+    versioned.reserve(items.size());
+    for (const Invalidation& item : items) {
+      if (item.new_version != kUnknownVersion && (item.new_version < 0 || item.new_version > kMaxVersion)) {
+        return Status::InvalidArgument("cache version ", item.new_version, " outside 0..2^53-1");
+      }
+      versioned.emplace_back(item.key, item.new_version == kUnknownVersion ? kMaxVersion : item.new_version);
+    }
+    counters_.invalidations.fetch_add(items.size(), std::memory_order_relaxed);
+    for (const auto& [key, version] : versioned) {
+      TombstoneL1(key, version);
+      flights_.Detach(key);
+    }
+    const Status s = l2_.InvalidateMany(versioned, deadline);
+    if (!s.ok()) {
+      Inc(counters_.invalidation_failures);
+      return s;
+    }
+    if (options_.second_delete_delay.count() > 0) {
+      MutexLock lock(&mu_);
+      const Clock::time_point due = clock_.Now() + options_.second_delete_delay;
+      for (auto& item : versioned) second_deletes_.emplace(due, std::move(item));
+      cv_.SignalAll();
+    }
+    return s;
+  }
+
   bool bus_healthy() const override { return bus_ != nullptr && bus_->HealthyAt(clock_.Now()); }
 
   Status WaitBusHealthy(const Deadline& deadline) const override {

@@ -1,5 +1,6 @@
 #include "cache/l2_store.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "cache/bloom.h"
@@ -89,14 +90,38 @@ Result<FillOutcome> L2Store::Fill(std::string_view key, const Versioned<std::str
   }
 }
 
+std::vector<std::string> L2Store::InvalidateArgs(std::string_view key, int64_t version) const {
+  return {std::to_string(version), std::to_string(options_.tombstone_ttl.count()), bus_channel_,
+          InvalidationBus::InvalidationMessage(key, version), options_.versioned_fills ? "1" : "0",
+          options_.l2_enabled ? "1" : "0"};
+}
+
 Status L2Store::Invalidate(std::string_view key, int64_t version, const Deadline& deadline) {
   if (!options_.l2_enabled && !options_.l1_enabled) return Status::Ok();
-  return RunScript(InvalidateScript(), {RedisKey(key)},
-                   {std::to_string(version), std::to_string(options_.tombstone_ttl.count()), bus_channel_,
-                    InvalidationBus::InvalidationMessage(key, version), options_.versioned_fills ? "1" : "0",
-                    options_.l2_enabled ? "1" : "0"},
-                   RedisDeadline(deadline))
+  return RunScript(InvalidateScript(), {RedisKey(key)}, InvalidateArgs(key, version), RedisDeadline(deadline))
       .status();
+}
+
+Status L2Store::InvalidateMany(const std::vector<std::pair<std::string, int64_t>>& items, const Deadline& deadline) {
+  if (!options_.l2_enabled && !options_.l1_enabled) return Status::Ok();
+  constexpr size_t kPipeline = 500;
+  for (size_t first = 0; first < items.size(); first += kPipeline) {
+    std::vector<redis::Script::Call> calls;
+    const size_t last = std::min(items.size(), first + kPipeline);
+    calls.reserve(last - first);
+    for (size_t i = first; i < last; ++i) {
+      calls.push_back({{RedisKey(items[i].first)}, InvalidateArgs(items[i].first, items[i].second)});
+    }
+    LOCKSTEP_RETURN_IF_ERROR(breaker_->Allow());
+    Result<std::vector<Result<redis::Reply>>> replies =
+        InvalidateScript().RunPipelined(client_, calls, RedisDeadline(deadline));
+    breaker_->Record(replies.ok() ? Status::Ok() : replies.status());
+    if (!replies.ok()) return replies.status();
+    for (const Result<redis::Reply>& r : *replies) {
+      if (!r.ok()) return r.status();
+    }
+  }
+  return Status::Ok();
 }
 
 Status L2Store::BloomAdd(std::string_view key, const Deadline& deadline) {

@@ -1,5 +1,6 @@
 #include "lockstep/cdc/stream_publisher.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "lockstep/cdc/stream_entry.h"
@@ -33,10 +34,8 @@ end
 local i = 5
 for e = 1, tonumber(ARGV[4]) do
   local n = tonumber(ARGV[i])
-  local args = {KEYS[2], '*'}
-  for k = 1, n do args[k + 2] = ARGV[i + k] end
+  redis.call('XADD', KEYS[2], '*', unpack(ARGV, i + 1, i + n))
   i = i + n + 1
-  redis.call('XADD', unpack(args))
 end
 redis.call('SET', KEYS[1], ARGV[3])
 return 1
@@ -88,8 +87,9 @@ class StreamPublisherImpl final : public StreamPublisher {
     const uint64_t partial_done = checkpoint_.rows_done;
     GtidPosition position = checkpoint_.position;  // After the transactions fully consumed.
     std::vector<std::string> chunk;  // Entry arguments: field count, fields...
-    size_t chunk_rows = 0;     // Row entries in `chunk`.
+    size_t chunk_rows = 0;     // Row changes in `chunk`.
     size_t chunk_entries = 0;  // Other entries (DDL) in `chunk`.
+    size_t chunk_xadds = 0;    // Stream entries in `chunk` (a multi-row entry is one).
     size_t appended = 0;
     auto flush = [&](StreamCheckpoint next) -> Status {
       const std::string next_text = next.ToString();
@@ -98,7 +98,7 @@ class StreamPublisherImpl final : public StreamPublisher {
       args.push_back(std::to_string(options_.fence));
       args.push_back(stored_);
       args.push_back(next_text);
-      args.push_back(std::to_string(chunk_rows + chunk_entries));
+      args.push_back(std::to_string(chunk_xadds));
       for (std::string& a : chunk) args.push_back(std::move(a));
       LOCKSTEP_ASSIGN_OR_RETURN(int64_t ran, RunAppend(args, deadline));
       stored_ = next_text;
@@ -110,6 +110,7 @@ class StreamPublisherImpl final : public StreamPublisher {
       chunk.clear();
       chunk_rows = 0;
       chunk_entries = 0;
+      chunk_xadds = 0;
       return Status::Ok();
     };
     for (const CommittedTransaction* txn : txns) {
@@ -124,15 +125,26 @@ class StreamPublisherImpl final : public StreamPublisher {
           chunk.push_back(std::to_string(fields.size()));
           for (std::string& f : fields) chunk.push_back(std::move(f));
           ++chunk_entries;
+          ++chunk_xadds;
         }
       }
       while (row < total) {
-        std::vector<std::string> fields = EncodeStreamEntry(*txn, row);
+        // An entry never spans two appends: a partial checkpoint counts whole entries.
+        const size_t room = options_.max_rows_per_append - chunk_rows;
+        size_t end = row + 1;
+        std::vector<std::string> fields;
+        if (options_.max_rows_per_entry <= 1) {
+          fields = EncodeStreamEntry(*txn, row);
+        } else {
+          end = RowsEntryEnd(*txn, row, std::min(options_.max_rows_per_entry, room));
+          fields = EncodeRowsEntry(*txn, row, end);
+        }
         chunk.push_back(std::to_string(fields.size()));
         for (std::string& f : fields) chunk.push_back(std::move(f));
-        ++row;
-        ++chunk_rows;
-        if (chunk_rows == options_.max_rows_per_append && row < total) {
+        chunk_rows += end - row;
+        ++chunk_xadds;
+        row = end;
+        if (chunk_rows >= options_.max_rows_per_append && row < total) {
           StreamCheckpoint next;
           next.position = position;
           next.partial = txn->gtid;
@@ -228,6 +240,7 @@ Result<std::unique_ptr<StreamPublisher>> StreamPublisher::Create(redis::Client& 
                                                                  const StreamPublisherOptions& options) {
   if (options.stream.empty()) return Status::InvalidArgument("StreamPublisherOptions.stream must not be empty");
   if (options.max_rows_per_append == 0) return Status::InvalidArgument("max_rows_per_append must be > 0");
+  if (options.max_rows_per_entry == 0) return Status::InvalidArgument("max_rows_per_entry must be > 0");
   if (options.append_timeout <= std::chrono::milliseconds(0)) return Status::InvalidArgument("append_timeout must be > 0");
   if (options.fence < 0) return Status::InvalidArgument("StreamPublisherOptions.fence must be >= 0");
   return std::unique_ptr<StreamPublisher>(new StreamPublisherImpl(client, options));

@@ -151,8 +151,8 @@ class CdcE2eTest : public ShopdE2eTest {
     for (const redis::Reply& entry : reply->array()) {
       std::vector<std::string> fields;
       for (const redis::Reply& f : entry.array().at(1).array()) fields.push_back(f.str());
-      auto row = cdc::DecodeStreamEntry(fields);
-      if (row.ok()) out.push_back(std::move(*row));
+      auto rows = cdc::DecodeRowEntries(fields);
+      if (rows.ok()) out.insert(out.end(), rows->begin(), rows->end());
     }
     return out;
   }

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <span>
 #include <string_view>
 
 #include "lockstep/base/clock.h"
@@ -70,6 +71,19 @@ class ByteCache {
   // kUnavailable / kDeadlineExceeded when Redis could not be reached (the caller must
   // retry it later, see README). Thread-safe.
   virtual Status Invalidate(std::string_view key, int64_t new_version, const Deadline& deadline) = 0;
+
+  // One key's Invalidate, for InvalidateMany.
+  struct Invalidation {
+    std::string key;
+    int64_t new_version = kUnknownVersion;
+  };
+  // The same as Invalidate for each item in order (a key may repeat), with one Redis round
+  // trip per up to 500 items (one pipeline of the tombstone script) instead of one per
+  // key: what a change feed uses for a batch of changes. OK once Redis applied every item;
+  // on an error any prefix may have been applied (each item by itself is atomic) and the
+  // caller must retry all of them, which is harmless (an invalidation is idempotent).
+  // kInvalidArgument (nothing done) when a version is out of range. Thread-safe.
+  virtual Status InvalidateMany(std::span<const Invalidation> items, const Deadline& deadline) = 0;
 
   // Bloom filter (options.bloom_bits > 0; kFailedPrecondition otherwise). BloomAdd records
   // that `key` exists: call it after the create committed and before it returns (and

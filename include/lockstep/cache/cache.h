@@ -59,6 +59,14 @@ class Cache {
     return engine_->Invalidate(Codec::EncodeKey(key), new_version, deadline);
   }
 
+  // See ByteCache::InvalidateMany: (key, new_version) pairs, in order. Thread-safe.
+  Status InvalidateMany(std::span<const std::pair<K, int64_t>> items, const Deadline& deadline) {
+    std::vector<ByteCache::Invalidation> encoded;
+    encoded.reserve(items.size());
+    for (const auto& [key, version] : items) encoded.push_back({Codec::EncodeKey(key), version});
+    return engine_->InvalidateMany(encoded, deadline);
+  }
+
   ByteCache& engine() { return *engine_; }
   const ByteCache& engine() const { return *engine_; }
 

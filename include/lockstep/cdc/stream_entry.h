@@ -73,7 +73,25 @@ Result<StreamDdl> DecodeDdlEntry(const std::vector<std::string>& fields);
 std::vector<std::string> EncodeStreamEntry(const CommittedTransaction& txn, size_t row_index);
 
 // Parses EncodeStreamEntry's fields (alternating field, value; as XRANGE returns them).
-// kInvalidArgument on anything else.
+// kInvalidArgument on anything else (also a multi-row "rows" entry: use DecodeRowEntries).
 Result<StreamRow> DecodeStreamEntry(const std::vector<std::string>& fields);
+
+// The multi-row form ("type" "rows"): consecutive changes first..last-1 of one transaction
+// on the same table layout with the same op, in ONE stream entry, so that Redis appends,
+// stores and replicates one entry (not one per row) for a bulk change. Fields, in order:
+//   type "rows", gtid, row (index of the first change), count, rows (the transaction's
+//   number of changes), ts, db, table, op, pk — as for "row" —, then per column
+//   a:<column> / b:<column>: the column's `count` tagged values (after / before image),
+//   each as <decimal length>":"<tagged value>; length 0 = the row image lacks the column.
+// RowsEntryEnd(txn, first, max_rows) is where the entry starting at `first` ends: at most
+// max_rows (>= 1) changes, stopping before a change of another table layout or op.
+// REQUIRES: first < txn.changes.size(); for Encode, first < last <= RowsEntryEnd(...).
+size_t RowsEntryEnd(const CommittedTransaction& txn, size_t first, size_t max_rows);
+std::vector<std::string> EncodeRowsEntry(const CommittedTransaction& txn, size_t first, size_t last);
+
+// The row changes of a "row" or "rows" entry, in order (a "rows" entry's k-th has row =
+// first + k). kNotFound for another type (gap, ddl), kInvalidArgument when malformed.
+// What consumers should call.
+Result<std::vector<StreamRow>> DecodeRowEntries(const std::vector<std::string>& fields);
 
 }  // namespace lockstep::cdc

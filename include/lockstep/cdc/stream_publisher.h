@@ -50,7 +50,13 @@ struct StreamPublisherOptions {
   std::string fence_key;
   // Row changes per append (one Lua script call); a larger transaction is appended in
   // chunks, each one atomic with its checkpoint. > 0.
-  size_t max_rows_per_append = 500;
+  size_t max_rows_per_append = 5'000;
+  // Consecutive row changes of one transaction on the same table and op share one stream
+  // entry ("rows", see EncodeRowsEntry) up to this many; 1 = one "row" entry per change
+  // (EncodeStreamEntry, the format before multi-row entries). Consumers decode either with
+  // DecodeRowEntries. Redis's cost is per entry, so bulk changes need this to keep up with
+  // the binlog (BENCHMARKS.md "Binlog CDC"). > 0.
+  size_t max_rows_per_entry = 100;
   // Bound of one append when the caller's deadline is infinite. > 0.
   std::chrono::milliseconds append_timeout{5'000};
   // Optional callbacks (empty = not called), run on the publishing thread without locks;
@@ -67,7 +73,7 @@ struct StreamPublisherOptions {
 //
 // Guarantee (what the tests prove): each append is ONE Lua script that compares the
 // checkpoint key with the checkpoint this publisher last wrote (or loaded), XADDs the
-// chunk's entries (EncodeStreamEntry; ids chosen by Redis, increasing) and SETs the new
+// chunk's entries (EncodeRowsEntry / EncodeStreamEntry; ids chosen by Redis, increasing) and SETs the new
 // checkpoint — atomically, so the stream and its checkpoint never disagree, whatever
 // moment the publisher (or its process) dies at. A process that restarts, loads the
 // checkpoint and reads the binlog from checkpoint.position appends every later committed
@@ -102,7 +108,8 @@ class StreamPublisher {
 
   // Appends `txn`'s DDL entries and changes not yet in the stream and advances the
   // checkpoint past it (a transaction without either only advances the checkpoint).
-  // Returns the number of entries appended by this call (0 for a transaction already covered). On error nothing
+  // Returns the number of row changes and DDL entries appended by this call (0 for a
+  // transaction already covered; a multi-row entry counts its rows). On error nothing
   // of the failed chunk is appended (or, for kUnavailable/kDeadlineExceeded, maybe all of
   // it: call again with the same txn, which resolves it). REQUIRES: Load or Initialize
   // succeeded; transactions are passed in binlog order.

@@ -278,6 +278,54 @@ TEST_F(CacheTest, InvalidationReachesOtherInstancesL1) {
               static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
 }
 
+// InvalidateMany: the same effect per key as Invalidate (every instance's L1 and L2 drop
+// the old value, a paused fill of the old row is refused), for 1,200 keys in three
+// pipelines; a repeated key and an unknown version included.
+TEST_F(CacheTest, InvalidateManyActsAsInvalidateForEveryKey) {
+  FillGate gate;
+  auto a = OpenCache(client(), TestCacheOptions(prefix()), gate.Observer());
+  auto b = OpenCache(client(), TestCacheOptions(prefix()));
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->WaitBusHealthy(Deadline::After(kWaitBound)).ok());
+  constexpr int kKeys = 1'200;
+  for (int i = 0; i < kKeys; ++i) db_.Put("k" + std::to_string(i), "old");
+  for (int i = 0; i < kKeys; i += 100) EXPECT_EQ(ValueOf(*a, "k" + std::to_string(i)), "old");  // L1 + L2.
+  // A fill of key "racer" that read the old row waits at the gate during the invalidation.
+  db_.Put("racer", "old");
+  gate.Arm("racer");
+  std::string raced;
+  std::thread t([&] { raced = ValueOf(*a, "racer"); });
+  ASSERT_TRUE(gate.AwaitReached());
+  std::vector<ByteCache::Invalidation> items;
+  for (int i = 0; i < kKeys; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    db_.Put(key, "new");
+    items.push_back({key, i % 2 == 0 ? db_.Version(key) : kUnknownVersion});
+  }
+  items.push_back(items.front());  // A key twice.
+  db_.Put("racer", "new");
+  items.push_back({"racer", db_.Version("racer")});
+  ASSERT_TRUE(b->InvalidateMany(items, Deadline::After(kWaitBound)).ok());
+  gate.Release();
+  t.join();
+  EXPECT_EQ(raced, "old");  // Its load began before the write.
+  EXPECT_EQ(a->stats().stale_fills_refused, 1u);
+  EXPECT_EQ(ValueOf(*a, "racer"), "new");
+  // Instance a's L1 converges through the bus; L2 (a third instance) at once.
+  auto c = OpenCache(client(), TestCacheOptions(prefix()));
+  for (int i = 0; i < kKeys; i += 100) {
+    const std::string key = "k" + std::to_string(i);
+    EXPECT_EQ(ValueOf(*c, key), "new") << key;
+    const Deadline d = Deadline::After(kWaitBound);
+    while (ValueOf(*a, key) != "new" && !d.expired()) std::this_thread::yield();
+    EXPECT_EQ(ValueOf(*a, key), "new") << key;
+  }
+  EXPECT_EQ(b->stats().invalidations, static_cast<uint64_t>(kKeys + 2));
+  // An out-of-range version refuses the whole call before anything is done.
+  std::vector<ByteCache::Invalidation> bad = {{"k1", 5}, {"k2", -7}};
+  EXPECT_EQ(b->InvalidateMany(bad, Deadline::After(kWaitBound)).code(), StatusCode::kInvalidArgument);
+}
+
 // Heartbeats go to a channel of the sending instance only, never over the shared bus: a
 // watcher on the bus sees invalidations and no heartbeat, while its pattern subscription
 // sees the heartbeats arrive on their own channel (so some were sent while it watched).

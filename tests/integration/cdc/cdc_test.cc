@@ -157,9 +157,9 @@ class CdcTest : public testing::MariaDbTest {
     for (const redis::Reply& entry : reply->array()) {
       std::vector<std::string> fields;
       for (const redis::Reply& f : entry.array().at(1).array()) fields.push_back(f.str());
-      auto row = DecodeStreamEntry(fields);
-      EXPECT_TRUE(row.ok()) << row.status();
-      if (row.ok()) out.push_back(std::move(*row));
+      auto rows = DecodeRowEntries(fields);
+      EXPECT_TRUE(rows.ok()) << rows.status();
+      if (rows.ok()) out.insert(out.end(), rows->begin(), rows->end());
     }
     return out;
   }
@@ -584,9 +584,10 @@ TEST_F(CdcTest, RelayReportsAGapLoudly) {
   EXPECT_NE(gap->reason.find("gap"), std::string::npos);
   std::vector<std::string> second;
   for (const redis::Reply& f : reply->array()[1].array().at(1).array()) second.push_back(f.str());
-  Result<StreamRow> row = DecodeStreamEntry(second);
-  ASSERT_TRUE(row.ok()) << row.status();
-  EXPECT_EQ(*row->Get("id"), Value::Uint(2));
+  Result<std::vector<StreamRow>> rows = DecodeRowEntries(second);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(*rows->front().Get("id"), Value::Uint(2));
 }
 
 // Columns added and dropped between streamed rows: each row is decoded with the layout

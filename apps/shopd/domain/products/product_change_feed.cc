@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <iterator>
+#include <map>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -97,18 +99,46 @@ lockstep::Result<std::unique_ptr<ProductChangeFeed>> ProductChangeFeed::Start(lo
 }
 
 Status ProductChangeFeed::Handle(std::vector<lockstep::redis::StreamEntry>& entries, std::vector<Status>& per_entry) {
-  // A flush covers every product: one per batch is enough however many gap/DDL entries
-  // it holds (and it makes the batch's row invalidations redundant, but they are cheap).
-  for (size_t i = 0; i < entries.size(); ++i) {
-    per_entry[i] = HandleOne(entries[i]);
-    if (!per_entry[i].ok()) {
-      failures_.fetch_add(1, std::memory_order_relaxed);
-      // Keep order: an entry after a failed one may be older news for the same product,
-      // but leaving later entries pending too keeps the retry simple and in order.
-      for (size_t j = i + 1; j < entries.size(); ++j) per_entry[j] = Status::Unavailable("earlier entry failed");
-      return Status::Ok();
+  std::vector<Change> changes;
+  size_t unsettled = 0;  // Entries [unsettled, i) have their changes in `changes`.
+  // Entries [from, size) fail with `s` (the first of them with `first`): they stay pending
+  // and are retried in order.
+  auto fail_from = [&](size_t from, const Status& first) {
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    for (size_t j = from; j < entries.size(); ++j) {
+      per_entry[j] = j == from ? first : Status::Unavailable("earlier entry failed");
     }
+  };
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const std::string_view type = TypeOf(entries[i].fields);
+    if (type == "row" || type == "rows") {
+      if (Status s = Collect(entries[i], changes); !s.ok()) {
+        if (Status settled = Settle(changes); !settled.ok()) {
+          fail_from(unsettled, settled);
+          return Status::Ok();
+        }
+        fail_from(i, s);
+        return Status::Ok();
+      }
+      continue;
+    }
+    if (type == "gap" || type == "ddl") {
+      if (Status s = Settle(changes); !s.ok()) {
+        fail_from(unsettled, s);
+        return Status::Ok();
+      }
+      changes.clear();
+      unsettled = i;
+      if (Status s = Flush(entries[i]); !s.ok()) {
+        fail_from(i, s);
+        return Status::Ok();
+      }
+      unsettled = i + 1;
+      continue;
+    }
+    ignored_.fetch_add(1, std::memory_order_relaxed);
   }
+  if (Status s = Settle(changes); !s.ok()) fail_from(unsettled, s);
   return Status::Ok();
 }
 
@@ -157,13 +187,13 @@ int64_t AgeMs(std::string_view entry_id) {
 
 }  // namespace
 
-Status ProductChangeFeed::HandleOne(const lockstep::redis::StreamEntry& entry) {
-  const std::string_view type = TypeOf(entry.fields);
-  if (type == "row") {
-    LOCKSTEP_ASSIGN_OR_RETURN(lockstep::cdc::StreamRow row, lockstep::cdc::DecodeStreamEntry(Flatten(entry.fields)));
+Status ProductChangeFeed::Collect(const lockstep::redis::StreamEntry& entry, std::vector<Change>& changes) {
+  LOCKSTEP_ASSIGN_OR_RETURN(std::vector<lockstep::cdc::StreamRow> rows,
+                            lockstep::cdc::DecodeRowEntries(Flatten(entry.fields)));
+  for (lockstep::cdc::StreamRow& row : rows) {
     if (row.database != options_.database || row.table != "products") {
       ignored_.fetch_add(1, std::memory_order_relaxed);
-      return Status::Ok();
+      continue;
     }
     const std::optional<int64_t> id = IntOf(row.Get("id"));
     if (!id) return Status::InvalidArgument("cdc entry ", entry.id, ": products row without an integer id");
@@ -180,38 +210,47 @@ Status ProductChangeFeed::HandleOne(const lockstep::redis::StreamEntry& entry) {
     }
     if (row.op == lockstep::cdc::RowOp::kUpdate && SameCachedColumns(row.before, row.after)) {
       ignored_.fetch_add(1, std::memory_order_relaxed);  // Nothing the cache holds changed.
+      continue;
+    }
+    changes.push_back(Change{*id, version, std::move(row), entry.id});
+  }
+  return Status::Ok();
+}
+
+Status ProductChangeFeed::Settle(const std::vector<Change>& changes) {
+  if (changes.empty()) return Status::Ok();
+  LOCKSTEP_RETURN_IF_ERROR(AwaitVisible(changes));
+  std::vector<std::pair<int64_t, int64_t>> invalidations;
+  invalidations.reserve(changes.size());
+  for (const Change& c : changes) invalidations.emplace_back(c.id, c.version);
+  LOCKSTEP_RETURN_IF_ERROR(products_.InvalidateChanges(invalidations, lockstep::Deadline::Infinite()));
+  invalidated_.fetch_add(changes.size(), std::memory_order_relaxed);
+  const int64_t age = AgeMs(changes.front().entry_id);  // The oldest of the batch.
+  if (age > kSlowInvalidationMs) {
+    slow_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("cdc: {} product change(s) invalidated, the oldest {} ms after it entered the stream (entry {})",
+                 changes.size(), age, changes.front().entry_id);
+  }
+  return Status::Ok();
+}
+
+Status ProductChangeFeed::Flush(const lockstep::redis::StreamEntry& entry) {
+  const std::string_view type = TypeOf(entry.fields);
+  std::string what;
+  if (type == "gap") {
+    LOCKSTEP_ASSIGN_OR_RETURN(lockstep::cdc::StreamGap gap, lockstep::cdc::DecodeGapEntry(Flatten(entry.fields)));
+    what = "gap from " + gap.from.ToString() + " to " + gap.to.ToString() + " (" + gap.reason + ")";
+  } else {
+    LOCKSTEP_ASSIGN_OR_RETURN(lockstep::cdc::StreamDdl ddl, lockstep::cdc::DecodeDdlEntry(Flatten(entry.fields)));
+    if (ddl.database != options_.database && ddl.statement.find(options_.database) == std::string::npos) {
+      ignored_.fetch_add(1, std::memory_order_relaxed);
       return Status::Ok();
     }
-    LOCKSTEP_RETURN_IF_ERROR(AwaitVisible(*id, row));
-    LOCKSTEP_RETURN_IF_ERROR(products_.InvalidateChange(*id, version, lockstep::Deadline::Infinite()));
-    invalidated_.fetch_add(1, std::memory_order_relaxed);
-    const int64_t age = AgeMs(entry.id);
-    if (age > kSlowInvalidationMs) {
-      slow_.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("cdc: product {} invalidated {} ms after its change entered the stream (entry {})", *id, age,
-                   entry.id);
-    }
-    return Status::Ok();
+    what = "DDL '" + ddl.statement.substr(0, 200) + "'";
   }
-  if (type == "gap" || type == "ddl") {
-    std::string what;
-    if (type == "gap") {
-      LOCKSTEP_ASSIGN_OR_RETURN(lockstep::cdc::StreamGap gap, lockstep::cdc::DecodeGapEntry(Flatten(entry.fields)));
-      what = "gap from " + gap.from.ToString() + " to " + gap.to.ToString() + " (" + gap.reason + ")";
-    } else {
-      LOCKSTEP_ASSIGN_OR_RETURN(lockstep::cdc::StreamDdl ddl, lockstep::cdc::DecodeDdlEntry(Flatten(entry.fields)));
-      if (ddl.database != options_.database && ddl.statement.find(options_.database) == std::string::npos) {
-        ignored_.fetch_add(1, std::memory_order_relaxed);
-        return Status::Ok();
-      }
-      what = "DDL '" + ddl.statement.substr(0, 200) + "'";
-    }
-    LOCKSTEP_ASSIGN_OR_RETURN(int64_t n, products_.InvalidateAll(lockstep::Deadline::After(kFlushBudget)));
-    (type == "gap" ? flushes_gap_ : flushes_ddl_).fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("cdc: {} -> invalidated all {} products", what, n);
-    return Status::Ok();
-  }
-  ignored_.fetch_add(1, std::memory_order_relaxed);
+  LOCKSTEP_ASSIGN_OR_RETURN(int64_t n, products_.InvalidateAll(lockstep::Deadline::After(kFlushBudget)));
+  (type == "gap" ? flushes_gap_ : flushes_ddl_).fetch_add(1, std::memory_order_relaxed);
+  spdlog::warn("cdc: {} -> invalidated all {} products", what, n);
   return Status::Ok();
 }
 
@@ -219,34 +258,41 @@ Status ProductChangeFeed::HandleOne(const lockstep::redis::StreamEntry& entry) {
 // storage engine's commit makes it visible to other sessions. An invalidation made in that
 // window is too early: a load that starts after its tombstone can still read the old row and
 // fill it (measured: ~1 in 2,000 direct UPDATEs stayed stale until the product's next change).
-// So the change must be visible before the tombstone is written: the row read back no longer
-// equals the before-image (update), exists (insert), is gone (delete). A row that changed
-// again meanwhile (it equals the before-image again: A -> B -> A) is waited for only up to
-// kVisibilityBudget; its later change has an entry of its own.
-Status ProductChangeFeed::AwaitVisible(int64_t id, const lockstep::cdc::StreamRow& row) {
+// So every change must be visible before the tombstones are written: its row read back no
+// longer equals the before-image (update, delete) or exists (insert). For a product changed
+// several times in the batch only its last change is checked (commits become visible in
+// binlog order, so the earlier ones are visible once it is); all the batch's products are
+// read with one IN query per attempt. A row that changed again meanwhile (it equals the
+// before-image again: A -> B -> A) is waited for only up to kVisibilityBudget; its later
+// change has an entry of its own.
+Status ProductChangeFeed::AwaitVisible(const std::vector<Change>& changes) {
+  std::map<int64_t, const Change*> last;  // Per product, its last change in the batch.
+  for (const Change& c : changes) last[c.id] = &c;
   const lockstep::Deadline budget = lockstep::Deadline::After(kVisibilityBudget);
-  for (int attempt = 0;; ++attempt) {
-    LOCKSTEP_ASSIGN_OR_RETURN(std::optional<Product> now, products_.ReadCommitted(id, lockstep::Deadline::After(kFlushBudget)));
-    bool visible = false;
-    switch (row.op) {
-      case lockstep::cdc::RowOp::kInsert:
-        visible = now.has_value();
-        break;
-      case lockstep::cdc::RowOp::kUpdate:
-        visible = !now.has_value() || !MatchesImage(*now, row.before);
-        break;
-      case lockstep::cdc::RowOp::kDelete:
-        visible = !now.has_value() || !MatchesImage(*now, row.before);
-        break;
+  bool waited = false;
+  while (true) {
+    std::vector<int64_t> ids;
+    ids.reserve(last.size());
+    for (const auto& [id, change] : last) ids.push_back(id);
+    using Rows = std::map<int64_t, Product>;
+    LOCKSTEP_ASSIGN_OR_RETURN(Rows now, products_.ReadCommitted(ids, lockstep::Deadline::After(kFlushBudget)));
+    for (auto it = last.begin(); it != last.end();) {
+      const lockstep::cdc::StreamRow& row = it->second->row;
+      const auto found = now.find(it->first);
+      const bool exists = found != now.end();
+      const bool visible = row.op == lockstep::cdc::RowOp::kInsert ? exists
+                                                                    : !exists || !MatchesImage(found->second, row.before);
+      it = visible ? last.erase(it) : std::next(it);
     }
-    if (visible) {
-      if (attempt > 0) waited_.fetch_add(1, std::memory_order_relaxed);
+    if (last.empty()) {
+      if (waited) waited_.fetch_add(1, std::memory_order_relaxed);
       return Status::Ok();
     }
     if (budget.expired()) {
-      visibility_timeouts_.fetch_add(1, std::memory_order_relaxed);
+      visibility_timeouts_.fetch_add(last.size(), std::memory_order_relaxed);
       return Status::Ok();
     }
+    waited = true;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));  // The engine commit follows the binlog write.
   }
 }
@@ -266,11 +312,11 @@ void ProductChangeFeed::CollectMetrics(std::vector<prometheus::MetricFamily>& ou
       static_cast<double>(flushes_ddl_.load(std::memory_order_relaxed))));
   out.push_back(lockstep::prometheus::CounterFamily(
       "shopd_cdc_slow_invalidations_total",
-      "Product invalidations done more than 100 ms after their change entered the stream (Redis's clock vs ours).",
+      "Batches of product invalidations done more than 100 ms after their oldest change entered the stream (Redis's clock vs ours).",
       static_cast<double>(slow_.load(std::memory_order_relaxed))));
   out.push_back(lockstep::prometheus::CounterFamily(
       "shopd_cdc_visibility_waits_total",
-      "Changes that reached the stream before their commit was visible in MariaDB (invalidated once it was).",
+      "Batches of changes that reached the stream before their commit was visible in MariaDB (invalidated once it was).",
       static_cast<double>(waited_.load(std::memory_order_relaxed))));
   out.push_back(lockstep::prometheus::CounterFamily(
       "shopd_cdc_visibility_timeouts_total",

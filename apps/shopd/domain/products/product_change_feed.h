@@ -60,9 +60,25 @@ class ProductChangeFeed {
 
  private:
   ProductChangeFeed(ProductService& products, ProductChangeFeedOptions options);
+  // A product row change still to be invalidated.
+  struct Change {
+    int64_t id = 0;
+    int64_t version = 0;  // lockstep::cache::kUnknownVersion when the change did not bump it.
+    lockstep::cdc::StreamRow row;
+    std::string entry_id;  // Of the stream entry it came in.
+  };
+
+  // The row changes of a batch are gathered in order and settled together (one visibility
+  // read for their ids, one Redis pipeline); a gap or DDL entry first settles the changes
+  // before it, then flushes every product.
   lockstep::Status Handle(std::vector<lockstep::redis::StreamEntry>& entries, std::vector<lockstep::Status>& per_entry);
-  lockstep::Status HandleOne(const lockstep::redis::StreamEntry& entry);
-  lockstep::Status AwaitVisible(int64_t id, const lockstep::cdc::StreamRow& row);
+  // Appends the product changes of a "row"/"rows" entry to `changes` (none when the entry
+  // concerns another table or nothing the cache holds).
+  lockstep::Status Collect(const lockstep::redis::StreamEntry& entry, std::vector<Change>& changes);
+  lockstep::Status Flush(const lockstep::redis::StreamEntry& entry);
+  // AwaitVisible, then the invalidations of `changes`, in order.
+  lockstep::Status Settle(const std::vector<Change>& changes);
+  lockstep::Status AwaitVisible(const std::vector<Change>& changes);
 
   ProductService& products_;
   const ProductChangeFeedOptions options_;

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <charconv>
+#include <tuple>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
+#include "domain/multi_row.h"
 #include "domain/validation.h"
 #include "lockstep/prometheus/snapshots.h"
 #include "lockstep/sql/pool.h"
@@ -257,18 +259,32 @@ void ProductService::InvalidateAfterCommit(int64_t id, int64_t version, int64_t 
   }
 }
 
-lockstep::Status ProductService::InvalidateChange(int64_t id, int64_t version, const lockstep::Deadline& deadline) {
+lockstep::Status ProductService::InvalidateChanges(std::span<const std::pair<int64_t, int64_t>> changes,
+                                                   const lockstep::Deadline& deadline) {
   if (cache_ == nullptr) return Status::Ok();
-  return cache_->Invalidate(id, version, deadline);
+  return cache_->InvalidateMany(changes, deadline);
 }
 
-lockstep::Result<std::optional<Product>> ProductService::ReadCommitted(int64_t id, const lockstep::Deadline& deadline) {
-  lockstep::Result<Product> p = LoadFromDb(id, deadline);
-  if (!p.ok()) {
-    if (p.status().code() == lockstep::StatusCode::kNotFound) return std::optional<Product>();
-    return p.status();
-  }
-  return std::optional<Product>(std::move(p).value());
+lockstep::Result<std::map<int64_t, Product>> ProductService::ReadCommitted(const std::vector<int64_t>& ids,
+                                                                          const lockstep::Deadline& deadline) {
+  std::map<int64_t, Product> out;
+  if (ids.empty()) return out;
+  std::vector<std::tuple<int64_t>> items;
+  items.reserve(ids.size());
+  for (int64_t id : ids) items.emplace_back(id);
+  lockstep::sql::RunOptions options;
+  options.tx.isolation = lockstep::sql::IsolationLevel::kReadCommitted;
+  LOCKSTEP_RETURN_IF_ERROR(lockstep::sql::RunInTransaction(
+      pool_, options, deadline, [&](lockstep::sql::Transaction& tx) -> Status {
+        out.clear();
+        return QueryMultiRow(tx, "SELECT id, name, price, stock, version, stock_mode FROM products WHERE id IN (", "?",
+                             ")", items, [&](const lockstep::sql::Row& row) -> Status {
+                               LOCKSTEP_ASSIGN_OR_RETURN(Product p, ProductFromRow(row));
+                               out[p.id] = std::move(p);
+                               return Status::Ok();
+                             });
+      }));
+  return out;
 }
 
 lockstep::Result<int64_t> ProductService::InvalidateAll(const lockstep::Deadline& deadline) {
@@ -289,10 +305,11 @@ lockstep::Result<int64_t> ProductService::InvalidateAll(const lockstep::Deadline
         ids.push_back(id);
       }
     }
-    for (int64_t id : ids) {
-      LOCKSTEP_RETURN_IF_ERROR(cache_->Invalidate(id, lockstep::cache::kUnknownVersion, deadline));
-      ++invalidated;
-    }
+    std::vector<std::pair<int64_t, int64_t>> changes;
+    changes.reserve(ids.size());
+    for (int64_t id : ids) changes.emplace_back(id, lockstep::cache::kUnknownVersion);
+    LOCKSTEP_RETURN_IF_ERROR(cache_->InvalidateMany(changes, deadline));
+    invalidated += static_cast<int64_t>(ids.size());
     if (static_cast<int64_t>(ids.size()) < kPage) return invalidated;
     after = ids.back();
   }

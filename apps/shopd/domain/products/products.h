@@ -7,9 +7,11 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <prometheus/metric_family.h>
@@ -110,13 +112,17 @@ class ProductService {
   // without a cache. Thread-safe.
   void StockChanged(int64_t id) LOCKSTEP_EXCLUDES(bg_mu_);
 
-  // Change data capture (ProductChangeFeed): a row of `products` changed outside this
-  // service's knowledge; invalidates `id` to `version` (lockstep::cache::kUnknownVersion
-  // when the change did not bump it). OK without a cache. Thread-safe.
-  lockstep::Status InvalidateChange(int64_t id, int64_t version, const lockstep::Deadline& deadline);
-  // The row of `id` as MariaDB has it committed now, bypassing the cache; nullopt if there
-  // is none. Thread-safe.
-  lockstep::Result<std::optional<Product>> ReadCommitted(int64_t id, const lockstep::Deadline& deadline);
+  // Change data capture (ProductChangeFeed): rows of `products` changed outside this
+  // service's knowledge; invalidates each (id, version) in order (version
+  // lockstep::cache::kUnknownVersion when the change did not bump it), one Redis round trip
+  // per up to 500. OK without a cache; on error retry all (idempotent). Thread-safe.
+  lockstep::Status InvalidateChanges(std::span<const std::pair<int64_t, int64_t>> changes,
+                                     const lockstep::Deadline& deadline);
+  // The rows of `ids` as MariaDB has them committed now, bypassing the cache (a fresh
+  // READ COMMITTED read, up to 32 ids per statement); an id without a row is absent from
+  // the map. Thread-safe.
+  lockstep::Result<std::map<int64_t, Product>> ReadCommitted(const std::vector<int64_t>& ids,
+                                                             const lockstep::Deadline& deadline);
   // Invalidates every product with an unknown version (after a CDC gap or DDL on the
   // table: anything may have changed). Returns how many were invalidated; stops at the
   // first failure. 0 without a cache. Thread-safe.
