@@ -51,31 +51,39 @@ return 1
 
 const redis::Script& InvalidateScript() {
   static const redis::Script script(R"lua(
-if ARGV[6] == '1' then
-  if ARGV[5] == '1' then
-    local t = redis.call('TIME')
-    local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-    local v = tonumber(ARGV[1])
-    local cur = redis.call('HMGET', KEYS[1], 'k', 'v')
-    local keep = false
-    if cur[1] then
-      local cv = tonumber(cur[2])
-      if cur[1] == 'x' then
-        if cv > v then v = cv end
-      elseif cv >= v then
-        keep = true
-      end
-    end
-    if not keep then
-      redis.call('DEL', KEYS[1])
-      redis.call('HSET', KEYS[1], 'k', 'x', 'v', string.format('%.0f', v), 'ts', string.format('%.0f', now))
-      redis.call('PEXPIRE', KEYS[1], ARGV[2])
-    end
-  else
-    redis.call('DEL', KEYS[1])
-  end
+local versioned = ARGV[3] == '1'
+local l2 = ARGV[4] == '1'
+local now = 0
+if l2 and versioned then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+for i = 1, #KEYS do
+  local key = KEYS[i]
+  if l2 then
+    if versioned then
+      local v = tonumber(ARGV[3 + 2 * i])
+      local cur = redis.call('HMGET', key, 'k', 'v')
+      local keep = false
+      if cur[1] then
+        local cv = tonumber(cur[2])
+        if cur[1] == 'x' then
+          if cv > v then v = cv end
+        elseif cv >= v then
+          keep = true
+        end
+      end
+      if not keep then
+        redis.call('DEL', key)
+        redis.call('HSET', key, 'k', 'x', 'v', string.format('%.0f', v), 'ts', string.format('%.0f', now))
+        redis.call('PEXPIRE', key, ARGV[1])
+      end
+    else
+      redis.call('DEL', key)
+    end
+  end
+  redis.call('PUBLISH', ARGV[2], ARGV[4 + 2 * i])
+end
 return 1
 )lua");
   return script;

@@ -15,8 +15,10 @@ const redis::Script& ReadScript();
 // versioned (1|0). Returns 1 stored, 0 same version there, -1 newer version there,
 // -2 a tombstone the load did not start after, -3 the load started more than max_age ago.
 const redis::Script& FillScript();
-// KEYS[1] = key. ARGV: version, tombstone_ttl_ms, channel, message, versioned (1|0),
-// l2 (1|0: write the tombstone; 0 = publish only). Returns 1.
+// KEYS = the keys to invalidate (one or many; same slot if Redis Cluster is ever used).
+// ARGV: tombstone_ttl_ms, channel, versioned (1|0), l2 (1|0: write the tombstones; 0 =
+// publish only), then per key, in KEYS order: version, message. Each key as if alone, in
+// order, under one Redis TIME. Returns 1.
 const redis::Script& InvalidateScript();
 
 // KEYS[1] = Bloom bitmap; ARGV = bit positions to set. Returns 1.

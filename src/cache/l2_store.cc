@@ -90,27 +90,38 @@ Result<FillOutcome> L2Store::Fill(std::string_view key, const Versioned<std::str
   }
 }
 
-std::vector<std::string> L2Store::InvalidateArgs(std::string_view key, int64_t version) const {
-  return {std::to_string(version), std::to_string(options_.tombstone_ttl.count()), bus_channel_,
-          InvalidationBus::InvalidationMessage(key, version), options_.versioned_fills ? "1" : "0",
-          options_.l2_enabled ? "1" : "0"};
+std::vector<std::string> L2Store::InvalidateArgs(const std::vector<std::pair<std::string, int64_t>>& items,
+                                                 size_t first, size_t last) const {
+  std::vector<std::string> args = {std::to_string(options_.tombstone_ttl.count()), bus_channel_,
+                                   options_.versioned_fills ? "1" : "0", options_.l2_enabled ? "1" : "0"};
+  args.reserve(4 + 2 * (last - first));
+  for (size_t i = first; i < last; ++i) {
+    args.push_back(std::to_string(items[i].second));
+    args.push_back(InvalidationBus::InvalidationMessage(items[i].first, items[i].second));
+  }
+  return args;
 }
 
 Status L2Store::Invalidate(std::string_view key, int64_t version, const Deadline& deadline) {
   if (!options_.l2_enabled && !options_.l1_enabled) return Status::Ok();
-  return RunScript(InvalidateScript(), {RedisKey(key)}, InvalidateArgs(key, version), RedisDeadline(deadline))
-      .status();
+  const std::vector<std::pair<std::string, int64_t>> one = {{std::string(key), version}};
+  return RunScript(InvalidateScript(), {RedisKey(key)}, InvalidateArgs(one, 0, 1), RedisDeadline(deadline)).status();
 }
 
 Status L2Store::InvalidateMany(const std::vector<std::pair<std::string, int64_t>>& items, const Deadline& deadline) {
   if (!options_.l2_enabled && !options_.l1_enabled) return Status::Ok();
-  constexpr size_t kPipeline = 500;
-  for (size_t first = 0; first < items.size(); first += kPipeline) {
+  constexpr size_t kKeysPerScript = 100;
+  constexpr size_t kScriptsPerPipeline = 10;
+  for (size_t first = 0; first < items.size(); first += kKeysPerScript * kScriptsPerPipeline) {
     std::vector<redis::Script::Call> calls;
-    const size_t last = std::min(items.size(), first + kPipeline);
-    calls.reserve(last - first);
-    for (size_t i = first; i < last; ++i) {
-      calls.push_back({{RedisKey(items[i].first)}, InvalidateArgs(items[i].first, items[i].second)});
+    const size_t end = std::min(items.size(), first + kKeysPerScript * kScriptsPerPipeline);
+    for (size_t at = first; at < end; at += kKeysPerScript) {
+      const size_t last = std::min(end, at + kKeysPerScript);
+      redis::Script::Call call;
+      call.keys.reserve(last - at);
+      for (size_t i = at; i < last; ++i) call.keys.push_back(RedisKey(items[i].first));
+      call.args = InvalidateArgs(items, at, last);
+      calls.push_back(std::move(call));
     }
     LOCKSTEP_RETURN_IF_ERROR(breaker_->Allow());
     Result<std::vector<Result<redis::Reply>>> replies =

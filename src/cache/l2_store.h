@@ -57,8 +57,9 @@ class L2Store {
   // returning OK when neither L1 nor L2 is enabled. `deadline` is capped at redis_timeout.
   // Errors: Redis failures (kUnavailable while the breaker is open). Thread-safe.
   Status Invalidate(std::string_view key, int64_t version, const Deadline& deadline);
-  // Invalidate for each (key, version), in order, as pipelines of up to 500 scripts. OK
-  // when every one ran; else the first error (a prefix may have run). Thread-safe.
+  // Invalidate for each (key, version), in order: one script per up to 100 keys, up to 10
+  // scripts per pipeline. OK when every one ran; else the first error (a prefix may have
+  // run). Thread-safe.
   Status InvalidateMany(const std::vector<std::pair<std::string, int64_t>>& items, const Deadline& deadline);
 
   // ByteCache::BloomAdd / BloomMarkReady: kFailedPrecondition when options.bloom_bits is
@@ -74,7 +75,9 @@ class L2Store {
   // `outer` capped at options.redis_timeout.
   Deadline RedisDeadline(const Deadline& outer = Deadline::Infinite()) const;
   std::vector<std::string> BloomArgs(std::string_view key) const;
-  std::vector<std::string> InvalidateArgs(std::string_view key, int64_t version) const;
+  // The invalidate script's ARGV for items [first, last).
+  std::vector<std::string> InvalidateArgs(const std::vector<std::pair<std::string, int64_t>>& items, size_t first,
+                                          size_t last) const;
   // One script call through the breaker.
   Result<redis::Reply> RunScript(const redis::Script& script, const std::vector<std::string>& keys,
                                  const std::vector<std::string>& args, const Deadline& deadline);

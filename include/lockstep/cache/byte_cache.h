@@ -78,7 +78,7 @@ class ByteCache {
     int64_t new_version = kUnknownVersion;
   };
   // The same as Invalidate for each item in order (a key may repeat), with one Redis round
-  // trip per up to 500 items (one pipeline of the tombstone script) instead of one per
+  // trip per up to 1,000 items (one pipeline of tombstone scripts of 100 keys each) instead of one per
   // key: what a change feed uses for a batch of changes. OK once Redis applied every item;
   // on an error any prefix may have been applied (each item by itself is atomic) and the
   // caller must retry all of them, which is harmless (an invalidation is idempotent).

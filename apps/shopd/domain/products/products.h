@@ -115,7 +115,7 @@ class ProductService {
   // Change data capture (ProductChangeFeed): rows of `products` changed outside this
   // service's knowledge; invalidates each (id, version) in order (version
   // lockstep::cache::kUnknownVersion when the change did not bump it), one Redis round trip
-  // per up to 500. OK without a cache; on error retry all (idempotent). Thread-safe.
+  // per up to 1,000. OK without a cache; on error retry all (idempotent). Thread-safe.
   lockstep::Status InvalidateChanges(std::span<const std::pair<int64_t, int64_t>> changes,
                                      const lockstep::Deadline& deadline);
   // The rows of `ids` as MariaDB has them committed now, bypassing the cache (a fresh
