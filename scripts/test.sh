@@ -4,7 +4,9 @@
 #   2. g++ build (warnings are errors) running every unit + integration test against private
 #      MariaDB/Redis servers that ctest starts and stops (fixture `servers`),
 #   3. TSan build running the tests labelled `tsan` (our own concurrency code),
-#   4. clang-14 -Wthread-safety build of the library.
+#   4. clang-14 -Wthread-safety build of the library,
+#   5. the libFuzzer targets (fuzz/, clang-14, ASan+UBSan) over their seed corpora for a
+#      fixed number of inputs each (scripts/fuzz.sh --runs).
 # Options: --quick (phase 2 only), --asan (adds an ASan+UBSan run of every test),
 #          --jobs N (build parallelism; default: nproc).
 # Build trees go to build/ci-* inside the checkout (git-ignored). Exit code != 0 on any failure.
@@ -69,6 +71,10 @@ CXX=clang++-14 configure build/ci-clang-tsa -DLOCKSTEP_THREAD_SAFETY=ON \
   -DLOCKSTEP_BUILD_TESTS=OFF -DLOCKSTEP_BUILD_BENCHMARKS=OFF -DLOCKSTEP_BUILD_APPS=OFF
 ninja -C build/ci-clang-tsa -j "$jobs"
 end "clang-14 thread-safety build"
+
+begin "fuzz (libFuzzer, 20,000 inputs per target)"
+scripts/fuzz.sh --runs 20000 --dir build/ci-fuzz
+end "fuzz (libFuzzer, 20,000 inputs per target)"
 
 if [ "$asan" = 1 ]; then
   begin "asan+ubsan build + tests"

@@ -332,7 +332,16 @@ Result<std::vector<StreamRow>> DecodeRowEntries(const std::vector<std::string>& 
     (void)header;
   }
   if (!h.has_gtid || !h.has_op) return Status::InvalidArgument("rows entry lacks gtid or op");
-  if (h.count > 1'000'000) return Status::InvalidArgument("rows entry count ", h.count, " too large");
+  // Bound the allocation by the data: every row has at least one image value of at least
+  // two bytes ("0:") in the first image field.
+  size_t first_image = 0;
+  for (size_t i = 2; i < fields.size() && first_image == 0; i += 2) {
+    if (IsImageField(fields[i])) first_image = i + 1;
+  }
+  if (first_image == 0) return Status::InvalidArgument("rows entry without row images");
+  if (h.count > fields[first_image].size() / 2) {
+    return Status::InvalidArgument("rows entry count ", h.count, " exceeds its packed values");
+  }
   std::vector<StreamRow> out(h.count, h.row);
   for (uint64_t k = 0; k < h.count; ++k) out[k].row = h.row.row + k;
   for (size_t i = 2; i < fields.size(); i += 2) {

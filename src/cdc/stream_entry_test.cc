@@ -181,6 +181,13 @@ TEST(StreamEntryTest, MalformedMultiRowEntriesAreRefused) {
   std::vector<std::string> no_count = head;
   no_count[7] = "0";
   EXPECT_FALSE(DecodeRowEntries(no_count).ok());
+  // A count the packed values cannot hold is refused before anything is allocated for it.
+  std::vector<std::string> huge = head;
+  huge[7] = "1000000";
+  huge.push_back("a:id");
+  huge.push_back("2:i1");
+  EXPECT_FALSE(DecodeRowEntries(huge).ok());
+  EXPECT_FALSE(DecodeRowEntries(head).ok());  // No image at all.
 }
 
 }  // namespace
