@@ -132,6 +132,15 @@ lockstep::Result<std::unique_ptr<lockstep::sql::Pool>> OpenMariaDb(const shopd::
   }
 }
 
+// Readiness of a MariaDB pool: `SELECT 1` answers within min(deadline, 2 s).
+std::function<lockstep::Status(const lockstep::Deadline&)> PoolAnswers(lockstep::sql::Pool& pool) {
+  return [&pool](const lockstep::Deadline& d) -> lockstep::Status {
+    const lockstep::Deadline capped = d.CappedAt(std::chrono::seconds(2));
+    LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool.Acquire(capped));
+    return conn.Query("SELECT 1", capped).status();
+  };
+}
+
 lockstep::cache::CacheOptions ProductCacheOptions(const shopd::config::ShopdConfig& c) {
   lockstep::cache::CacheOptions o;
   o.key_prefix = c.EffectiveRedisKeyPrefix();
@@ -479,11 +488,8 @@ int main(int argc, char** argv) {
   server_options.gate = gate;
   shopd::http::Server server(std::move(server_options));
   std::vector<shopd::http::ReadinessCheck> readiness;
-  readiness.push_back({"mariadb", [&pool](const lockstep::Deadline& d) -> lockstep::Status {
-                         const lockstep::Deadline capped = d.CappedAt(std::chrono::seconds(2));
-                         LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, (*pool)->Acquire(capped));
-                         return conn.Query("SELECT 1", capped).status();
-                       }});
+  readiness.push_back({"mariadb", PoolAnswers(**pool)});
+  if (payments_pool != nullptr) readiness.push_back({"payments_mariadb", PoolAnswers(*payments_pool)});
   readiness.push_back({"redis", [&redis](const lockstep::Deadline& d) {
                          return (*redis)->Ping(d.CappedAt(std::chrono::seconds(2)));
                        }});
