@@ -21,10 +21,9 @@ namespace {
 // "k1=v1 k2=v2 ..." with int64 values, exactly the keys in `keys`.
 Result<std::map<std::string, int64_t>> ParseFields(std::string_view payload, std::initializer_list<const char*> keys) {
   std::map<std::string, int64_t> out;
-  while (!payload.empty()) {
-    const size_t space = payload.find(' ');
-    const std::string_view field = payload.substr(0, space);
-    payload = space == std::string_view::npos ? std::string_view() : payload.substr(space + 1);
+  for (size_t start = 0, space = 0; space != std::string_view::npos; start = space + 1) {
+    space = payload.find(' ', start);
+    const std::string_view field = payload.substr(start, space == std::string_view::npos ? space : space - start);
     const size_t eq = field.find('=');
     if (eq == std::string_view::npos) return Status::InvalidArgument("checkout payload: bad field '", field, "'");
     int64_t v = 0;
