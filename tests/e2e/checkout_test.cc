@@ -270,6 +270,33 @@ TEST_F(CheckoutTest, KillNineOfTheCoordinatorAtEachStepIsRecoveredByTheOtherInst
   EXPECT_EQ(MetricValue(metrics, "lockstep_tcc_recoveries_total", {"from=\"cancelling\""}), 1);
 }
 
+// An instance that died between inserting the checkouts row and logging the global
+// transaction leaves a `trying` row the log never saw (simulated by inserting the row
+// directly, as that instance would have, 10 s in the past): a live instance's recovery
+// sweep runs it through the same Execute, to completion.
+TEST_F(CheckoutTest, ARowTheLogNeverSawIsRunByTheRecoverySweep) {
+  ShopdProcess* s = StartCheckoutShopd();
+  ASSERT_NE(s, nullptr);
+  const int64_t buyer = SetUpAccounts(*s, 1000);
+  const int64_t product = Product(*s, 100, 5);
+  const int64_t order_id = 1'000'000'000'000;  // Far beyond the sequence's blocks.
+  ASSERT_TRUE(ExecAdmin("INSERT INTO checkouts (request_id, request_digest, account_id, product_id, quantity, amount, "
+                        "merchant_id, order_id, status, reason, created_at, updated_at) VALUES ('orphan-1', '" +
+                        std::to_string(buyer) + ":" + std::to_string(product) + "x2', " + std::to_string(buyer) + ", " +
+                        std::to_string(product) + ", 2, 200, 1, " + std::to_string(order_id) +
+                        ", 'trying', '', UTC_TIMESTAMP(6) - INTERVAL 10 SECOND, UTC_TIMESTAMP(6) - INTERVAL 10 SECOND)")
+                  .ok());
+  const json settled = AwaitSettled(*s, "orphan-1");
+  EXPECT_EQ(settled.value("status", ""), "completed") << settled.dump();
+  EXPECT_EQ(settled.value("order_id", int64_t{0}), order_id);
+  EXPECT_EQ(QueryInt("SELECT COUNT(*) FROM orders WHERE id = " + std::to_string(order_id)), 1);
+  // The client's retry of that request answers the completed checkout.
+  const HttpResponse retry = Checkout(*s, "orphan-1", buyer, product, 2);
+  EXPECT_EQ(retry.status, 201) << retry.body;
+  EXPECT_EQ(retry.Header("idempotent-replay"), "true");
+  ExpectInvariants(1000, {{product, 5}});
+}
+
 // Cancel before Try: the instance that runs the checkout holds it after logging, longer than
 // the other instance's recovery bound; recovery cancels both branches without any Try
 // (empty rollbacks, recorded); when the holder goes on, its Try is refused by the barrier
