@@ -7,6 +7,7 @@
 //   (flashsale and verify-flashsale first wait until pending `reserved` orders settle)
 //   lockstep-bench checkouts --url A --url B --mysql SHOP --payments-mysql PAY --merchant 1
 //                                                      (TCC checkouts; verifies both databases)
+//   lockstep-bench verify-checkouts --manifest run.json --mysql SHOP --payments-mysql PAY   (re-check)
 //   lockstep-bench http-noop --url ... [--path P]      (GET /healthz or P: the HTTP overhead)
 //   lockstep-bench reads --url A --url B --mysql ... --products 10000 --writes-per-s 20
 //                                                      (zipf GETs + PUTs; staleness check)
@@ -112,6 +113,14 @@ int main(int argc, char** argv) {
   checkouts->add_option("--replay-every", copt.replay_every, "Resend every Nth request (0 = never)")->capture_default_str();
   checkouts->add_option("--duplicate-every", copt.duplicate_every, "Send every Nth request twice concurrently (0 = never)")->capture_default_str();
   checkouts->add_option("--prefix", copt.prefix, "request_id prefix (default: random per run)");
+  checkouts->add_option("--manifest", copt.manifest_path, "Write the run manifest (for `verify-checkouts`) to this file");
+  std::string checkouts_manifest_path, verify_payments_mysql;
+  double checkouts_settle_s = 60;
+  auto* verify_checkouts = app.add_subcommand("verify-checkouts", "Re-check the invariants of a finished checkouts run");
+  AddCommon(verify_checkouts, common, false, true);
+  verify_checkouts->add_option("--manifest", checkouts_manifest_path, "Manifest written by `checkouts --manifest`")->required();
+  verify_checkouts->add_option("--payments-mysql", verify_payments_mysql, "MariaDB URL of the accounts (default: --mysql)");
+  verify_checkouts->add_option("--settle-timeout", checkouts_settle_s, "Seconds to wait for every checkout to settle")->capture_default_str()->check(CLI::NonNegativeNumber);
   auto* noop = app.add_subcommand("http-noop", "GET /healthz at the same concurrency (HTTP overhead)");
   AddCommon(noop, common, true, false);
   std::string noop_path = "/healthz";
@@ -153,6 +162,9 @@ int main(int argc, char** argv) {
   if (*checkouts) {
     if (checkouts->count("--requests") == 0 && checkouts->count("-n") == 0) common.requests = 2000;
     return RunCheckouts(common, copt);
+  }
+  if (*verify_checkouts) {
+    return RunVerifyCheckouts(common, checkouts_manifest_path, verify_payments_mysql, checkouts_settle_s);
   }
   if (*noop) return RunHttpNoop(common, noop_path);
   if (*reads) return RunReads(common, ropt);

@@ -431,5 +431,43 @@ TEST_F(CheckoutTest, CheckerOverTwoInstancesWithAKillNine) {
   }
 }
 
+// The checker can fail: verify-checkouts re-checks a clean run (ok), then finds money that
+// stays frozen, and a completed checkout whose order is gone.
+TEST_F(CheckoutTest, CheckerCatchesFrozenMoneyAndAMissingOrder) {
+  ShopdProcess* s = StartCheckoutShopd();
+  ASSERT_NE(s, nullptr);
+  ASSERT_EQ(CreateAccount(*s, "merchant", 0), kMerchant);
+  const std::string manifest = TestTempDir() + "/checkouts.json";
+  const std::string pay_url =
+      "mysql://lockstep:lockstep@127.0.0.1:" + std::to_string(env().mariadb_port) + "/" + payments_db_;
+  const ProcessResult run = RunProcess(
+      {BenchBinary(), "checkouts", "--url", s->url(), "--mysql", MysqlUrl(), "--payments-mysql", pay_url, "--merchant",
+       "1", "--connections", "8", "--requests", "200", "--accounts", "5", "--products", "3", "--stock", "20",
+       "--recovery-ms", std::to_string(kRecoveryMs), "--manifest", manifest},
+      "checkouts-small", 400s);
+  ASSERT_EQ(run.exit_code, 0) << Tail(run.err, 20) << run.LastLine();
+  auto verify = [&](const std::string& name) {
+    const ProcessResult r = RunProcess({BenchBinary(), "verify-checkouts", "--manifest", manifest, "--mysql", MysqlUrl(),
+                                        "--payments-mysql", pay_url, "--settle-timeout", "10"},
+                                       name, 400s);
+    std::cerr << "verify-checkouts (" << name << ") exited " << r.exit_code << "; " << r.LastLine() << "\n";
+    return r;
+  };
+  EXPECT_EQ(verify("clean").exit_code, 0);
+
+  ASSERT_TRUE(ExecAdmin("UPDATE `" + payments_db_ + "`.accounts SET frozen = frozen + 5 ORDER BY id DESC LIMIT 1").ok());
+  const ProcessResult frozen = verify("frozen");
+  EXPECT_EQ(frozen.exit_code, 1);
+  EXPECT_NE(frozen.out.find("frozen"), std::string::npos) << frozen.out;
+  EXPECT_NE(frozen.out.find("money not conserved"), std::string::npos) << frozen.out;
+  ASSERT_TRUE(ExecAdmin("UPDATE `" + payments_db_ + "`.accounts SET frozen = frozen - 5 ORDER BY id DESC LIMIT 1").ok());
+  EXPECT_EQ(verify("restored").exit_code, 0);
+
+  ASSERT_TRUE(ExecAdmin("DELETE FROM orders WHERE request_id LIKE 'checkout:%' LIMIT 1").ok());
+  const ProcessResult lost = verify("lost-order");
+  EXPECT_EQ(lost.exit_code, 1);
+  EXPECT_NE(lost.out.find("has no order"), std::string::npos) << lost.out;
+}
+
 }  // namespace
 }  // namespace lockstep::e2e

@@ -3,6 +3,8 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <optional>
 #include <vector>
@@ -108,6 +110,7 @@ int RunCheckouts(const CommonOptions& opt, const CheckoutsOptions& copt) {
   });
   cpu->Stop();
   answers.MergeInto(record.answers);
+  if (!copt.manifest_path.empty()) std::ofstream(copt.manifest_path) << record.ToJson();
   std::vector<std::string> violations;
   const bool settled =
       AwaitCheckoutsSettled(*run->targets.pool, record, copt.settle_timeout_s, copt.recovery_ms, violations);
@@ -135,6 +138,33 @@ int RunCheckouts(const CommonOptions& opt, const CheckoutsOptions& copt) {
   probe.AddCounts(j);
   PrintHuman(j);
   return FinishRun(opt, std::move(j), violations, summary);
+}
+
+int RunVerifyCheckouts(const CommonOptions& opt, const std::string& manifest_path, const std::string& payments_mysql,
+                       double settle_timeout_s) {
+  std::ifstream in(manifest_path);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto record = CheckoutsRun::FromJson(text.str());
+  auto shop = OpenPool(opt.mysql, 2);
+  auto payments = OpenPool(payments_mysql.empty() ? opt.mysql : payments_mysql, 2);
+  if (!in || !record.ok() || !shop.ok() || !payments.ok()) {
+    std::fprintf(stderr, "lockstep-bench: %s\n",
+                 !in            ? ("cannot read manifest " + manifest_path).c_str()
+                 : !record.ok() ? record.status().ToString().c_str()
+                 : !shop.ok()   ? shop.status().ToString().c_str()
+                                : payments.status().ToString().c_str());
+    return 2;
+  }
+  std::vector<std::string> violations;
+  // No bound on how long a checkout may have been trying here: the run is over.
+  if (!AwaitCheckoutsSettled(**shop, *record, settle_timeout_s, INT64_MAX, violations)) {
+    violations.push_back("checkouts did not settle within the settle timeout");
+  }
+  std::optional<std::vector<std::string>> checked = TableViolations(VerifyCheckouts(**shop, **payments, *record));
+  if (!checked) return 2;
+  violations.insert(violations.end(), checked->begin(), checked->end());
+  return PrintChecked({{"scenario", "verify-checkouts"}}, violations);
 }
 
 }  // namespace lockstep::bench

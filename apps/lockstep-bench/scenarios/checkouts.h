@@ -21,6 +21,7 @@ struct CheckoutsOptions {
   int replay_every = 10;
   int duplicate_every = 50;
   std::string prefix;  // request_id prefix; default: random per run.
+  std::string manifest_path;  // Where to write the run's manifest (for verify-checkouts).
 };
 
 // `checkouts`: creates buyers and products through the API, sends POST /v1/checkouts of
@@ -30,5 +31,13 @@ struct CheckoutsOptions {
 // and payments databases. Exit code: 0 ok, 1 invariant violated or --max-5xx exceeded, 2
 // setup error.
 int RunCheckouts(const CommonOptions& opt, const CheckoutsOptions& copt);
+
+// `verify-checkouts`: re-checks a finished checkouts run from its manifest (opt.mysql = the
+// shop database, `payments_mysql` the accounts' or "" = the same): waits up to
+// `settle_timeout_s` for every checkout to settle, then VerifyCheckouts. Prints
+// {"scenario":"verify-checkouts","invariants":..,"violations":[..]}. Exit 0 ok, 1 violated,
+// 2 setup error.
+int RunVerifyCheckouts(const CommonOptions& opt, const std::string& manifest_path, const std::string& payments_mysql,
+                       double settle_timeout_s);
 
 }  // namespace lockstep::bench

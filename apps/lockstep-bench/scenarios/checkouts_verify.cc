@@ -4,6 +4,8 @@
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "lockstep/base/deadline.h"
 #include "lockstep/sql/pool.h"
 #include "manifest.h"
@@ -39,7 +41,48 @@ Result<std::map<std::string, CheckoutRow>> LoadCheckouts(sql::PooledConnection& 
   return out;
 }
 
+nlohmann::json IdMap(const std::map<int64_t, int64_t>& m) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [id, v] : m) j[std::to_string(id)] = v;
+  return j;
+}
+
+std::map<int64_t, int64_t> FromIdMap(const nlohmann::json& j) {
+  std::map<int64_t, int64_t> m;
+  for (const auto& [id, v] : j.items()) m[std::stoll(id)] = v.get<int64_t>();
+  return m;
+}
+
 }  // namespace
+
+std::string CheckoutsRun::ToJson() const {
+  nlohmann::json answers_json = nlohmann::json::object();
+  for (const auto& [rid, a] : answers) answers_json[rid] = {a.status, a.code, a.id, a.amount, a.order_id};
+  return nlohmann::json{{"request_prefix", request_prefix},
+                        {"merchant", merchant},
+                        {"initial_balances", IdMap(initial_balances)},
+                        {"initial_stock", IdMap(initial_stock)},
+                        {"answers", answers_json}}
+      .dump();
+}
+
+Result<CheckoutsRun> CheckoutsRun::FromJson(const std::string& text) {
+  try {
+    const auto j = nlohmann::json::parse(text);
+    CheckoutsRun r;
+    r.request_prefix = j.at("request_prefix").get<std::string>();
+    r.merchant = j.at("merchant").get<int64_t>();
+    r.initial_balances = FromIdMap(j.at("initial_balances"));
+    r.initial_stock = FromIdMap(j.at("initial_stock"));
+    for (const auto& [rid, a] : j.at("answers").items()) {
+      r.answers[rid] = Ack{a.at(0).get<int>(), a.at(1).get<std::string>(), a.at(2).get<int64_t>(),
+                           a.at(3).get<int64_t>(), a.at(4).get<int64_t>()};
+    }
+    return r;
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument("bad manifest: ", e.what());
+  }
+}
 
 bool AwaitCheckoutsSettled(sql::Pool& shop, const CheckoutsRun& run, double timeout_s, int64_t bound_ms,
                            std::vector<std::string>& violations) {

@@ -27,6 +27,10 @@ struct CheckoutsRun {
     int64_t order_id = 0;   // 201.
   };
   std::map<std::string, Ack> answers;  // request_id -> the definite answer the client saw.
+
+  // The manifest file of `checkouts --manifest` (for `verify-checkouts`).
+  std::string ToJson() const;
+  static Result<CheckoutsRun> FromJson(const std::string& text);
 };
 
 // Waits until no checkout of the run is `trying` (the rows, in the shop database), for up to
