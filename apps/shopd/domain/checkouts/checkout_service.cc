@@ -267,7 +267,7 @@ Result<CheckoutRecord> CheckoutService::AwaitSettled(CheckoutRecord c, const Dea
                                         ") is still being settled; retry later")
           .WithReason("request_in_progress");
     }
-    LOCKSTEP_ASSIGN_OR_RETURN(std::optional<CheckoutRecord> now, Load("c.id = ?", std::to_string(c.id), deadline));
+    LOCKSTEP_ASSIGN_OR_RETURN(std::optional<CheckoutRecord> now, Load("c.id = ?", c.id, deadline));
     if (!now) return Status::Internal("checkout ", c.id, " vanished");
     c = std::move(*now);
   }
@@ -293,7 +293,8 @@ Result<int> CheckoutService::SettleRows(const std::vector<CheckoutRecord>& settl
   return changed;
 }
 
-Result<std::optional<CheckoutRecord>> CheckoutService::Load(const char* where, const std::string& key,
+template <typename Key>
+Result<std::optional<CheckoutRecord>> CheckoutService::Load(const char* where, const Key& key,
                                                             const Deadline& deadline) {
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, shop_.Acquire(deadline));
   LOCKSTEP_ASSIGN_OR_RETURN(const lockstep::sql::Rows rows,
@@ -304,7 +305,7 @@ Result<std::optional<CheckoutRecord>> CheckoutService::Load(const char* where, c
 }
 
 Result<CheckoutRecord> CheckoutService::Get(int64_t id, const Deadline& deadline) {
-  LOCKSTEP_ASSIGN_OR_RETURN(std::optional<CheckoutRecord> c, Load("c.id = ?", std::to_string(id), deadline));
+  LOCKSTEP_ASSIGN_OR_RETURN(std::optional<CheckoutRecord> c, Load("c.id = ?", id, deadline));
   if (!c) return Status::NotFound("checkout ", id, " not found");
   return std::move(*c);
 }

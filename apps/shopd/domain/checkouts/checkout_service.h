@@ -111,7 +111,9 @@ class CheckoutService {
   // checkout.completed / checkout.cancelled event belongs in this transaction, appended
   // where its UPDATE changed the row. Returns how many rows it changed.
   lockstep::Result<int> SettleRows(const std::vector<CheckoutRecord>& settled, const lockstep::Deadline& deadline);
-  lockstep::Result<std::optional<CheckoutRecord>> Load(const char* where, const std::string& key,
+  // The checkout whose `where` ("c.id = ?" / "c.request_id = ?") matches `key`, row and log.
+  template <typename Key>
+  lockstep::Result<std::optional<CheckoutRecord>> Load(const char* where, const Key& key,
                                                        const lockstep::Deadline& deadline);
   void RecoveryLoop() LOCKSTEP_EXCLUDES(mu_);
   // One sweep of old `trying` rows (see the class comment).
