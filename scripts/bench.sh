@@ -4,6 +4,7 @@
 #   scripts/bench.sh overload [--duration S] [--shopd-args "FLAGS"] [--overload-connections N]
 #   scripts/bench.sh ratelimit [--requests N] [--connections C]
 #   scripts/bench.sh cdc [--rows N] [--duration S]
+#   scripts/bench.sh checkouts [--requests N] [--connections C]
 # micro: Google Benchmark programs of the sql and redis modules (pool overhead vs bare
 #        libmariadb / hiredis on the same server), the cache, lock hand-offs, the
 #        batch Coalescer's scheduling (no server) and the rate limiters (`limits`).
@@ -43,6 +44,11 @@
 #        the stream vs the replica's apply rate; then 1,000 and 10,000 changed rows/s for
 #        --duration seconds (default 10): COMMIT -> cache invalidation p50/p99 per row, and
 #        COMMIT -> visible on the replica. Starts the stack with its replica.
+# checkouts (not part of `all`): one Release shopd with checkouts on (payments in a second
+#        database of the same server, merchant account 1, stock and money for every
+#        checkout): lockstep-bench checkouts over 1,000 products and over one hot product,
+#        beside flashsale in batched mode (one hot product: the same run's orders/s) and
+#        sql-baseline; prints checkouts/s, p99 and the ratios.
 # Starts its own private servers (build/bench-stack, MariaDB 14306, Redis 17379; override
 # with LOCKSTEP_BENCH_MARIADB_PORT / LOCKSTEP_BENCH_REDIS_PORT) and stops them at the end.
 # Durability as scripts/stack.sh: innodb_flush_log_at_trx_commit=1, sync_binlog=1, Redis
@@ -54,7 +60,7 @@ what=all requests=20000 connections=64 duration="" rows=1000000
 shopd_args="" overload_connections=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    micro|limits|shopd|reads|all|overload|ratelimit|cdc) what=$1 ;;
+    micro|limits|shopd|reads|all|overload|ratelimit|cdc|checkouts) what=$1 ;;
     --rows) rows=$2; shift ;;
     --duration) duration=$2; shift ;;
     --shopd-args) shopd_args=$2; shift ;;
@@ -77,7 +83,7 @@ if [ "$what" = limits ]; then
   ninja -C build/bench lockstep_rate_limiter_bench
 elif [ "$what" = cdc ]; then
   ninja -C build/bench lockstep_cdc_bench
-elif [ "$what" = overload ] || [ "$what" = ratelimit ]; then
+elif [ "$what" = overload ] || [ "$what" = ratelimit ] || [ "$what" = checkouts ]; then
   ninja -C build/bench shopd lockstep-bench
 else
   ninja -C build/bench shopd lockstep-bench lockstep_sql_bench lockstep_redis_bench lockstep_cache_bench \
@@ -287,6 +293,40 @@ pairs = sorted(float(x) for x in sys.argv[17].split())
 print("transfers(1,000) / sql-baseline in three back-to-back pairs of half as many requests: "
       + " / ".join(f"{x:.2f}" for x in (float(x) for x in sys.argv[17].split()))
       + f"; median {pairs[len(pairs) // 2]:.2f}")
+PY
+fi
+
+if [ "$what" = checkouts ]; then
+  Q "DROP DATABASE IF EXISTS shop_ck; CREATE DATABASE shop_ck; DROP DATABASE IF EXISTS pay_ck; CREATE DATABASE pay_ck"
+  redis-cli -p "$RP" flushall >/dev/null
+  M="mysql://lockstep:lockstep@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/shop_ck"
+  P="mysql://lockstep:lockstep@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/pay_ck"
+  start_shopd shop_ck build/bench/shopd-checkouts.log --payments-mysql "$P" --checkout-merchant-account 1
+  shopd_pid=$started_pid U=$started_url
+  curl -sf -X POST "$U/v1/accounts" -d '{"owner":"merchant","balance":0}' >/dev/null
+  B=build/bench/apps/lockstep-bench/lockstep-bench
+  CPU=(--cpu-pid "shopd=$shopd_pid" "${SERVER_CPU[@]}")
+  run() { "$B" "$@" --connections "$connections" "${CPU[@]}" 2>/dev/null | tail -1; }
+  # Money and stock for every checkout: every one completes (both participants' full work).
+  ck=(--url "$U" --mysql "$M" --payments-mysql "$P" --merchant 1 --accounts 1000 --initial-balance 1000000000
+      --stock 1000000000 --max-quantity 1 --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
+  base=$(run sql-baseline --mysql "$M" --accounts 1000 --requests "$requests")
+  c1000=$(run checkouts "${ck[@]}" --products 1000)
+  chot=$(run checkouts "${ck[@]}" --products 1)
+  fbat=$(run flashsale --url "$U" --mysql "$M" --mode batched --stock "$requests" --requests "$requests" --replay-every 0 --duplicate-every 0 --max-5xx 0)
+  python3 - "$base" "$c1000" "$chot" "$fbat" <<'PY'
+import json, sys
+base, c1000, chot, fbat = (json.loads(a) for a in sys.argv[1:5])
+def line(name, j):
+    print(f"{name:<34} {j['throughput']:>9.0f}/s  p50 {j['p50_ms']:.1f} ms  p99 {j['p99_ms']:.1f} ms"
+          f"  invariants {j.get('invariants', '-')}  statuses {j.get('statuses')}")
+line("sql-baseline (BEGIN; 2x UPDATE)", base)
+line("checkouts, 1,000 products", c1000)
+line("checkouts, one hot product", chot)
+line("batched orders, one hot product", fbat)
+print(f"checkouts(1,000 products) / batched orders = {c1000['throughput'] / fbat['throughput']:.2f}")
+print(f"checkouts(hot product) / batched orders = {chot['throughput'] / fbat['throughput']:.2f}")
+print(f"checkouts(1,000 products) / sql-baseline = {c1000['throughput'] / base['throughput']:.2f}")
 PY
 fi
 

@@ -5,6 +5,9 @@
 //   lockstep-bench flashsale --url ... --mysql ... --stock 100 --mode batched  (hot product)
 //   lockstep-bench verify-flashsale --manifest sale.json --mysql mysql://...    (re-check)
 //   (flashsale and verify-flashsale first wait until pending `reserved` orders settle)
+//   lockstep-bench checkouts --url A --url B --mysql SHOP --payments-mysql PAY --merchant 1
+//                                                      (TCC checkouts; verifies both databases)
+//   lockstep-bench verify-checkouts --manifest run.json --mysql SHOP --payments-mysql PAY   (re-check)
 //   lockstep-bench http-noop --url ... [--path P]      (GET /healthz or P: the HTTP overhead)
 //   lockstep-bench reads --url A --url B --mysql ... --products 10000 --writes-per-s 20
 //                                                      (zipf GETs + PUTs; staleness check)
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "common_options.h"
+#include "scenarios/checkouts.h"
 #include "scenarios/flashsale.h"
 #include "scenarios/http_noop.h"
 #include "scenarios/reads.h"
@@ -93,6 +97,30 @@ int main(int argc, char** argv) {
   double verify_settle_timeout_s = -1;  // Default: 120 with --settle-url, else 0.
   verify_flash->add_option("--settle-url", settle_urls, "shopd URL(s) whose /metrics must show no pending reservation first");
   verify_flash->add_option("--settle-timeout", verify_settle_timeout_s, "Seconds to wait for pending orders to settle (default: 120 with --settle-url, else 0 = none)")->check(CLI::NonNegativeNumber);
+  CheckoutsOptions copt;
+  auto* checkouts = app.add_subcommand("checkouts", "TCC checkouts of random buyers and products; verifies money and stock");
+  AddCommon(checkouts, common, true, true);
+  checkouts->add_option("--payments-mysql", copt.payments_mysql, "MariaDB URL of the accounts (default: --mysql)");
+  checkouts->add_option("--merchant", copt.merchant, "The instances' --checkout-merchant-account (must exist)")->capture_default_str()->check(CLI::PositiveNumber);
+  checkouts->add_option("--accounts", copt.accounts, "Buyers to create")->capture_default_str()->check(CLI::Range(1, 1'000'000));
+  checkouts->add_option("--initial-balance", copt.initial_balance, "Balance of each buyer")->capture_default_str()->check(CLI::NonNegativeNumber);
+  checkouts->add_option("--products", copt.products, "Products to create (1 = one hot product)")->capture_default_str()->check(CLI::Range(1, 1'000'000));
+  checkouts->add_option("--stock", copt.stock, "Initial stock of each product")->capture_default_str()->check(CLI::NonNegativeNumber);
+  checkouts->add_option("--price", copt.price, "Price of each product")->capture_default_str()->check(CLI::NonNegativeNumber);
+  checkouts->add_option("--max-quantity", copt.max_quantity, "Quantities are uniform in [1, N]")->capture_default_str()->check(CLI::Range(1, 1'000'000));
+  checkouts->add_option("--recovery-ms", copt.recovery_ms, "The instances' checkout_recovery_ms: no checkout may stay trying longer")->capture_default_str()->check(CLI::PositiveNumber);
+  checkouts->add_option("--settle-timeout", copt.settle_timeout_s, "Seconds to wait for every checkout to settle")->capture_default_str()->check(CLI::NonNegativeNumber);
+  checkouts->add_option("--replay-every", copt.replay_every, "Resend every Nth request (0 = never)")->capture_default_str();
+  checkouts->add_option("--duplicate-every", copt.duplicate_every, "Send every Nth request twice concurrently (0 = never)")->capture_default_str();
+  checkouts->add_option("--prefix", copt.prefix, "request_id prefix (default: random per run)");
+  checkouts->add_option("--manifest", copt.manifest_path, "Write the run manifest (for `verify-checkouts`) to this file");
+  std::string checkouts_manifest_path, verify_payments_mysql;
+  double checkouts_settle_s = 60;
+  auto* verify_checkouts = app.add_subcommand("verify-checkouts", "Re-check the invariants of a finished checkouts run");
+  AddCommon(verify_checkouts, common, false, true);
+  verify_checkouts->add_option("--manifest", checkouts_manifest_path, "Manifest written by `checkouts --manifest`")->required();
+  verify_checkouts->add_option("--payments-mysql", verify_payments_mysql, "MariaDB URL of the accounts (default: --mysql)");
+  verify_checkouts->add_option("--settle-timeout", checkouts_settle_s, "Seconds to wait for every checkout to settle")->capture_default_str()->check(CLI::NonNegativeNumber);
   auto* noop = app.add_subcommand("http-noop", "GET /healthz at the same concurrency (HTTP overhead)");
   AddCommon(noop, common, true, false);
   std::string noop_path = "/healthz";
@@ -131,6 +159,13 @@ int main(int argc, char** argv) {
     return RunFlashsale(common, fopt);
   }
   if (*verify_flash) return RunVerifyFlashsale(common, flash_manifest_path, settle_urls, verify_settle_timeout_s);
+  if (*checkouts) {
+    if (checkouts->count("--requests") == 0 && checkouts->count("-n") == 0) common.requests = 2000;
+    return RunCheckouts(common, copt);
+  }
+  if (*verify_checkouts) {
+    return RunVerifyCheckouts(common, checkouts_manifest_path, verify_payments_mysql, checkouts_settle_s);
+  }
   if (*noop) return RunHttpNoop(common, noop_path);
   if (*reads) return RunReads(common, ropt);
   if (*baseline) return RunSqlBaseline(common, baseline_accounts);

@@ -35,6 +35,15 @@ Result<TransfersManifest> TransfersManifest::FromJson(const std::string& text) {
   }
 }
 
+std::string LikePrefix(const std::string& prefix) {
+  std::string like;
+  for (char c : prefix) {
+    if (c == '\\' || c == '%' || c == '_') like.push_back('\\');
+    like.push_back(c);
+  }
+  return like + "%";
+}
+
 Result<std::vector<std::string>> VerifyTransfers(sql::Pool& pool, const TransfersManifest& manifest) {
   std::vector<std::string> violations;
   const Deadline deadline = Deadline::After(std::chrono::minutes(2));
@@ -44,12 +53,17 @@ Result<std::vector<std::string>> VerifyTransfers(sql::Pool& pool, const Transfer
   const int64_t max_id = manifest.initial_balances.rbegin()->first;
 
   std::map<int64_t, int64_t> balances;
-  LOCKSTEP_ASSIGN_OR_RETURN(sql::Rows rows, conn.Query("SELECT id, balance FROM accounts WHERE id BETWEEN ? AND ?",
+  // Checkouts freeze money (accounts.frozen) until they settle: what is conserved is
+  // balance + frozen, and after settling nothing may stay frozen.
+  LOCKSTEP_ASSIGN_OR_RETURN(sql::Rows rows, conn.Query("SELECT id, balance, frozen FROM accounts WHERE id BETWEEN ? AND ?",
                                                        min_id, max_id, deadline));
   for (const auto& row : rows) {
     LOCKSTEP_ASSIGN_OR_RETURN(int64_t id, row.GetInt64(0));
     LOCKSTEP_ASSIGN_OR_RETURN(int64_t balance, row.GetInt64(1));
-    if (manifest.initial_balances.count(id) != 0) balances[id] = balance;
+    LOCKSTEP_ASSIGN_OR_RETURN(int64_t frozen, row.GetInt64(2));
+    if (manifest.initial_balances.count(id) == 0) continue;
+    balances[id] = balance + frozen;
+    if (frozen != 0) violations.push_back("account " + std::to_string(id) + " still has " + std::to_string(frozen) + " frozen");
   }
   int64_t initial_sum = 0, sum = 0;
   for (const auto& [id, initial] : manifest.initial_balances) {
@@ -63,20 +77,14 @@ Result<std::vector<std::string>> VerifyTransfers(sql::Pool& pool, const Transfer
     if (it->second < 0) violations.push_back("account " + std::to_string(id) + " has negative balance " + std::to_string(it->second));
   }
   if (sum != initial_sum) {
-    violations.push_back("money not conserved: sum of balances " + std::to_string(sum) + " != initial " +
+    violations.push_back("money not conserved: sum of balance + frozen " + std::to_string(sum) + " != initial " +
                          std::to_string(initial_sum) + " (difference " + std::to_string(sum - initial_sum) + ")");
   }
 
   // Replay every transfer row of the run onto the initial balances.
-  // LIKE pattern "<prefix>%" with the prefix's own \, % and _ escaped.
-  std::string like;
-  for (char c : manifest.request_prefix) {
-    if (c == '\\' || c == '%' || c == '_') like.push_back('\\');
-    like.push_back(c);
-  }
   LOCKSTEP_ASSIGN_OR_RETURN(sql::Rows transfers,
                             conn.Query("SELECT request_id, from_id, to_id, amount FROM transfers WHERE request_id LIKE ?",
-                                       like + "%", deadline));
+                                       LikePrefix(manifest.request_prefix), deadline));
   std::map<int64_t, int64_t> expected = manifest.initial_balances;
   std::map<std::string, TransfersManifest::Ack> rows_by_request;
   for (const auto& row : transfers) {

@@ -13,6 +13,10 @@ class Pool;
 
 namespace lockstep::bench {
 
+// LIKE pattern "<prefix>%" matching every string that starts with `prefix` (its own \, %
+// and _ escaped). Pure, thread-safe.
+std::string LikePrefix(const std::string& prefix);
+
 // What a transfers run created and what its clients were told: enough for an independent
 // re-check of the invariants after the run (`lockstep-bench verify`). Value type.
 struct TransfersManifest {

@@ -15,6 +15,8 @@
 
 #include "config/config.h"
 #include "domain/accounts/accounts.h"
+#include "domain/checkouts/checkout_service.h"
+#include "domain/checkouts/checkout_test_hook.h"
 #include "domain/domain_metrics.h"
 #include "domain/in_flight.h"
 #include "domain/orders/orders.h"
@@ -23,6 +25,7 @@
 #include "domain/orders/reconcile.h"
 #include "domain/orders/reservation_persister.h"
 #include "domain/orders/reservations.h"
+#include "api/checkout_routes.h"
 #include "api/rate_limit_gate.h"
 #include "api/routes.h"
 #include "domain/schema.h"
@@ -98,10 +101,13 @@ shopd::http::ServerOptions ServerOptionsFrom(const shopd::config::ShopdConfig& c
 
 // Opens the MariaDB pool, retrying while the server is still starting (up to `budget`).
 // Its observer reports to `registry`.
+// `conn` is c.mysql_connection or c.payments_connection (parsed once by LoadConfig);
+// metrics under `metrics_prefix`.
 lockstep::Result<std::unique_ptr<lockstep::sql::Pool>> OpenMariaDb(const shopd::config::ShopdConfig& c,
+                                                                   lockstep::sql::ConnectionOptions conn,
+                                                                   const std::string& metrics_prefix,
                                                                    std::chrono::seconds budget,
                                                                    prometheus::Registry& registry) {
-  lockstep::sql::ConnectionOptions conn = c.mysql_connection;  // Parsed once by LoadConfig.
   conn.ssl_ca = c.mysql_ssl_ca;
   conn.ssl_cert = c.mysql_ssl_cert;
   conn.ssl_key = c.mysql_ssl_key;
@@ -110,11 +116,12 @@ lockstep::Result<std::unique_ptr<lockstep::sql::Pool>> OpenMariaDb(const shopd::
   // none ever waits for a connection another one holds (+4 for id blocks, readiness,
   // migrations; +1 for the product cache's pending-invalidation replayer).
   options.max_connections = c.worker_threads + shopd::domain::OrderServiceOptions{}.batch_threads +
-                            (c.reserved_persister != 0 ? 1 : 0) + 4 + 1;
+                            (c.reserved_persister != 0 ? 1 : 0) + 4 + 1 +
+                            (c.checkout_merchant_account > 0 ? 1 : 0);  // Checkout recovery thread.
   options.acquire_timeout = std::chrono::seconds(2);
   options.breaker = DependencyBreaker();
   options.observer.on_breaker_state = LogBreaker("MariaDB");
-  LOCKSTEP_RETURN_IF_ERROR(lockstep::prometheus::BindPoolObserver(registry, options.observer, "shopd_mariadb_"));
+  LOCKSTEP_RETURN_IF_ERROR(lockstep::prometheus::BindPoolObserver(registry, options.observer, metrics_prefix));
   const lockstep::Deadline deadline = lockstep::Deadline::After(budget);
   lockstep::Backoff backoff({.initial = std::chrono::milliseconds(100), .max = std::chrono::seconds(2)});
   for (;;) {
@@ -123,6 +130,15 @@ lockstep::Result<std::unique_ptr<lockstep::sql::Pool>> OpenMariaDb(const shopd::
     spdlog::warn("MariaDB {} not reachable yet: {}", conn.ToString(), pool.status().ToString());
     if (!backoff.Wait(deadline).ok()) return pool;
   }
+}
+
+// Readiness of a MariaDB pool: `SELECT 1` answers within min(deadline, 2 s).
+std::function<lockstep::Status(const lockstep::Deadline&)> PoolAnswers(lockstep::sql::Pool& pool) {
+  return [&pool](const lockstep::Deadline& d) -> lockstep::Status {
+    const lockstep::Deadline capped = d.CappedAt(std::chrono::seconds(2));
+    LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool.Acquire(capped));
+    return conn.Query("SELECT 1", capped).status();
+  };
 }
 
 lockstep::cache::CacheOptions ProductCacheOptions(const shopd::config::ShopdConfig& c) {
@@ -199,7 +215,7 @@ int main(int argc, char** argv) {
   // Every metric of /metrics: event counters in `registry` (it outlives everything that
   // reports to it), values read from stats() at scrape time in `snapshots` (below).
   prometheus::Registry registry;
-  auto pool = OpenMariaDb(config, std::chrono::seconds(30), registry);
+  auto pool = OpenMariaDb(config, config.mysql_connection, "shopd_mariadb_", std::chrono::seconds(30), registry);
   if (!pool.ok()) {
     spdlog::critical("shopd: cannot connect to MariaDB: {}", pool.status().ToString());
     return 1;
@@ -210,6 +226,25 @@ int main(int argc, char** argv) {
     return 1;
   }
   spdlog::info("schema at version {}", shopd::domain::LatestSchemaVersion());
+  // The accounts' database (--payments-mysql; default: the same pool). It gets the same
+  // schema (only its accounts, transfers and TCC barrier tables are used).
+  std::unique_ptr<lockstep::sql::Pool> payments_pool;
+  if (!config.payments_mysql.empty()) {
+    auto opened = OpenMariaDb(config, config.payments_connection, "shopd_payments_mariadb_", std::chrono::seconds(30),
+                              registry);
+    if (!opened.ok()) {
+      spdlog::critical("shopd: cannot connect to the payments MariaDB: {}", opened.status().ToString());
+      return 1;
+    }
+    payments_pool = std::move(*opened);
+    if (lockstep::Status s = shopd::domain::MigrateSchema(*payments_pool,
+                                                          lockstep::Deadline::After(std::chrono::seconds(60)));
+        !s.ok()) {
+      spdlog::critical("shopd: payments schema migration failed: {}", s.ToString());
+      return 1;
+    }
+  }
+  lockstep::sql::Pool& payments = payments_pool != nullptr ? *payments_pool : **pool;
   // The first Redis master serves everything until Redlock arrives (more masters are
   // accepted and ignored for now).
   // Parsed once by LoadConfig (which refused a bad --redis), password applied.
@@ -254,8 +289,8 @@ int main(int argc, char** argv) {
 
   shopd::domain::DomainMetrics domain_metrics;
   shopd::domain::InFlight in_flight;
-  shopd::domain::AccountService accounts(**pool);
-  shopd::domain::TransferService transfers(**pool, in_flight, domain_metrics);
+  shopd::domain::AccountService accounts(payments);
+  shopd::domain::TransferService transfers(payments, in_flight, domain_metrics);
   std::unique_ptr<shopd::domain::ProductCache> product_cache;
   const lockstep::cache::ByteCache* cache_engine = nullptr;  // Owned by product_cache.
   if (config.cache_l1 || config.cache_l2) {
@@ -281,6 +316,38 @@ int main(int argc, char** argv) {
                  config.reserved_min_fsync == "always" ? "always" : "always|everysec", reserved_keys.prefix);
   } else {
     spdlog::error("stock_mode reserved: REFUSED until Redis is configured for it: {}", s.ToString());
+  }
+  // Checkout (--checkout-merchant-account): TCC over the payments and shop databases; its
+  // recovery lease lives in Redis.
+  std::unique_ptr<lockstep::lock::LockService> checkout_locks;
+  std::unique_ptr<shopd::domain::CheckoutService> checkouts;
+  if (config.checkout_merchant_account > 0) {
+    shopd::domain::CheckoutServiceOptions co;
+    co.merchant_account = config.checkout_merchant_account;
+    co.recovery = config.checkout_recovery;
+    auto hooks = shopd::domain::CheckoutTestHook(config.checkout_test_hook, config.checkout_test_hook_time);
+    auto locks = lockstep::lock::LockService::Create(**redis, {.key_prefix = config.EffectiveRedisKeyPrefix() + "lock:"});
+    if (!hooks.ok() || !locks.ok()) {
+      spdlog::critical("shopd: checkout: {}", (!hooks.ok() ? hooks.status() : locks.status()).ToString());
+      return 2;
+    }
+    co.hooks = std::move(*hooks);
+    checkout_locks = std::move(*locks);
+    if (lockstep::Status s = lockstep::prometheus::BindTccObserver(registry, co.observer); !s.ok()) {
+      spdlog::critical("shopd: {}", s.ToString());
+      return 1;
+    }
+    auto started = shopd::domain::CheckoutService::Start(**pool, payments, *checkout_locks, orders, products,
+                                                         in_flight, std::move(co),
+                                                         lockstep::Deadline::After(std::chrono::seconds(60)));
+    if (!started.ok()) {
+      spdlog::critical("shopd: checkout: {}", started.status().ToString());
+      return 1;
+    }
+    checkouts = std::move(*started);
+    spdlog::info("checkout: merchant account {}, payments in {}, recovery within {} ms",
+                 config.checkout_merchant_account, config.payments_connection.ToString(),
+                 config.checkout_recovery.count());
   }
   // This process among the consumers of the Redis streams (unique among live processes).
   const std::string consumer = [] {
@@ -383,6 +450,7 @@ int main(int argc, char** argv) {
 
   lockstep::prometheus::Snapshots snapshots;
   lockstep::prometheus::AddPoolStats(snapshots, **pool, "shopd_mariadb_");
+  if (payments_pool != nullptr) lockstep::prometheus::AddPoolStats(snapshots, *payments_pool, "shopd_payments_mariadb_");
   lockstep::prometheus::AddClientStats(snapshots, **redis, "shopd_redis_");
   if (cache_engine != nullptr) lockstep::prometheus::AddCacheStats(snapshots, *cache_engine, "shopd_cache_");
   snapshots.Add([&](std::vector<prometheus::MetricFamily>& out) {
@@ -399,6 +467,7 @@ int main(int argc, char** argv) {
       cdc_counters.Collect(out);
     }
     if (change_feed != nullptr) change_feed->CollectMetrics(out);
+    if (checkouts != nullptr) checkouts->CollectMetrics(out);
   });
 
   auto rate_limits = shopd::api::RateLimitGate::Create(
@@ -419,11 +488,8 @@ int main(int argc, char** argv) {
   server_options.gate = gate;
   shopd::http::Server server(std::move(server_options));
   std::vector<shopd::http::ReadinessCheck> readiness;
-  readiness.push_back({"mariadb", [&pool](const lockstep::Deadline& d) -> lockstep::Status {
-                         const lockstep::Deadline capped = d.CappedAt(std::chrono::seconds(2));
-                         LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, (*pool)->Acquire(capped));
-                         return conn.Query("SELECT 1", capped).status();
-                       }});
+  readiness.push_back({"mariadb", PoolAnswers(**pool)});
+  if (payments_pool != nullptr) readiness.push_back({"payments_mariadb", PoolAnswers(*payments_pool)});
   readiness.push_back({"redis", [&redis](const lockstep::Deadline& d) {
                          return (*redis)->Ping(d.CappedAt(std::chrono::seconds(2)));
                        }});
@@ -433,6 +499,7 @@ int main(int argc, char** argv) {
   const shopd::api::Services services{&accounts, &transfers, &products, &orders};
   shopd::api::RegisterAccountRoutes(server.router(), services);
   shopd::api::RegisterCommerceRoutes(server.router(), services);
+  if (checkouts != nullptr) shopd::api::RegisterCheckoutRoutes(server.router(), *checkouts);
 
   if (lockstep::Status s = server.Start(); !s.ok()) {
     spdlog::critical("shopd: cannot start: {}", s.ToString());
@@ -463,6 +530,7 @@ int main(int argc, char** argv) {
   persister.reset();  // Unacked entries stay pending for a restart or another instance.
   change_feed.reset();
   cdc_relay.reset();  // Releases the lease: a standby takes over at once.
+  checkouts.reset();  // Stops its recovery thread; unfinished checkouts stay for any instance.
   spdlog::info("shopd stopped");
   return 0;
 }

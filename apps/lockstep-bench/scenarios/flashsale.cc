@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "answer_shards.h"
 #include "http_client/client.h"
 #include "idempotency_probe.h"
 #include "json_fields.h"
@@ -61,12 +62,6 @@ class OrderBodies {
   int64_t product_id_;
 };
 
-// Answers sharded by request index: 64 threads record one per request.
-struct AnswerShard {
-  Mutex mu;
-  std::map<std::string, FlashsaleManifest::Ack> by_rid LOCKSTEP_GUARDED_BY(mu);
-};
-
 }  // namespace
 
 int RunFlashsale(const CommonOptions& opt, const FlashsaleOptions& fopt) {
@@ -84,7 +79,7 @@ int RunFlashsale(const CommonOptions& opt, const FlashsaleOptions& fopt) {
   std::fprintf(stderr, "setup: product %lld with stock %lld (%s)\n", static_cast<long long>(manifest.product_id),
                static_cast<long long>(fopt.stock), fopt.mode.c_str());
 
-  std::array<AnswerShard, 64> answers;
+  AnswerShards<FlashsaleManifest::Ack> answers;
   IdempotencyProbe probe(endpoints, headers, fopt.replay_every, fopt.duplicate_every);
   const uint64_t base_seed = run->seed_rng();
   const OrderBodies bodies(manifest.request_prefix, manifest.product_id);
@@ -105,17 +100,12 @@ int RunFlashsale(const CommonOptions& opt, const FlashsaleOptions& fopt) {
         order_id = IntField(r->body, "id");
         if (order_id <= 0) probe.NoteReplayMismatch(rid + ": 201 without an order id: " + r->body);
       }
-      AnswerShard& shard = answers[static_cast<size_t>(i) % answers.size()];
-      MutexLock lock(&shard.mu);
-      shard.by_rid[rid] = {quantity, r->status, order_id};
+      answers.Record(i, rid, {quantity, r->status, order_id});
     }
     probe.Replay(i, client, "/v1/orders", rid, body, deadline, *r);
     return r->status;
   });
-  for (AnswerShard& shard : answers) {
-    MutexLock lock(&shard.mu);
-    manifest.answers.merge(shard.by_rid);
-  }
+  answers.MergeInto(manifest.answers);
   if (!fopt.manifest_path.empty()) std::ofstream(fopt.manifest_path) << manifest.ToJson();
   const auto settle_start = Clock::now();
   const bool settled = AwaitSettled(*run->targets.pool, manifest, opt.urls, fopt.settle_timeout_s);

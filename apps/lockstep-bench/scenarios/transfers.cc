@@ -19,44 +19,11 @@
 #include "manifest.h"
 #include "report.h"
 #include "run_setup.h"
+#include "scenarios/create_entities.h"
 #include "split_mix64.h"
 #include "targets.h"
 
 namespace lockstep::bench {
-namespace {
-
-// Creates `count` accounts with `balance` through POST /v1/accounts on up to 16
-// connections; their ids in creation order, or nullopt after printing the failure.
-std::optional<std::vector<int64_t>> CreateAccounts(const CommonOptions& opt, const std::vector<Endpoint>& endpoints,
-                                                   const std::string& prefix, int count, int64_t balance,
-                                                   const std::string& headers) {
-  std::vector<int64_t> ids(static_cast<size_t>(count));
-  std::atomic<int> next{0};
-  std::atomic<bool> setup_failed{false};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < std::min(opt.connections, 16); ++t) {
-    threads.emplace_back([&, t] {
-      const Endpoint& ep = endpoints[static_cast<size_t>(t) % endpoints.size()];
-      http_client::Client client(ep.host, ep.port);
-      for (int i; (i = next.fetch_add(1)) < count && !setup_failed;) {
-        const nlohmann::json body = {{"owner", prefix + "owner-" + std::to_string(i)}, {"balance", balance}};
-        auto r = client.Send("POST", "/v1/accounts", body.dump(), Deadline::After(std::chrono::seconds(30)), headers);
-        if (!r.ok() || r->status != 201) {
-          std::fprintf(stderr, "setup: POST /v1/accounts failed: %s\n",
-                       r.ok() ? (std::to_string(r->status) + " " + r->body).c_str() : r.status().ToString().c_str());
-          setup_failed = true;
-          return;
-        }
-        ids[static_cast<size_t>(i)] = nlohmann::json::parse(r->body).at("id").get<int64_t>();
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  if (setup_failed) return std::nullopt;
-  return ids;
-}
-
-}  // namespace
 
 int RunTransfers(const CommonOptions& opt, const TransfersOptions& topt) {
   std::optional<RunSetup> run = StartRun(opt, 'b', topt.prefix);
@@ -69,8 +36,14 @@ int RunTransfers(const CommonOptions& opt, const TransfersOptions& topt) {
   // Setup: the accounts, created through the API.
   std::fprintf(stderr, "setup: creating %d accounts with balance %lld\n", topt.accounts,
                static_cast<long long>(topt.initial_balance));
-  const std::optional<std::vector<int64_t>> created =
-      CreateAccounts(opt, endpoints, manifest.request_prefix, topt.accounts, topt.initial_balance, headers);
+  const std::optional<std::vector<int64_t>> created = CreateEntities(
+      opt, endpoints, "/v1/accounts", topt.accounts,
+      [&](int i) {
+        return nlohmann::json{{"owner", manifest.request_prefix + "owner-" + std::to_string(i)},
+                              {"balance", topt.initial_balance}}
+            .dump();
+      },
+      headers);
   if (!created) return 2;
   const std::vector<int64_t>& ids = *created;
   for (int64_t id : ids) manifest.initial_balances[id] = topt.initial_balance;

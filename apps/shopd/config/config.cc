@@ -80,6 +80,11 @@ constexpr KeySpec kKeys[] = {
     {"cdc_server_id", Kind::kInt, true},
     {"cdc_lease_ms", Kind::kInt, true},
     {"cdc_claim_idle_ms", Kind::kInt, true},
+    {"payments_mysql", Kind::kString, true},
+    {"checkout_merchant_account", Kind::kInt, true},
+    {"checkout_recovery_ms", Kind::kInt, true},
+    {"checkout_test_hook", Kind::kString, true},
+    {"checkout_test_hook_ms", Kind::kInt, true},
 };
 
 const KeySpec* FindKey(std::string_view key) {
@@ -290,6 +295,9 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
       {"cdc_server_id", 1, [&](int64_t v) { c.cdc_server_id = v; }},
       {"cdc_lease_ms", 100, [&](int64_t v) { c.cdc_lease = std::chrono::milliseconds(v); }},
       {"cdc_claim_idle_ms", 1, [&](int64_t v) { c.cdc_claim_idle = std::chrono::milliseconds(v); }},
+      {"checkout_merchant_account", 0, [&](int64_t v) { c.checkout_merchant_account = v; }},
+      {"checkout_recovery_ms", 100, [&](int64_t v) { c.checkout_recovery = std::chrono::milliseconds(v); }},
+      {"checkout_test_hook_ms", 0, [&](int64_t v) { c.checkout_test_hook_time = std::chrono::milliseconds(v); }},
   };
   for (const IntField& f : ints) {
     if (const Raw* r = get(f.key)) {
@@ -327,6 +335,8 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
   if (const Raw* r = get("mysql_ssl_cert")) c.mysql_ssl_cert = r->value;
   if (const Raw* r = get("mysql_ssl_key")) c.mysql_ssl_key = r->value;
   if (const Raw* r = get("redis_key_prefix")) c.redis_key_prefix = r->value;
+  if (const Raw* r = get("payments_mysql")) c.payments_mysql = r->value;
+  if (const Raw* r = get("checkout_test_hook")) c.checkout_test_hook = r->value;
   if (const Raw* r = get("reserved_min_fsync")) {
     if (r->value != "always" && r->value != "everysec") {
       return Status::InvalidArgument(r->source, ": '", r->value, "' is not one of always|everysec");
@@ -351,6 +361,12 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
   LOCKSTEP_ASSIGN_OR_RETURN(c.mysql_connection, ParseMysql(c.mysql, source("mysql")));
   if (mysql_pw) c.mysql_connection.password = *mysql_pw;
   c.mysql_password = c.mysql_connection.password;
+  if (c.payments_mysql.empty()) {
+    c.payments_connection = c.mysql_connection;
+  } else {
+    LOCKSTEP_ASSIGN_OR_RETURN(c.payments_connection, ParseMysql(c.payments_mysql, source("payments_mysql")));
+    if (mysql_pw || c.payments_connection.password.empty()) c.payments_connection.password = c.mysql_password;
+  }
   c.mysql_replica_connections.clear();
   for (const std::string& url : c.mysql_replicas) {
     LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::ConnectionOptions replica, ParseMysql(url, source("mysql_replicas")));
@@ -455,7 +471,13 @@ std::string ShopdConfig::Redacted() const {
       << " reserved_max_pending=" << reserved_max_pending << " reserved_persist_batch=" << reserved_persist_batch
       << " reserved_persister=" << reserved_persister << " reserved_claim_idle_ms=" << reserved_claim_idle.count()
       << " reserved_min_fsync=" << reserved_min_fsync << " cdc=" << cdc << " cdc_server_id=" << cdc_server_id
-      << " cdc_lease_ms=" << cdc_lease.count() << " cdc_claim_idle_ms=" << cdc_claim_idle.count();
+      << " cdc_lease_ms=" << cdc_lease.count() << " cdc_claim_idle_ms=" << cdc_claim_idle.count()
+      << " payments_mysql=" << (payments_mysql.empty() ? std::string("(mysql)") : RedactedUrl(payments_connection))
+      << " checkout_merchant_account=" << checkout_merchant_account
+      << " checkout_recovery_ms=" << checkout_recovery.count();
+  if (!checkout_test_hook.empty()) {
+    out << " checkout_test_hook=" << checkout_test_hook << " checkout_test_hook_ms=" << checkout_test_hook_time.count();
+  }
   return out.str();
 }
 

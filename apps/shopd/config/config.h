@@ -124,6 +124,22 @@ struct ShopdConfig {
   int64_t cdc_server_id = 4243;
   std::chrono::milliseconds cdc_lease{3'000};
   std::chrono::milliseconds cdc_claim_idle{1'000};
+  // Checkout (API.md "Checkout", README "Checkout"). payments_mysql: the MariaDB database
+  // of the accounts ("" = the --mysql database); parsed into payments_connection by
+  // LoadConfig (the mysql password applies unless the URL has its own).
+  // checkout_merchant_account: the account paid by completed checkouts (0 = checkouts off:
+  // their endpoints answer 404). checkout_recovery_ms (R, >= 100): a checkout left
+  // unfinished by a crash is settled by a live instance within about R.
+  std::string payments_mysql;
+  lockstep::sql::ConnectionOptions payments_connection;
+  int64_t checkout_merchant_account = 0;
+  std::chrono::milliseconds checkout_recovery{10'000};
+  // Tests only: "<step>[:<branch>]" (a lockstep::tcc StepName: logged, tried, decided,
+  // branch_settled, finished; branch shop|pay) holds the first checkout that reaches that
+  // step on this instance for checkout_test_hook_ms (0 = until the process dies), e.g. to
+  // kill -9 it there. Default "" (no hook).
+  std::string checkout_test_hook;
+  std::chrono::milliseconds checkout_test_hook_time{0};
   // redis_key_prefix, or "shopd:<database of mysql_connection>:" when it is empty
   // ("shopd:" without a database).
   std::string EffectiveRedisKeyPrefix() const;

@@ -395,5 +395,29 @@ TEST_F(ConfigTest, MalformedRateLimitsNameTheirSourceAndWhatIsWrong) {
       << from_file.status();
 }
 
+TEST_F(ConfigTest, CheckoutSettings) {
+  auto defaults = Load({"--mysql", "mysql://u:secret@127.0.0.1:3306/shop"});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->config.checkout_merchant_account, 0);  // Checkouts off.
+  EXPECT_EQ(defaults->config.checkout_recovery, std::chrono::milliseconds(10'000));
+  EXPECT_EQ(defaults->config.payments_connection.database, "shop");  // The --mysql database.
+  EXPECT_EQ(defaults->config.payments_connection.password, "secret");
+
+  auto c = Load({"--mysql", "mysql://u@127.0.0.1:3306/shop", "--payments-mysql", "mysql://u@127.0.0.1:3307/pay",
+                 "--checkout-merchant-account", "7", "--checkout-recovery-ms", "4000"},
+                {{"SHOPD_MYSQL_PASSWORD", "pw"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->config.payments_connection.database, "pay");
+  EXPECT_EQ(c->config.payments_connection.port, 3307);
+  EXPECT_EQ(c->config.payments_connection.password, "pw");  // The separately given password.
+  EXPECT_EQ(c->config.checkout_merchant_account, 7);
+  EXPECT_EQ(c->config.checkout_recovery, std::chrono::milliseconds(4000));
+  EXPECT_EQ(c->config.Redacted().find("pw"), std::string::npos) << c->config.Redacted();
+
+  EXPECT_FALSE(Load({"--checkout-recovery-ms", "99"}).ok());
+  EXPECT_FALSE(Load({"--checkout-merchant-account", "-1"}).ok());
+  EXPECT_FALSE(Load({"--payments-mysql", "redis://127.0.0.1/0"}).ok());
+}
+
 }  // namespace
 }  // namespace shopd::config

@@ -219,6 +219,32 @@ const std::vector<Migration>& Migrations() {
            R"sql(ALTER TABLE transfers ADD INDEX IF NOT EXISTS transfers_from (from_id, id),
                                    ADD INDEX IF NOT EXISTS transfers_to (to_id, id))sql",
        }},
+      // Checkout (API.md "Checkout", domain/checkouts): funds frozen by a Try (payments side),
+      // units held by a Try (shop side), and one row per checkout. Existing rows get 0 (an
+      // instant ADD COLUMN in MariaDB). The TCC barrier and log tables are created by
+      // lockstep::tcc (CreateSchema, IF NOT EXISTS) when checkouts are enabled.
+      {8, "checkout: accounts.frozen, products.held, checkouts",
+       {
+           R"sql(ALTER TABLE accounts ADD COLUMN IF NOT EXISTS frozen BIGINT NOT NULL DEFAULT 0)sql",
+           R"sql(ALTER TABLE products ADD COLUMN IF NOT EXISTS held BIGINT NOT NULL DEFAULT 0)sql",
+           R"sql(CREATE TABLE IF NOT EXISTS checkouts (
+                   id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                   request_id VARBINARY(64) NOT NULL,
+                   request_digest VARBINARY(512) NOT NULL,
+                   account_id BIGINT NOT NULL,
+                   product_id BIGINT NOT NULL,
+                   quantity INT NOT NULL,
+                   amount BIGINT NOT NULL,
+                   merchant_id BIGINT NOT NULL,
+                   order_id BIGINT NOT NULL,
+                   status VARCHAR(16) CHARACTER SET ascii NOT NULL,
+                   reason VARCHAR(64) CHARACTER SET ascii NOT NULL,
+                   created_at DATETIME(6) NOT NULL,
+                   updated_at DATETIME(6) NOT NULL,
+                   UNIQUE KEY checkouts_request_id (request_id),
+                   KEY checkouts_status (status, created_at)
+                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
+       }},
   };
   return migrations;
 }

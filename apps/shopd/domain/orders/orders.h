@@ -107,6 +107,9 @@ class OrderService {
   // kNotFound if no such order.
   lockstep::Result<Order> Get(int64_t id, const lockstep::Deadline& deadline);
   lockstep::Result<Order> GetByRequestId(const std::string& request_id, const lockstep::Deadline& deadline);
+  // A fresh order id from the same source as every order's (checkouts take theirs before
+  // the Try). Thread-safe.
+  lockstep::Result<int64_t> AllocateOrderId(const lockstep::Deadline& deadline) { return NextOrderId(deadline); }
 
   // shopd_order_batch_queue_depth and shopd_order_batch_shed_total (orders refused because
   // they would have completed after their deadline) of the batched mode's queues.
