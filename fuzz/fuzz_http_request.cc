@@ -92,6 +92,14 @@ const shopd::http::Router& ApiRouter() {
              return EchoBody(q, {{"request_id", "s"}, {"user_id", "i"}, {"product_id", "i"}, {"quantity", "i"}}, 201);
            }));
     r->Add(Method::kGet, "/v1/orders/{id}", ResultHandler([](Request& q) { return EchoId(q); }));
+    r->Add(Method::kPost, "/v1/checkouts", ResultHandler([](Request& q) {
+             return EchoBody(q, {{"request_id", "s"}, {"account_id", "i"}, {"product_id", "i"}, {"quantity", "i"}}, 201);
+           }));
+    r->Add(Method::kGet, "/v1/checkouts/{id}", ResultHandler([](Request& q) { return EchoId(q); }));
+    r->Add(Method::kGet, "/v1/checkouts", ResultHandler([](Request& q) -> Result<Response> {
+             LOCKSTEP_ASSIGN_OR_RETURN(std::string id, shopd::http::RequiredQuery(q, "request_id"));
+             return Response::Json(200, {{"request_id", id}});
+           }));
     r->Add(Method::kGet, "/v1/orders", ResultHandler([](Request& q) -> Result<Response> {
              LOCKSTEP_ASSIGN_OR_RETURN(std::string id, shopd::http::RequiredQuery(q, "request_id"));
              return Response::Json(200, {{"request_id", id}});
