@@ -116,7 +116,7 @@ class StreamPublisherImpl final : public StreamPublisher {
       if (position.Covers(txn->gtid)) continue;  // Already in the stream.
       const size_t total = txn->changes.size();
       size_t row = partial && *partial == txn->gtid ? std::min<size_t>(partial_done, total) : 0;
-      if (row == 0) {
+      if (row == 0 && options_.ddl_entries) {
         // DDL entries ride with the transaction's first chunk (not counted as rows: a
         // resumed transaction, row > 0, has them in already).
         for (size_t i = 0; i < txn->ddl.size(); ++i) {
@@ -127,10 +127,12 @@ class StreamPublisherImpl final : public StreamPublisher {
         }
       }
       while (row < total) {
-        std::vector<std::string> fields = EncodeStreamEntry(*txn, row);
+        std::vector<std::string> fields =
+            options_.encode_row ? options_.encode_row(*txn, row) : EncodeStreamEntry(*txn, row);
+        ++row;
+        if (fields.empty()) continue;  // No entry for this change; it is done all the same.
         chunk.push_back(std::to_string(fields.size()));
         for (std::string& f : fields) chunk.push_back(std::move(f));
-        ++row;
         ++chunk_rows;
         if (chunk_rows == options_.max_rows_per_append && row < total) {
           StreamCheckpoint next;

@@ -53,6 +53,14 @@ struct StreamPublisherOptions {
   size_t max_rows_per_append = 500;
   // Bound of one append when the caller's deadline is infinite. > 0.
   std::chrono::milliseconds append_timeout{5'000};
+  // How a row change becomes a stream entry: the fields (alternating field, value) of
+  // change `row` of `txn`, or an empty vector for a change that gets no entry (it still
+  // counts as done in the checkpoint, so the guarantee below holds for the entries that
+  // are written). Called on the publishing thread; must be deterministic (a resumed
+  // transaction is encoded again). Empty function (default) = EncodeStreamEntry.
+  std::function<std::vector<std::string>(const CommittedTransaction& txn, size_t row)> encode_row;
+  // Whether DDL entries (EncodeDdlEntry) are appended. Default true.
+  bool ddl_entries = true;
   // Optional callbacks (empty = not called), run on the publishing thread without locks;
   // must be cheap and must not call back into the publisher.
   struct Observer {
