@@ -80,6 +80,8 @@ constexpr KeySpec kKeys[] = {
     {"cdc_server_id", Kind::kInt, true},
     {"cdc_lease_ms", Kind::kInt, true},
     {"cdc_claim_idle_ms", Kind::kInt, true},
+    {"events_relay", Kind::kInt, true},
+    {"events_server_id", Kind::kInt, true},
 };
 
 const KeySpec* FindKey(std::string_view key) {
@@ -290,6 +292,8 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
       {"cdc_server_id", 1, [&](int64_t v) { c.cdc_server_id = v; }},
       {"cdc_lease_ms", 100, [&](int64_t v) { c.cdc_lease = std::chrono::milliseconds(v); }},
       {"cdc_claim_idle_ms", 1, [&](int64_t v) { c.cdc_claim_idle = std::chrono::milliseconds(v); }},
+      {"events_relay", 0, [&](int64_t v) { c.events_relay = v != 0; }},
+      {"events_server_id", 1, [&](int64_t v) { c.events_server_id = v; }},
   };
   for (const IntField& f : ints) {
     if (const Raw* r = get(f.key)) {
@@ -300,7 +304,10 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
   if (c.cdc_server_id > int64_t{0xFFFFFFFF}) {
     return Status::InvalidArgument(source("cdc_server_id"), ": must be at most 4294967295");
   }
-  for (const char* flag : {"cache_l1", "cache_l2", "admission_control", "cdc"}) {
+  if (c.events_server_id > int64_t{0xFFFFFFFF}) {
+    return Status::InvalidArgument(source("events_server_id"), ": must be at most 4294967295");
+  }
+  for (const char* flag : {"cache_l1", "cache_l2", "admission_control", "cdc", "events_relay"}) {
     if (const Raw* r = get(flag); r != nullptr && r->value != "0" && r->value != "1") {
       return Status::InvalidArgument(r->source, ": must be 0 or 1");
     }
@@ -455,7 +462,8 @@ std::string ShopdConfig::Redacted() const {
       << " reserved_max_pending=" << reserved_max_pending << " reserved_persist_batch=" << reserved_persist_batch
       << " reserved_persister=" << reserved_persister << " reserved_claim_idle_ms=" << reserved_claim_idle.count()
       << " reserved_min_fsync=" << reserved_min_fsync << " cdc=" << cdc << " cdc_server_id=" << cdc_server_id
-      << " cdc_lease_ms=" << cdc_lease.count() << " cdc_claim_idle_ms=" << cdc_claim_idle.count();
+      << " cdc_lease_ms=" << cdc_lease.count() << " cdc_claim_idle_ms=" << cdc_claim_idle.count()
+      << " events_relay=" << events_relay << " events_server_id=" << events_server_id;
   return out.str();
 }
 

@@ -124,6 +124,13 @@ struct ShopdConfig {
   int64_t cdc_server_id = 4243;
   std::chrono::milliseconds cdc_lease{3'000};
   std::chrono::milliseconds cdc_claim_idle{1'000};
+  // The outbox relay (API.md "Events"): with events_relay = 1 this instance is a candidate
+  // to relay the `outbox` table's binlog to the stream <redis_key_prefix>events (one leader
+  // among the instances, fenced lease of cdc_lease_ms; lockstep::outbox::ConfigureOutboxRelay).
+  // events_server_id is its replica server_id (unique among the primary's replicas and
+  // readers, and different from cdc_server_id).
+  bool events_relay = false;
+  int64_t events_server_id = 4244;
   // redis_key_prefix, or "shopd:<database of mysql_connection>:" when it is empty
   // ("shopd:" without a database).
   std::string EffectiveRedisKeyPrefix() const;
