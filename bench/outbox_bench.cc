@@ -5,6 +5,8 @@
 //     ConfigureOutboxRelay running from before the first commit. Reports the commit rate
 //     (events/s appended) and the relay's rate (events/s in the Redis Stream, from the first
 //     commit until the stream's checkpoint covers the last one).
+//     And the relay's own capacity: the same events committed with no relay running, then a
+//     relay started from before them (events/s until it has caught up).
 //  2. Latency: one writer appends --rate events/s (one per transaction) for --seconds; per
 //     event, COMMIT returned -> the relay appended its stream entry (on_published): p50/p99.
 //
@@ -168,6 +170,37 @@ int main(int argc, char** argv) {
                 "(%.2f of the commit rate; relay %.0f ms behind the last commit); %lld entries\n",
                 per_txn, total / Secs(t1 - t0), total / Secs(t2 - t0), Secs(t1 - t0) / Secs(t2 - t0),
                 1000 * Secs(t2 - t1), static_cast<long long>(seen.events.load()));
+    relay->Stop();
+  }
+
+  {
+    // The relay's own capacity: a backlog of `events` events (10 per transaction, committed
+    // with no relay running), then a relay from before the first: events/s until caught up.
+    const lockstep::cdc::GtidPosition before = Position(*pool);
+    constexpr int kWriters = 8;
+    std::vector<std::thread> writers;
+    for (int w = 0; w < kWriters; ++w) {
+      writers.emplace_back([&, w] {
+        for (int t = 0; t < events / 10 / kWriters; ++t) {
+          std::vector<lockstep::outbox::Event> batch;
+          for (int k = 0; k < 10; ++k) {
+            batch.push_back(Ev("b:" + std::to_string(w) + ":" + std::to_string(t) + ":" + std::to_string(k)));
+          }
+          lockstep::Status s = lockstep::sql::RunInTransaction(
+              *pool, {}, Deadline::After(30s), [&](lockstep::sql::Transaction& tx) { return outbox.AppendBatch(tx, batch); });
+          if (!s.ok()) Die("append", s);
+        }
+      });
+    }
+    for (auto& t : writers) t.join();
+    const lockstep::cdc::GtidPosition end = Position(*pool);
+    Seen seen;
+    const auto t0 = Clock::now();
+    auto relay = StartRelay(*redis, stream, before, seen);
+    if (!relay->AwaitPosition(end, Deadline::After(600s))) Die("relay", relay->status());
+    const auto t1 = Clock::now();
+    std::printf("  backlog of %lld events (10 per transaction), relay started after the commits: %.0f events/s\n",
+                static_cast<long long>(seen.events.load()), seen.events.load() / Secs(t1 - t0));
     relay->Stop();
   }
 

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
+#include <map>
+#include <string_view>
+#include <thread>
 
 #include "lockstep/sql/run_in_transaction.h"
 
@@ -10,6 +14,9 @@ namespace {
 
 // Rows per multi-row INSERT: each distinct size is one prepared statement per connection.
 constexpr size_t kMaxRowsPerInsert = 32;
+// Rows of the gate: an append share-locks one (by its thread), a listing all of them, so
+// concurrent appends do not all queue their shared locks on one record.
+constexpr int kGateRows = 16;
 constexpr size_t kMaxType = 100;
 constexpr size_t kMaxAggregate = 190;
 
@@ -57,11 +64,12 @@ std::vector<std::string> Outbox::SchemaStatements() const {
       "CREATE TABLE IF NOT EXISTS " + t +
           "_versions (aggregate VARCHAR(190) NOT NULL PRIMARY KEY, version BIGINT UNSIGNED NOT NULL) ENGINE=InnoDB",
       "CREATE TABLE IF NOT EXISTS " + t + "_gate (id TINYINT UNSIGNED NOT NULL PRIMARY KEY) ENGINE=InnoDB",
-      "INSERT IGNORE INTO " + t + "_gate (id) VALUES (1)",
+      "INSERT IGNORE INTO " + t + "_gate (id) VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10), (11), (12), "
+      "(13), (14), (15), (16)",
   };
 }
 
-Result<int64_t> Outbox::NextVersion(sql::Transaction& tx, const std::string& aggregate) const {
+Result<int64_t> Outbox::NextVersion(sql::Transaction& tx, const std::string& aggregate, int64_t in_batch) const {
   const std::string& t = options_.table;
   // An equality hit on the primary key locks that one record and no gap; it reads the
   // latest committed counter (a locking statement), and LAST_INSERT_ID(expr) hands the new
@@ -71,16 +79,17 @@ Result<int64_t> Outbox::NextVersion(sql::Transaction& tx, const std::string& agg
       tx.Execute("UPDATE " + t + "_versions SET version = LAST_INSERT_ID(version + 1) WHERE aggregate = ?",
                  aggregate));
   if (r.affected_rows == 1) return static_cast<int64_t>(r.last_insert_id);
-  // No counter: an aggregate whose first event was not appended through this outbox (rows
-  // that existed before it). Continue after its events so far and create the counter; the
-  // UPDATE that missed took one gap lock (once per such aggregate; a deadlock it causes is
-  // kAborted and rerun).
+  // No counter yet: the aggregate's second event (first events write none), or one whose
+  // events did not start in this outbox. Continue after its events so far (and those given
+  // earlier in this batch, not inserted yet) and create the counter. Under READ COMMITTED
+  // the missed UPDATE locked nothing; under REPEATABLE READ it took one gap lock, once per
+  // aggregate (a deadlock it causes is kAborted and rerun).
   LOCKSTEP_ASSIGN_OR_RETURN(
       sql::Rows max,
       tx.Query("SELECT CAST(COALESCE(MAX(aggregate_version), 0) AS SIGNED) FROM " + t + " WHERE aggregate = ?",
                aggregate));
   LOCKSTEP_ASSIGN_OR_RETURN(int64_t last, max[0].GetInt64(0));
-  const int64_t version = last + 1;
+  const int64_t version = std::max(last, in_batch) + 1;
   Result<sql::ExecResult> inserted =
       tx.Execute("INSERT INTO " + t + "_versions (aggregate, version) VALUES (?, ?)", aggregate, version);
   if (!inserted.ok()) return LostRace(inserted.status(), aggregate);
@@ -97,37 +106,21 @@ Status Outbox::AppendBatch(sql::Transaction& tx, const std::vector<Event>& event
   const std::string& t = options_.table;
   // The listing barrier (see the header): shared, held until this transaction ends, taken
   // before any id is allocated.
-  LOCKSTEP_ASSIGN_OR_RETURN(sql::Rows gate, tx.Query("SELECT id FROM " + t + "_gate WHERE id = 1 LOCK IN SHARE MODE"));
-  if (gate.empty()) return Status::FailedPrecondition("outbox: the gate row of ", t, "_gate is missing (schema)");
-  // New aggregates' counters: plain INSERTs (insert-intention locks only). A duplicate is
-  // a second first event.
-  std::vector<const Event*> created;
-  for (const Event& e : events) {
-    if (e.creates_aggregate) created.push_back(&e);
-  }
-  for (size_t begin = 0; begin < created.size(); begin += kMaxRowsPerInsert) {
-    const size_t n = std::min(kMaxRowsPerInsert, created.size() - begin);
-    std::string sql = "INSERT INTO " + t + "_versions (aggregate, version) VALUES ";
-    sql::ParamList params;
-    for (size_t i = 0; i < n; ++i) {
-      sql += i ? ", (?, 1)" : "(?, 1)";
-      params.Add(created[begin + i]->aggregate);
-    }
-    Result<sql::ExecResult> r = tx.ExecuteList(sql, params);
-    if (!r.ok()) {
-      if (r.status().code() != StatusCode::kAlreadyExists) return r.status();
-      return Status::FailedPrecondition("outbox: an aggregate of the batch already has events (a second "
-                                        "creates_aggregate event?): ", r.status().message())
-          .WithReason("aggregate_exists");
-    }
-  }
+  const int64_t gate_row =
+      1 + static_cast<int64_t>(std::hash<std::thread::id>{}(std::this_thread::get_id()) % kGateRows);
+  LOCKSTEP_ASSIGN_OR_RETURN(sql::Rows gate,
+                            tx.Query("SELECT id FROM " + t + "_gate WHERE id = ? LOCK IN SHARE MODE", gate_row));
+  if (gate.empty()) return Status::FailedPrecondition("outbox: gate row ", gate_row, " of ", t, "_gate is missing (schema)");
   std::vector<int64_t> versions(events.size());
+  std::map<std::string_view, int64_t> in_batch;  // Aggregate -> last version given in this batch.
   for (size_t i = 0; i < events.size(); ++i) {
+    int64_t& last = in_batch[events[i].aggregate];
     if (events[i].creates_aggregate) {
       versions[i] = 1;
     } else {
-      LOCKSTEP_ASSIGN_OR_RETURN(versions[i], NextVersion(tx, events[i].aggregate));
+      LOCKSTEP_ASSIGN_OR_RETURN(versions[i], NextVersion(tx, events[i].aggregate, last));
     }
+    last = versions[i];
   }
   for (size_t begin = 0; begin < events.size(); begin += kMaxRowsPerInsert) {
     const size_t n = std::min(kMaxRowsPerInsert, events.size() - begin);
@@ -141,9 +134,12 @@ Status Outbox::AppendBatch(sql::Transaction& tx, const std::vector<Event>& event
     Result<sql::ExecResult> r = tx.ExecuteList(sql, params);
     if (!r.ok()) {
       if (r.status().code() != StatusCode::kAlreadyExists) return r.status();
-      // A version taken: a second "first" event (the caller's bug), or a race lost.
+      // A version taken: a second "first" event (the caller's bug; the key named in the
+      // message is "<aggregate>-1"), or a race lost.
+      const std::string_view message = r.status().message();
       for (size_t i = 0; i < n; ++i) {
-        if (events[begin + i].creates_aggregate) {
+        if (events[begin + i].creates_aggregate &&
+            message.find("'" + events[begin + i].aggregate + "-1'") != std::string_view::npos) {
           return Status::FailedPrecondition("outbox: aggregate ", events[begin + i].aggregate,
                                             " already has events (a second creates_aggregate event?)")
               .WithReason("aggregate_exists");
@@ -164,8 +160,11 @@ Result<EventPage> Outbox::ListAfter(sql::Pool& pool, int64_t after, int limit, c
   run.tx.isolation = sql::IsolationLevel::kReadCommitted;  // The MAX read sees every commit.
   LOCKSTEP_RETURN_IF_ERROR(sql::RunInTransaction(pool, run, deadline, [&](sql::Transaction& tx) -> Status {
     // Granted when no append holds the gate: every id allocated so far is settled.
-    LOCKSTEP_ASSIGN_OR_RETURN(sql::Rows gate, tx.Query("SELECT id FROM " + t + "_gate WHERE id = 1 FOR UPDATE"));
-    if (gate.empty()) return Status::FailedPrecondition("outbox: the gate row of ", t, "_gate is missing (schema)");
+    // Every row, in id order (two listings cannot deadlock; an append holds one row).
+    LOCKSTEP_ASSIGN_OR_RETURN(sql::Rows gate, tx.Query("SELECT id FROM " + t + "_gate ORDER BY id FOR UPDATE"));
+    if (gate.size() != kGateRows) {
+      return Status::FailedPrecondition("outbox: ", t, "_gate has ", gate.size(), " rows, not ", kGateRows, " (schema)");
+    }
     LOCKSTEP_ASSIGN_OR_RETURN(sql::Rows max, tx.Query("SELECT CAST(COALESCE(MAX(id), 0) AS SIGNED) FROM " + t));
     LOCKSTEP_ASSIGN_OR_RETURN(mark, max[0].GetInt64(0));
     return tx.Commit();

@@ -33,29 +33,31 @@ struct EventPage {
 // Relaying it to a Redis Stream is outbox_relay.h's job; consuming it, consumer.h's.
 //
 // Versions (1, 2, 3 ... per aggregate, without gaps; UNIQUE (aggregate, aggregate_version)
-// enforces no duplicate, the allocation below gives no gap). `<table>_versions` holds each
-// aggregate's last version:
-// - creates_aggregate: version 1; the counter row is a plain INSERT (insert-intention
-//   locks only, no gap lock). A second "first" event of an aggregate fails on the key
-//   (kFailedPrecondition "aggregate_exists").
+// enforces no duplicate, the allocation below gives no gap). `<table>_versions` holds the
+// last version of each aggregate that has more than one event:
+// - creates_aggregate: version 1, no counter (the event row alone; most aggregates — an
+//   order, a transfer — never get a second event). A second "first" event of an aggregate
+//   fails on the key (kFailedPrecondition "aggregate_exists").
 // - otherwise: `UPDATE ... SET version = LAST_INSERT_ID(version + 1) WHERE aggregate = ?`:
 //   an equality hit on the primary key locks that one record and no gap, reads the latest
 //   committed counter, and its row lock orders the aggregate's appenders until commit (so
-//   versions commit, and reach the binlog, in order). No statement searches a range or a
-//   missing key under a lock, so the gap-lock deadlocks of INSERT ... ON DUPLICATE KEY
-//   UPDATE or of a SELECT ... FOR UPDATE on the events table cannot occur. Only an
-//   aggregate whose first event did not go through the outbox (rows older than it) has no
-//   counter: its UPDATE misses (one gap lock, once per such aggregate), the version
-//   continues after MAX(aggregate_version) and the counter is INSERTed; a concurrent append
-//   that created it first makes that INSERT fail on the key, returned as kAborted (the
-//   transaction reruns under sql::RunInTransaction and then hits the counter).
+//   versions commit, and reach the binlog, in order). When it misses (the aggregate's
+//   second event), the version continues after MAX(aggregate_version) and the counter row
+//   is INSERTed; a concurrent append that created it first makes that INSERT (or the
+//   event's) fail on a key, returned as kAborted (the transaction reruns under
+//   sql::RunInTransaction and then hits the counter). Under READ COMMITTED (shopd's write
+//   transactions) no statement here takes a gap lock; under REPEATABLE READ only the missed
+//   UPDATE does, once per aggregate. Nothing searches a range under a lock, so the gap-lock
+//   deadlocks of INSERT ... ON DUPLICATE KEY UPDATE or of SELECT MAX ... FOR UPDATE on the
+//   events table cannot occur.
 //
 // Listing (ListAfter) is safe although AUTO_INCREMENT ids commit out of order: Append
-// first takes a SHARED lock on the single `<table>_gate` row (held until the caller's
-// commit or rollback; shared locks do not wait for each other) and only then allocates its
-// id. ListAfter takes the EXCLUSIVE lock on that row: it is granted once every append that
-// had taken the shared lock — i.e. every id allocated so far — has committed or rolled
-// back, and appends that come later queue behind it, so they get larger ids. ListAfter
+// first takes a SHARED lock on one of the 16 `<table>_gate` rows (chosen by its thread;
+// held until the caller's commit or rollback; shared locks do not wait for each other) and
+// only then allocates its id. ListAfter takes the EXCLUSIVE lock on every gate row, in id
+// order: once it holds them all, every append that had taken a shared lock — i.e. every id
+// allocated so far — has committed or rolled back, and appends that come later queue
+// behind it, so they get larger ids. ListAfter
 // then reads MAX(id) (committed) and releases the gate; everything it lists is at most that
 // mark. So no event is listed before its transaction committed, and no id below a listed
 // one can commit later (an id once listed is never followed by a smaller one).
@@ -77,9 +79,9 @@ class Outbox {
   // (lost a race on a counter or version: rerun the transaction), the driver's codes.
   // Not thread-safe with respect to `tx` (as the transaction).
   Status Append(sql::Transaction& tx, const Event& event) const;
-  // Append for several events (e.g. one per order of a coalesced batch): one gate lock, one
-  // multi-row INSERT of the new aggregates' counters and one of the events (in chunks of
-  // 32 rows), plus one UPDATE per event without creates_aggregate. Events of one aggregate get
+  // Append for several events (e.g. one per order of a coalesced batch): one gate lock and
+  // one multi-row INSERT of the events (in chunks of 32 rows), plus the counter statements
+  // of events without creates_aggregate. Events of one aggregate get
   // consecutive versions in the order given. All or nothing with `tx`.
   Status AppendBatch(sql::Transaction& tx, const std::vector<Event>& events) const;
 
@@ -93,8 +95,9 @@ class Outbox {
 
  private:
   explicit Outbox(OutboxOptions options) : options_(std::move(options)) {}
-  // The counter step of an event without creates_aggregate: its version.
-  Result<int64_t> NextVersion(sql::Transaction& tx, const std::string& aggregate) const;
+  // The counter step of an event without creates_aggregate: its version. `in_batch`: the
+  // last version given to the aggregate earlier in the same AppendBatch (0 if none).
+  Result<int64_t> NextVersion(sql::Transaction& tx, const std::string& aggregate, int64_t in_batch) const;
   OutboxOptions options_;
 };
 

@@ -216,7 +216,7 @@ TEST_F(OutboxTest, ListingWaitsForASmallerIdThatCommitsLater) {
     // The listing's gate statement is running (A holds the gate, so it waits). A user sees
     // its own threads in PROCESSLIST without the PROCESS privilege.
     auto rows = lease->Query(
-        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%outbox_gate WHERE id = 1 FOR UPDATE%' "
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%outbox_gate ORDER BY id FOR UPDATE%' "
         "AND ID <> CONNECTION_ID()");
     return rows.ok() && *(*rows)[0].GetInt64(0) > 0;
   }));

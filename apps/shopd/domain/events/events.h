@@ -18,8 +18,9 @@ namespace shopd::domain {
 // (schema migration 8). Every effect appends exactly one event in its own transaction:
 //   account.created     account:<id>   accounts.cc
 //   transfer.completed  transfer:<id>  procedure shopd_transfer_v3 (schema.cc; SQL that
-//                                      follows Outbox::Append's protocol: gate shared lock,
-//                                      counter INSERT, event INSERT, before its COMMIT)
+//                                      follows Outbox::Append's protocol for a first event:
+//                                      a gate row's shared lock, then the event INSERT,
+//                                      before its COMMIT)
 //   product.created     product:<id>   products.cc (version 1)
 //   product.updated     product:<id>   products.cc (versions 2, 3 ...)
 //   order.confirmed     order:<id>     order_rows.h InsertConfirmedOrders: row_lock and
