@@ -5,6 +5,7 @@
 #   scripts/bench.sh ratelimit [--requests N] [--connections C]
 #   scripts/bench.sh cdc [--rows N] [--duration S]
 #   scripts/bench.sh checkouts [--requests N] [--connections C]
+#   scripts/bench.sh events [--requests N] [--duration S]
 # micro: Google Benchmark programs of the sql and redis modules (pool overhead vs bare
 #        libmariadb / hiredis on the same server), the cache, lock hand-offs, the
 #        batch Coalescer's scheduling (no server) and the rate limiters (`limits`).
@@ -49,6 +50,14 @@
 #        checkout): lockstep-bench checkouts over 1,000 products and over one hot product,
 #        beside flashsale in batched mode (one hot product: the same run's orders/s) and
 #        sql-baseline; prints checkouts/s, p99 and the ratios.
+# events (not part of `all`): the transactional outbox. lockstep_outbox_bench: 8 writers
+#        append --requests events (1 and 10 per transaction) beside the outbox relay:
+#        committed events/s vs events/s in the Redis Stream; then 1,000 events/s for
+#        --duration seconds (default 10): COMMIT returned -> entry in the stream p50/p99.
+#        Then what the events cost shopd: `batched` flashsale orders/s and transfers/s
+#        (--requests each) on this build's shopd (one event per effect) beside the same run's
+#        sql-baseline, and on $LOCKSTEP_BASELINE_SHOPD (a shopd without events, e.g. main's
+#        build) when set, alternating.
 # Starts its own private servers (build/bench-stack, MariaDB 14306, Redis 17379; override
 # with LOCKSTEP_BENCH_MARIADB_PORT / LOCKSTEP_BENCH_REDIS_PORT) and stops them at the end.
 # Durability as scripts/stack.sh: innodb_flush_log_at_trx_commit=1, sync_binlog=1, Redis
@@ -60,7 +69,7 @@ what=all requests=20000 connections=64 duration="" rows=1000000
 shopd_args="" overload_connections=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    micro|limits|shopd|reads|all|overload|ratelimit|cdc|checkouts) what=$1 ;;
+    micro|limits|shopd|reads|all|overload|ratelimit|cdc|checkouts|events) what=$1 ;;
     --rows) rows=$2; shift ;;
     --duration) duration=$2; shift ;;
     --shopd-args) shopd_args=$2; shift ;;
@@ -83,6 +92,8 @@ if [ "$what" = limits ]; then
   ninja -C build/bench lockstep_rate_limiter_bench
 elif [ "$what" = cdc ]; then
   ninja -C build/bench lockstep_cdc_bench
+elif [ "$what" = events ]; then
+  ninja -C build/bench lockstep_outbox_bench shopd lockstep-bench
 elif [ "$what" = overload ] || [ "$what" = ratelimit ] || [ "$what" = checkouts ]; then
   ninja -C build/bench shopd lockstep-bench
 else
@@ -115,7 +126,7 @@ SERVER_CPU=(--cpu-pid "redis=$(cat "$ROOT/build/bench-stack/redis-0/redis.pid")"
 start_shopd() {
   local db=$1 log=$2 port=""
   shift 2
-  SHOPD_MYSQL_PASSWORD=lockstep build/bench/apps/shopd/shopd --listen 127.0.0.1:0 \
+  SHOPD_MYSQL_PASSWORD=lockstep "${SHOPD_BINARY:-build/bench/apps/shopd/shopd}" --listen 127.0.0.1:0 \
     --mysql "mysql://lockstep@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/$db" --redis "redis://127.0.0.1:$RP" "$@" >"$log" 2>&1 &
   started_pid=$!
   for _ in $(seq 1 300); do
@@ -334,6 +345,33 @@ if [ "$what" = cdc ]; then
   echo "== cdc: lockstep_cdc_bench --rows $rows --seconds $duration (primary $LOCKSTEP_MARIADB_PORT, replica $((LOCKSTEP_MARIADB_PORT + 1)))"
   LOCKSTEP_REDIS_PORT=$RP LOCKSTEP_MARIADB_PASSWORD=lockstep \
     build/bench/bench/lockstep_cdc_bench --rows "$rows" --seconds "$duration" --rates 1000,10000
+fi
+
+if [ "$what" = events ]; then
+  echo "== events: lockstep_outbox_bench --events $requests --rate 1000 --seconds $duration"
+  LOCKSTEP_REDIS_PORT=$RP LOCKSTEP_MARIADB_PASSWORD=lockstep \
+    build/bench/bench/lockstep_outbox_bench --events "$requests" --rate 1000 --seconds "$duration"
+  B=build/bench/apps/lockstep-bench/lockstep-bench
+  M="mysql://lockstep:lockstep@127.0.0.1:$LOCKSTEP_MARIADB_PORT/shop_ev"
+  ev_round() {  # ev_round LABEL SHOPD_BINARY: batched flashsale and transfers on a fresh database.
+    Q "DROP DATABASE IF EXISTS shop_ev; CREATE DATABASE shop_ev"
+    redis-cli -p "$RP" --scan --pattern 'shopd:shop_ev:*' | xargs -r redis-cli -p "$RP" del >/dev/null
+    SHOPD_BINARY=$2 start_shopd shop_ev "build/bench/shopd-ev-$1.log"
+    shopd_pid=$started_pid
+    local tp='import json,sys; print("%.0f/s" % json.loads(sys.argv[1])["throughput"])' base fbat tr
+    base=$("$B" sql-baseline --mysql "$M" --accounts 1000 --requests "$requests" --connections "$connections" 2>/dev/null | tail -1)
+    fbat=$("$B" flashsale --url "$started_url" --mysql "$M" --mode batched --stock "$requests" --requests "$requests" \
+      --connections "$connections" --replay-every 0 --duplicate-every 0 --max-5xx 0 2>/dev/null | tail -1)
+    tr=$("$B" transfers --url "$started_url" --mysql "$M" --accounts 1000 --requests "$requests" \
+      --connections "$connections" --replay-every 0 --duplicate-every 0 --max-5xx 0 2>/dev/null | tail -1)
+    echo "  $1: sql-baseline $(python3 -c "$tp" "$base"), batched flashsale $(python3 -c "$tp" "$fbat")," \
+      "transfers (1,000 accounts) $(python3 -c "$tp" "$tr")"
+    kill -TERM "$shopd_pid"; wait "$shopd_pid" 2>/dev/null || true; shopd_pid=""
+  }
+  for round in 1 2; do
+    ev_round "with-events" build/bench/apps/shopd/shopd
+    [ -n "${LOCKSTEP_BASELINE_SHOPD:-}" ] && ev_round "baseline" "$LOCKSTEP_BASELINE_SHOPD"
+  done
 fi
 
 if [ "$what" = ratelimit ]; then

@@ -26,6 +26,7 @@
 #include "domain/orders/reservation_persister.h"
 #include "domain/orders/reservations.h"
 #include "api/checkout_routes.h"
+#include "api/event_routes.h"
 #include "api/rate_limit_gate.h"
 #include "api/routes.h"
 #include "domain/schema.h"
@@ -34,6 +35,8 @@
 #include "http/server.h"
 #include "lockstep/base/backoff.h"
 #include "lockstep/cache/byte_cache.h"
+#include "domain/events/events.h"
+#include "domain/events/events_relay.h"
 #include "lockstep/cdc/elected_relay.h"
 #include "lockstep/lock/lock_service.h"
 #include "lockstep/prometheus/observers.h"
@@ -448,6 +451,25 @@ int main(int argc, char** argv) {
                  database, stream, config.cdc_server_id, config.cdc_lease.count(), consumer);
   }
 
+  // The outbox relay (--events-relay 1): a candidate for relaying the outbox to
+  // <prefix>events (one leader among the instances).
+  std::unique_ptr<shopd::domain::EventsRelay> events_relay;
+  if (config.events_relay) {
+    auto relay = shopd::domain::EventsRelay::Start(
+        **redis, **pool, {.connection = config.mysql_connection,
+                  .stream = config.EffectiveRedisKeyPrefix() + "events",
+                  .server_id = static_cast<uint32_t>(config.events_server_id),
+                  .lease = config.cdc_lease});
+    if (!relay.ok()) {
+      spdlog::critical("shopd: events relay: {}", relay.status().ToString());
+      return 2;
+    }
+    events_relay = std::move(*relay);
+    spdlog::info("events: candidate for the relay of {}.outbox -> {}events (server_id {})",
+                 config.mysql_connection.database, config.EffectiveRedisKeyPrefix(), config.events_server_id);
+  }
+  shopd::domain::EventService events(**pool);
+
   lockstep::prometheus::Snapshots snapshots;
   lockstep::prometheus::AddPoolStats(snapshots, **pool, "shopd_mariadb_");
   if (payments_pool != nullptr) lockstep::prometheus::AddPoolStats(snapshots, *payments_pool, "shopd_payments_mariadb_");
@@ -468,6 +490,7 @@ int main(int argc, char** argv) {
     }
     if (change_feed != nullptr) change_feed->CollectMetrics(out);
     if (checkouts != nullptr) checkouts->CollectMetrics(out);
+    if (events_relay != nullptr) events_relay->Collect(out);
   });
 
   auto rate_limits = shopd::api::RateLimitGate::Create(
@@ -500,6 +523,7 @@ int main(int argc, char** argv) {
   shopd::api::RegisterAccountRoutes(server.router(), services);
   shopd::api::RegisterCommerceRoutes(server.router(), services);
   if (checkouts != nullptr) shopd::api::RegisterCheckoutRoutes(server.router(), *checkouts);
+  shopd::api::RegisterEventRoutes(server.router(), events);
 
   if (lockstep::Status s = server.Start(); !s.ok()) {
     spdlog::critical("shopd: cannot start: {}", s.ToString());
@@ -531,6 +555,7 @@ int main(int argc, char** argv) {
   change_feed.reset();
   cdc_relay.reset();  // Releases the lease: a standby takes over at once.
   checkouts.reset();  // Stops its recovery thread; unfinished checkouts stay for any instance.
+  events_relay.reset();  // Releases its lease too.
   spdlog::info("shopd stopped");
   return 0;
 }

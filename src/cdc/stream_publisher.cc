@@ -117,7 +117,7 @@ class StreamPublisherImpl final : public StreamPublisher {
       if (position.Covers(txn->gtid)) continue;  // Already in the stream.
       const size_t total = txn->changes.size();
       size_t row = partial && *partial == txn->gtid ? std::min<size_t>(partial_done, total) : 0;
-      if (row == 0) {
+      if (row == 0 && options_.ddl_entries) {
         // DDL entries ride with the transaction's first chunk (not counted as rows: a
         // resumed transaction, row > 0, has them in already).
         for (size_t i = 0; i < txn->ddl.size(); ++i) {
@@ -133,16 +133,20 @@ class StreamPublisherImpl final : public StreamPublisher {
         const size_t room = options_.max_rows_per_append - chunk_rows;
         size_t end = row + 1;
         std::vector<std::string> fields;
-        if (options_.max_rows_per_entry <= 1) {
+        if (options_.encode_row) {
+          fields = options_.encode_row(*txn, row);  // One entry for this change, or none.
+        } else if (options_.max_rows_per_entry <= 1) {
           fields = EncodeStreamEntry(*txn, row);
         } else {
           end = RowsEntryEnd(*txn, row, std::min(options_.max_rows_per_entry, room));
           fields = EncodeRowsEntry(*txn, row, end);
         }
-        chunk.push_back(std::to_string(fields.size()));
-        for (std::string& f : fields) chunk.push_back(std::move(f));
-        chunk_rows += end - row;
-        ++chunk_xadds;
+        if (!fields.empty()) {  // Else no entry for this change; it is done all the same.
+          chunk.push_back(std::to_string(fields.size()));
+          for (std::string& f : fields) chunk.push_back(std::move(f));
+          chunk_rows += end - row;
+          ++chunk_xadds;
+        }
         row = end;
         if (chunk_rows >= options_.max_rows_per_append && row < total) {
           StreamCheckpoint next;

@@ -211,4 +211,23 @@ Status BindRoutingObserver(::prometheus::Registry& registry, routing::RoutingObs
   });
 }
 
+Status BindOutboxConsumerObserver(::prometheus::Registry& registry, outbox::ConsumerObserver& observer,
+                                  const std::string& prefix) {
+  return Guarded([&] {
+    Family<Counter>& events =
+        CounterFamily(registry, prefix + "events_total", "Events handled by an outbox consumer, by outcome.");
+    Counter& applied = events.Add({{"outcome", "applied"}});
+    Counter& duplicate = events.Add({{"outcome", "duplicate"}});
+    Counter& failures =
+        CounterFamily(registry, prefix + "failures_total", "Failed attempts of an outbox consumer.").Add({});
+    Counter& dead = CounterFamily(registry, prefix + "dead_letters_total",
+                                  "Entries an outbox consumer moved to its dead-letter stream.")
+                        .Add({});
+    Chain(observer.on_applied, {[&applied](const outbox::StoredEvent&) { applied.Increment(); }});
+    Chain(observer.on_duplicate, {[&duplicate](const outbox::StoredEvent&) { duplicate.Increment(); }});
+    Chain(observer.on_failure, {[&failures](const Status&) { failures.Increment(); }});
+    Chain(observer.on_dead_letter, {[&dead](const std::string&, const Status&) { dead.Increment(); }});
+  });
+}
+
 }  // namespace lockstep::prometheus

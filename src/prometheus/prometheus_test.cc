@@ -76,6 +76,22 @@ TEST(BindTccObserver, CountsEveryEvent) {
   }
 }
 
+TEST(BindOutboxConsumerObserver, CountsEveryOutcome) {
+  ::prometheus::Registry registry;
+  outbox::ConsumerObserver observer;
+  ASSERT_TRUE(BindOutboxConsumerObserver(registry, observer, "t_ob_").ok());
+  observer.on_applied(outbox::StoredEvent{});
+  observer.on_applied(outbox::StoredEvent{});
+  observer.on_duplicate(outbox::StoredEvent{});
+  observer.on_failure(Status::Internal("x"));
+  observer.on_dead_letter("1-0", Status::Internal("x"));
+  const std::string text = SerializeText({&registry});
+  for (const char* line : {"t_ob_events_total{outcome=\"applied\"} 2", "t_ob_events_total{outcome=\"duplicate\"} 1",
+                           "t_ob_failures_total 1", "t_ob_dead_letters_total 1"}) {
+    EXPECT_TRUE(Contains(text, line)) << line << " missing in\n" << text;
+  }
+}
+
 TEST(BindPoolObserver, RecordsWaitsAndRetriesAndKeepsTheLogCallback) {
   ::prometheus::Registry registry;
   sql::PoolObserver observer;

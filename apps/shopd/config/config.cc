@@ -85,6 +85,8 @@ constexpr KeySpec kKeys[] = {
     {"checkout_recovery_ms", Kind::kInt, true},
     {"checkout_test_hook", Kind::kString, true},
     {"checkout_test_hook_ms", Kind::kInt, true},
+    {"events_relay", Kind::kInt, true},
+    {"events_server_id", Kind::kInt, true},
 };
 
 const KeySpec* FindKey(std::string_view key) {
@@ -298,6 +300,8 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
       {"checkout_merchant_account", 0, [&](int64_t v) { c.checkout_merchant_account = v; }},
       {"checkout_recovery_ms", 100, [&](int64_t v) { c.checkout_recovery = std::chrono::milliseconds(v); }},
       {"checkout_test_hook_ms", 0, [&](int64_t v) { c.checkout_test_hook_time = std::chrono::milliseconds(v); }},
+      {"events_relay", 0, [&](int64_t v) { c.events_relay = v != 0; }},
+      {"events_server_id", 1, [&](int64_t v) { c.events_server_id = v; }},
   };
   for (const IntField& f : ints) {
     if (const Raw* r = get(f.key)) {
@@ -308,7 +312,10 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
   if (c.cdc_server_id > int64_t{0xFFFFFFFF}) {
     return Status::InvalidArgument(source("cdc_server_id"), ": must be at most 4294967295");
   }
-  for (const char* flag : {"cache_l1", "cache_l2", "admission_control", "cdc"}) {
+  if (c.events_server_id > int64_t{0xFFFFFFFF}) {
+    return Status::InvalidArgument(source("events_server_id"), ": must be at most 4294967295");
+  }
+  for (const char* flag : {"cache_l1", "cache_l2", "admission_control", "cdc", "events_relay"}) {
     if (const Raw* r = get(flag); r != nullptr && r->value != "0" && r->value != "1") {
       return Status::InvalidArgument(r->source, ": must be 0 or 1");
     }
@@ -474,7 +481,8 @@ std::string ShopdConfig::Redacted() const {
       << " cdc_lease_ms=" << cdc_lease.count() << " cdc_claim_idle_ms=" << cdc_claim_idle.count()
       << " payments_mysql=" << (payments_mysql.empty() ? std::string("(mysql)") : RedactedUrl(payments_connection))
       << " checkout_merchant_account=" << checkout_merchant_account
-      << " checkout_recovery_ms=" << checkout_recovery.count();
+      << " checkout_recovery_ms=" << checkout_recovery.count()
+      << " events_relay=" << events_relay << " events_server_id=" << events_server_id;
   if (!checkout_test_hook.empty()) {
     out << " checkout_test_hook=" << checkout_test_hook << " checkout_test_hook_ms=" << checkout_test_hook_time.count();
   }

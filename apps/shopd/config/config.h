@@ -140,6 +140,13 @@ struct ShopdConfig {
   // kill -9 it there. Default "" (no hook).
   std::string checkout_test_hook;
   std::chrono::milliseconds checkout_test_hook_time{0};
+  // The outbox relay (API.md "Events"): with events_relay = 1 this instance is a candidate
+  // to relay the `outbox` table's binlog to the stream <redis_key_prefix>events (one leader
+  // among the instances, fenced lease of cdc_lease_ms; lockstep::outbox::ConfigureOutboxRelay).
+  // events_server_id is its replica server_id (unique among the primary's replicas and
+  // readers, and different from cdc_server_id).
+  bool events_relay = false;
+  int64_t events_server_id = 4244;
   // redis_key_prefix, or "shopd:<database of mysql_connection>:" when it is empty
   // ("shopd:" without a database).
   std::string EffectiveRedisKeyPrefix() const;

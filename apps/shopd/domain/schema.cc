@@ -245,6 +245,88 @@ const std::vector<Migration>& Migrations() {
                    KEY checkouts_status (status, created_at)
                  ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
        }},
+      // The transactional outbox (API.md "Events"; events.h): the tables of
+      // lockstep::outbox::Outbox (ShopOutbox().SchemaStatements(), spelled out here because a
+      // released migration never changes), and shopd_transfer_v3 = v2 that also appends the
+      // transfer.completed event before its COMMIT, following Outbox::Append's protocol for a
+      // first event (a shared lock on one gate row before the event id is allocated, then
+      // the event row; no counter), so the money moves and its event commit together.
+      {9, "outbox tables, transfer procedure with its event",
+       {
+           R"sql(CREATE TABLE IF NOT EXISTS outbox (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                   type VARCHAR(100) NOT NULL, aggregate VARCHAR(190) NOT NULL,
+                   aggregate_version BIGINT UNSIGNED NOT NULL, data LONGTEXT NOT NULL CHECK (JSON_VALID(data)),
+                   appended_at DATETIME(6) NOT NULL,
+                   UNIQUE KEY uk_outbox_aggregate_version (aggregate, aggregate_version)) ENGINE=InnoDB)sql",
+           R"sql(CREATE TABLE IF NOT EXISTS outbox_versions (aggregate VARCHAR(190) NOT NULL PRIMARY KEY,
+                   version BIGINT UNSIGNED NOT NULL) ENGINE=InnoDB)sql",
+           R"sql(CREATE TABLE IF NOT EXISTS outbox_gate (id TINYINT UNSIGNED NOT NULL PRIMARY KEY) ENGINE=InnoDB)sql",
+           R"sql(INSERT IGNORE INTO outbox_gate (id)
+                 VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10), (11), (12), (13), (14), (15), (16))sql",
+           R"sql(CREATE PROCEDURE IF NOT EXISTS shopd_transfer_v3(
+                   IN p_request_id VARBINARY(64), IN p_digest VARBINARY(512),
+                   IN p_from BIGINT, IN p_to BIGINT, IN p_amount BIGINT,
+                   IN p_body_head VARCHAR(256), IN p_body_mid VARCHAR(512), IN p_body_tail VARCHAR(256),
+                   IN p_from_unknown VARCHAR(1024), IN p_to_unknown VARCHAR(1024),
+                   IN p_insufficient VARCHAR(1024), IN p_overflow VARCHAR(1024))
+                 MODIFIES SQL DATA
+                 BEGIN
+                   DECLARE v_low_id BIGINT DEFAULT LEAST(p_from, p_to);
+                   DECLARE v_high_id BIGINT DEFAULT GREATEST(p_from, p_to);
+                   DECLARE v_low BIGINT DEFAULT NULL;
+                   DECLARE v_high BIGINT DEFAULT NULL;
+                   DECLARE v_from BIGINT DEFAULT NULL;
+                   DECLARE v_to BIGINT DEFAULT NULL;
+                   DECLARE v_status INT DEFAULT 200;
+                   DECLARE v_body VARCHAR(2048) DEFAULT NULL;
+                   DECLARE v_transfer_id BIGINT DEFAULT NULL;
+                   DECLARE v_gate TINYINT UNSIGNED DEFAULT NULL;
+                   DECLARE EXIT HANDLER FOR SQLEXCEPTION
+                   BEGIN
+                     ROLLBACK;
+                     RESIGNAL;
+                   END;
+                   DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+                   SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
+                   START TRANSACTION;
+                   SELECT balance INTO v_low FROM accounts WHERE id = v_low_id FOR UPDATE;
+                   SELECT balance INTO v_high FROM accounts WHERE id = v_high_id FOR UPDATE;
+                   SET v_from = IF(p_from = v_low_id, v_low, v_high);
+                   SET v_to = IF(p_to = v_low_id, v_low, v_high);
+                   IF v_from IS NULL THEN
+                     SET v_status = 404, v_body = p_from_unknown;
+                   ELSEIF v_to IS NULL THEN
+                     SET v_status = 404, v_body = p_to_unknown;
+                   ELSEIF v_from < p_amount THEN
+                     SET v_status = 409, v_body = p_insufficient;
+                   ELSEIF v_to > 9223372036854775807 - p_amount THEN
+                     SET v_status = 409, v_body = p_overflow;
+                   ELSE
+                     SET v_body = CONCAT(p_body_head, v_from - p_amount, p_body_mid, v_to + p_amount, p_body_tail);
+                   END IF;
+                   INSERT INTO request_records (scope, request_id, request_digest, http_status, response, created_at)
+                     VALUES ('transfer', p_request_id, p_digest, v_status, v_body, UTC_TIMESTAMP(6));
+                   IF v_status = 200 THEN
+                     UPDATE accounts SET balance = balance + IF(id = p_from, -p_amount, p_amount), version = version + 1
+                       WHERE id IN (p_from, p_to);
+                     INSERT INTO transfers (request_id, from_id, to_id, amount, created_at)
+                       VALUES (p_request_id, p_from, p_to, p_amount, UTC_TIMESTAMP(6));
+                     SET v_transfer_id = LAST_INSERT_ID();
+                     SET v_from = v_from - p_amount, v_to = v_to + p_amount;
+                     SET v_gate = CONNECTION_ID() % 16 + 1;
+                     SELECT id INTO v_gate FROM outbox_gate WHERE id = v_gate LOCK IN SHARE MODE;
+                     INSERT INTO outbox (type, aggregate, aggregate_version, data, appended_at)
+                       VALUES ('transfer.completed', CONCAT('transfer:', v_transfer_id), 1,
+                               JSON_OBJECT('transfer_id', v_transfer_id,
+                                           'request_id', CONVERT(p_request_id USING utf8mb4),
+                                           'from', p_from, 'to', p_to, 'amount', p_amount,
+                                           'from_balance', v_from, 'to_balance', v_to),
+                               UTC_TIMESTAMP(6));
+                   END IF;
+                   COMMIT;
+                   SELECT v_status AS http_status, v_from AS from_balance, v_to AS to_balance;
+                 END)sql",
+       }},
   };
   return migrations;
 }

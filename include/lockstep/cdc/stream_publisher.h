@@ -59,6 +59,15 @@ struct StreamPublisherOptions {
   size_t max_rows_per_entry = 100;
   // Bound of one append when the caller's deadline is infinite. > 0.
   std::chrono::milliseconds append_timeout{5'000};
+  // How a row change becomes a stream entry: the fields (alternating field, value) of
+  // change `row` of `txn`, or an empty vector for a change that gets no entry (it still
+  // counts as done in the checkpoint, so the guarantee below holds for the entries that
+  // are written). Called on the publishing thread; must be deterministic (a resumed
+  // transaction is encoded again). Set: one entry per change (max_rows_per_entry does not
+  // apply). Empty function (default) = EncodeRowsEntry / EncodeStreamEntry as above.
+  std::function<std::vector<std::string>(const CommittedTransaction& txn, size_t row)> encode_row;
+  // Whether DDL entries (EncodeDdlEntry) are appended. Default true.
+  bool ddl_entries = true;
   // Optional callbacks (empty = not called), run on the publishing thread without locks;
   // must be cheap and must not call back into the publisher.
   struct Observer {

@@ -5,6 +5,7 @@
 
 #include "lockstep/base/status.h"
 #include "lockstep/lock/options.h"
+#include "lockstep/outbox/consumer.h"
 #include "lockstep/redis/options.h"
 #include "lockstep/routing/options.h"
 #include "lockstep/sql/options.h"
@@ -70,5 +71,11 @@ Status BindTccObserver(::prometheus::Registry& registry, tcc::TccObserver& obser
 // the primary), <prefix>replica_in_rotation (1/0). on_log is left as it is.
 Status BindRoutingObserver(::prometheus::Registry& registry, routing::RoutingObserver& observer,
                            const std::string& prefix = "lockstep_routing_");
+
+// outbox consumer: <prefix>events_total{outcome="applied|duplicate"} (events this consumer
+// committed, or found already processed in the dedup table), <prefix>failures_total
+// (failed attempts), <prefix>dead_letters_total (entries moved to the dead-letter stream).
+Status BindOutboxConsumerObserver(::prometheus::Registry& registry, outbox::ConsumerObserver& observer,
+                                  const std::string& prefix = "lockstep_outbox_consumer_");
 
 }  // namespace lockstep::prometheus

@@ -1,7 +1,9 @@
 #include "domain/accounts/accounts.h"
 
+#include "domain/events/events.h"
 #include "domain/validation.h"
 #include "lockstep/sql/pool.h"
+#include "lockstep/sql/run_in_transaction.h"
 
 namespace shopd::domain {
 
@@ -11,11 +13,17 @@ lockstep::Result<Account> AccountService::Create(const std::string& owner, int64
                                                  const lockstep::Deadline& deadline) {
   LOCKSTEP_RETURN_IF_ERROR(ValidateText("owner", owner, 1, kMaxOwnerChars));
   if (balance < 0) return Status::InvalidArgument("field 'balance' must not be negative");
-  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool_.Acquire(deadline));
-  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::ExecResult r,
-                            conn.Execute("INSERT INTO accounts (owner, balance, version) VALUES (?, ?, 1)", owner,
-                                         balance, deadline));
-  return Account{static_cast<int64_t>(r.last_insert_id), owner, balance, 1};
+  int64_t id = 0;
+  LOCKSTEP_RETURN_IF_ERROR(lockstep::sql::RunInTransaction(
+      pool_, {}, deadline, [&](lockstep::sql::Transaction& tx) -> Status {
+        LOCKSTEP_ASSIGN_OR_RETURN(
+            lockstep::sql::ExecResult r,
+            tx.Execute("INSERT INTO accounts (owner, balance, version) VALUES (?, ?, 1)", owner, balance));
+        id = static_cast<int64_t>(r.last_insert_id);
+        return AppendEvent(tx, "account.created", "account:" + std::to_string(id),
+                           {{"account_id", id}, {"owner", owner}, {"balance", balance}}, true);
+      }));
+  return Account{id, owner, balance, 1};
 }
 
 lockstep::Result<Account> AccountService::Get(int64_t id, const lockstep::Deadline& deadline) {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "domain/checkouts/checkout_participants.h"
+#include "domain/events/events.h"
 #include "domain/orders/orders.h"
 #include "domain/products/products.h"
 #include "domain/request_records.h"
@@ -277,6 +278,7 @@ Result<int> CheckoutService::SettleRows(const std::vector<CheckoutRecord>& settl
   int changed = 0;
   const Status s = lockstep::sql::RunInTransaction(shop_, {}, deadline, [&](lockstep::sql::Transaction& tx) -> Status {
     changed = 0;
+    std::vector<lockstep::outbox::Event> events;
     for (const CheckoutRecord& c : settled) {
       LOCKSTEP_ASSIGN_OR_RETURN(const lockstep::sql::ExecResult r,
                                 tx.Execute("UPDATE checkouts SET status = ?, reason = ?, updated_at = UTC_TIMESTAMP(6) "
@@ -284,9 +286,17 @@ Result<int> CheckoutService::SettleRows(const std::vector<CheckoutRecord>& settl
                                            CheckoutStatusName(c.status), c.reason, c.id));
       if (r.affected_rows == 0) continue;  // Settled before, by this or another instance.
       ++changed;
-      // Exactly once per checkout, in this transaction: the place of its checkout.completed /
-      // checkout.cancelled event.
+      // Exactly once per checkout, in the transaction that settles its row: its
+      // checkout.completed / checkout.cancelled event (the aggregate's only one).
+      lockstep::outbox::Event e;
+      e.type = c.status == CheckoutStatus::kCompleted ? "checkout.completed" : "checkout.cancelled";
+      e.aggregate = "checkout:" + std::to_string(c.id);
+      e.data = CheckoutBody(c);
+      e.creates_aggregate = true;
+      events.push_back(std::move(e));
     }
+    // Last in the transaction (Outbox's rule: after every other lock).
+    if (!events.empty()) LOCKSTEP_RETURN_IF_ERROR(ShopOutbox().AppendBatch(tx, events));
     return Status::Ok();
   });
   if (!s.ok()) return s;

@@ -2,10 +2,12 @@
 
 #include <cstdint>
 #include <map>
+#include <string>
 #include <string_view>
 #include <tuple>
 #include <vector>
 
+#include "domain/events/events.h"
 #include "domain/multi_row.h"
 #include "lockstep/base/status.h"
 #include "lockstep/sql/transaction.h"
@@ -31,13 +33,33 @@ inline lockstep::Status TakeStock(lockstep::sql::Transaction& tx, int64_t produc
   return lockstep::Status::Ok();
 }
 
-// Multi-row INSERT of confirmed orders; kAlreadyExists if a request_id (or id) exists.
+// Multi-row INSERT of confirmed orders and their order.confirmed events (one multi-row
+// append, events.h); kAlreadyExists if a request_id (or id) exists. The appends take the
+// outbox gate: call this last in the transaction.
 inline lockstep::Status InsertConfirmedOrders(lockstep::sql::Transaction& tx, const std::vector<OrderRow>& rows) {
   if (rows.empty()) return lockstep::Status::Ok();
-  return ExecuteMultiRow(tx,
-                         "INSERT INTO orders (id, request_id, user_id, product_id, quantity, status, created_at) VALUES ",
-                         "(?, ?, ?, ?, ?, 'confirmed', UTC_TIMESTAMP(6))", "", rows)
-      .status();
+  LOCKSTEP_RETURN_IF_ERROR(
+      ExecuteMultiRow(tx,
+                      "INSERT INTO orders (id, request_id, user_id, product_id, quantity, status, created_at) VALUES ",
+                      "(?, ?, ?, ?, ?, 'confirmed', UTC_TIMESTAMP(6))", "", rows)
+          .status());
+  std::vector<lockstep::outbox::Event> events;
+  events.reserve(rows.size());
+  for (const auto& [id, request_id, user_id, product_id, quantity] : rows) {
+    lockstep::outbox::Event e;
+    e.type = "order.confirmed";
+    e.aggregate = "order:" + std::to_string(id);
+    e.data = nlohmann::json{{"order_id", id},
+                            {"request_id", request_id},
+                            {"user_id", user_id},
+                            {"product_id", product_id},
+                            {"quantity", quantity},
+                            {"status", "confirmed"}}
+                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    e.creates_aggregate = true;
+    events.push_back(std::move(e));
+  }
+  return ShopOutbox().AppendBatch(tx, events);
 }
 
 // Multi-row INSERT of order request records; kAlreadyExists if one is recorded already.
@@ -51,14 +73,14 @@ inline lockstep::Status InsertOrderRecords(lockstep::sql::Transaction& tx, const
 }
 
 // Applies orders decided under the products' row locks: TakeStock per product (units > 0),
-// then the order rows and their records.
+// then the records and the order rows with their events.
 inline lockstep::Status ApplyOrders(lockstep::sql::Transaction& tx, const std::map<int64_t, int64_t>& units_by_product,
                                     const std::vector<OrderRow>& orders, const std::vector<OrderRecordRow>& records) {
   for (const auto& [product_id, units] : units_by_product) {
     if (units > 0) LOCKSTEP_RETURN_IF_ERROR(TakeStock(tx, product_id, units));
   }
-  LOCKSTEP_RETURN_IF_ERROR(InsertConfirmedOrders(tx, orders));
-  return InsertOrderRecords(tx, records);
+  LOCKSTEP_RETURN_IF_ERROR(InsertOrderRecords(tx, records));
+  return InsertConfirmedOrders(tx, orders);  // Last: it appends the events.
 }
 
 }  // namespace shopd::domain

@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "domain/events/events.h"
 #include "domain/multi_row.h"
 #include "domain/validation.h"
 #include "lockstep/prometheus/snapshots.h"
@@ -34,6 +35,12 @@ lockstep::Result<Product> ProductFromRow(const lockstep::sql::Row& row) {
   if (!parsed) return Status::Internal("product ", p.id, " has unknown stock_mode '", mode, "'");
   p.stock_mode = *parsed;
   return p;
+}
+
+// The data of product.created / product.updated: the product as committed.
+nlohmann::json ProductEventData(const Product& p) {
+  return {{"product_id", p.id},   {"name", p.name},       {"price", p.price},
+          {"stock", p.stock},     {"version", p.version}, {"stock_mode", std::string(StockModeName(p.stock_mode))}};
 }
 
 }  // namespace
@@ -142,7 +149,7 @@ lockstep::Result<Product> ProductService::Create(const std::string& name, int64_
                          p.id));
           pending_row = static_cast<int64_t>(pr.last_insert_id);
         }
-        return Status::Ok();
+        return AppendEvent(tx, "product.created", "product:" + std::to_string(p.id), ProductEventData(p), true);
       }));
   {
     lockstep::MutexLock lock(&mu_);
@@ -211,7 +218,7 @@ lockstep::Result<Product> ProductService::Update(int64_t id, std::optional<std::
                          id, product.version));
           pending_row = static_cast<int64_t>(pr.last_insert_id);
         }
-        return Status::Ok();
+        return AppendEvent(tx, "product.updated", "product:" + std::to_string(id), ProductEventData(product), false);
       }));
   if (cache_ != nullptr) InvalidateAfterCommit(id, product.version, pending_row);
   return product;

@@ -61,19 +61,20 @@ lockstep::Result<reply::Outcome> TransferService::Transfer(const TransferRequest
   const Status status = lockstep::sql::RunWithRetries(
       pool_, {}, deadline,
       [&](lockstep::sql::PooledConnection& conn) -> Status {
-        // One round trip (procedure shopd_transfer_v2, schema migration 6): its own
+        // One round trip (procedure shopd_transfer_v3, schema migrations 6 and 8): its own
         // READ COMMITTED transaction locks both rows in ascending id order — every transfer
         // takes its locks in the same global order, so two transfers cannot wait on each
         // other's rows — records the outcome (one record per request_id, whatever the
-        // outcome), moves the money for a 200, and commits. A request_id already recorded
-        // (by this or another process, with any outcome or body) fails it with
-        // kAlreadyExists once that record committed, with nothing written.
+        // outcome), moves the money and appends its transfer.completed event for a 200, and
+        // commits. A request_id already recorded (by this or another process, with any
+        // outcome or body) fails it with kAlreadyExists once that record committed, with
+        // nothing written.
         LOCKSTEP_ASSIGN_OR_RETURN(
             lockstep::sql::Rows rows,
-            conn.Query("CALL shopd_transfer_v2(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", request.request_id, digest,
+            conn.Query("CALL shopd_transfer_v3(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", request.request_id, digest,
                        request.from, request.to, request.amount, body.head, body.mid, body.tail, from_unknown.body,
                        to_unknown.body, insufficient.body, overflow.body, deadline));
-        if (rows.size() != 1) return Status::Internal("shopd_transfer_v2 returned ", rows.size(), " rows");
+        if (rows.size() != 1) return Status::Internal("shopd_transfer_v3 returned ", rows.size(), " rows");
         const auto& row = rows[0];
         LOCKSTEP_ASSIGN_OR_RETURN(int64_t http_status, row.GetInt64(0));
         if (http_status == 200) {
@@ -90,7 +91,7 @@ lockstep::Result<reply::Outcome> TransferService::Transfer(const TransferRequest
           const int64_t from_balance = row.GetInt64(1).value_or(0);
           outcome = from_balance < request.amount ? insufficient : overflow;
         } else {
-          return Status::Internal("shopd_transfer_v2 returned status ", http_status);
+          return Status::Internal("shopd_transfer_v3 returned status ", http_status);
         }
         return Status::Ok();
       },
