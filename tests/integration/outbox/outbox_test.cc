@@ -161,6 +161,18 @@ TEST_F(OutboxTest, RefusesBadEventsAndASecondFirstEvent) {
   EXPECT_EQ(Outbox::Create({.table = "bad-name"}).status().code(), StatusCode::kInvalidArgument);
 }
 
+// One transaction that creates an aggregate and continues it (in one batch, and in a second
+// Append of the same transaction), and a later one: versions 1, 2, 3, 4.
+TEST_F(OutboxTest, CreateAndContinueInOneTransaction) {
+  ASSERT_TRUE(sql::RunInTransaction(pool(), {}, Soon(), [&](sql::Transaction& tx) -> Status {
+                LOCKSTEP_RETURN_IF_ERROR(outbox_->AppendBatch(tx, {Ev("c:1", true), Ev("c:1")}));
+                return outbox_->Append(tx, Ev("c:1"));
+              }).ok());
+  ASSERT_TRUE(AppendCommitted({Ev("c:1")}).ok());
+  const auto versions = VersionsInTable();
+  ASSERT_EQ(versions.at("c:1"), (std::vector<int64_t>{1, 2, 3, 4}));
+}
+
 // 8 writers append to 6 aggregates at once — the first append after each one's creation
 // races on creating its version counter — and to new aggregates of their own: every
 // append commits (lost races rerun) and every aggregate's versions are 1..n without a gap.
