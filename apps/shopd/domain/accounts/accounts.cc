@@ -8,20 +8,23 @@ namespace shopd::domain {
 using lockstep::Status;
 
 lockstep::Result<Account> AccountService::Create(const std::string& owner, int64_t balance,
-                                                 const lockstep::Deadline& deadline) {
+                                                 const lockstep::Deadline& deadline, std::string* consistency_token) {
   LOCKSTEP_RETURN_IF_ERROR(ValidateText("owner", owner, 1, kMaxOwnerChars));
   if (balance < 0) return Status::InvalidArgument("field 'balance' must not be negative");
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool_.Acquire(deadline));
+  // The INSERT's OK packet then names its commit's GTID (no extra round trip).
+  LOCKSTEP_RETURN_IF_ERROR(conn.TrackCommitGtid(deadline));
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::ExecResult r,
                             conn.Execute("INSERT INTO accounts (owner, balance, version) VALUES (?, ?, 1)", owner,
                                          balance, deadline));
+  if (consistency_token != nullptr) *consistency_token = conn.LastCommitGtid().value_or("");
   return Account{static_cast<int64_t>(r.last_insert_id), owner, balance, 1};
 }
 
-lockstep::Result<Account> AccountService::Get(int64_t id, const lockstep::Deadline& deadline) {
-  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool_.Acquire(deadline));
+lockstep::Result<Account> AccountService::Get(int64_t id, const RoutedRead& read, const lockstep::Deadline& deadline) {
+  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::routing::ReadTransaction tx, read.Begin(deadline));
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows,
-                            conn.Query("SELECT id, owner, balance, version FROM accounts WHERE id = ?", id, deadline));
+                            tx.Query("SELECT id, owner, balance, version FROM accounts WHERE id = ?", id));
   if (rows.empty()) return Status::NotFound("account ", id, " not found");
   Account a;
   LOCKSTEP_ASSIGN_OR_RETURN(a.id, rows[0].GetInt64(0));
