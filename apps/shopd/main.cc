@@ -291,6 +291,18 @@ int main(int argc, char** argv) {
     replica_pools.push_back(std::move(*replica));
   }
   lockstep::routing::ReplicaSetOptions routing_options;
+  {
+    // CREATE TABLE IF NOT EXISTS is binlogged even when the table exists, and DDL in the
+    // shop database flushes the product cache (CDC): create the heartbeat table only once.
+    auto conn = (*pool)->Acquire(lockstep::Deadline::After(std::chrono::seconds(10)));
+    auto rows = conn.ok() ? conn->Query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "
+                                        "DATABASE() AND table_name = ?",
+                                        routing_options.heartbeat_table)
+                          : lockstep::Result<lockstep::sql::Rows>(conn.status());
+    if (rows.ok() && !rows->empty() && (*rows)[0].GetInt64(0).value_or(0) > 0) {
+      routing_options.create_heartbeat_table = false;
+    }
+  }
   routing_options.observer.on_log = [](std::string_view m) { spdlog::warn("replica routing: {}", m); };
   if (lockstep::Status s = lockstep::prometheus::BindRoutingObserver(registry, routing_options.observer, "shopd_routing_");
       !s.ok()) {
