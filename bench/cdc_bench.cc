@@ -255,9 +255,9 @@ int main(int argc, char** argv) {
                   fields.push_back(k);
                   fields.push_back(v);
                 }
-                auto rows = lockstep::cdc::DecodeRowEntries(fields);
-                if (!rows.ok()) continue;
-                for (const lockstep::cdc::StreamRow& row : *rows) {
+                auto decoded = lockstep::cdc::DecodeRowEntries(fields);
+                if (!decoded.ok()) continue;
+                for (const lockstep::cdc::StreamRow& row : *decoded) {
                   if (row.table != "t") continue;
                   batch.push_back({row.Get("id")->ToString(), lockstep::cache::kUnknownVersion});
                   seqs.push_back(row.Get("v")->i - offset);

@@ -6,6 +6,7 @@
 #   scripts/bench.sh cdc [--rows N] [--duration S]
 #   scripts/bench.sh checkouts [--requests N] [--connections C]
 #   scripts/bench.sh events [--requests N] [--duration S]
+#   scripts/bench.sh replicas [--connections C] [--duration S]
 # micro: Google Benchmark programs of the sql and redis modules (pool overhead vs bare
 #        libmariadb / hiredis on the same server), the cache, lock hand-offs, the
 #        batch Coalescer's scheduling (no server) and the rate limiters (`limits`).
@@ -58,6 +59,14 @@
 #        (--requests each) on this build's shopd (one event per effect) beside the same run's
 #        sql-baseline, and on $LOCKSTEP_BASELINE_SHOPD (a shopd without events, e.g. main's
 #        build) when set, alternating.
+# replicas (not part of `all`): one Release shopd reading through the stack's two GTID
+#        replicas (started with --replicas 2): lockstep-bench account-reads (GET
+#        /v1/accounts/{id} over 1,000 accounts, --connections, --duration s each, default 10)
+#        with every read on the primary (X-Max-Staleness-Ms: 0), on a replica within 50 ms
+#        (X-Max-Staleness-Ms: 50) and with the token of the newest write, in 2 alternating
+#        rounds without writes and 2 under 200 transfers/s (one writer); shopd's replica lag
+#        gauges sampled every 10 ms during each run (p50/p99). Beside them GET /healthz
+#        (http-noop): the HTTP ceiling.
 # Starts its own private servers (build/bench-stack, MariaDB 14306, Redis 17379; override
 # with LOCKSTEP_BENCH_MARIADB_PORT / LOCKSTEP_BENCH_REDIS_PORT) and stops them at the end.
 # Durability as scripts/stack.sh: innodb_flush_log_at_trx_commit=1, sync_binlog=1, Redis
@@ -69,7 +78,7 @@ what=all requests=20000 connections=64 duration="" rows=1000000
 shopd_args="" overload_connections=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    micro|limits|shopd|reads|all|overload|ratelimit|cdc|checkouts|events) what=$1 ;;
+    micro|limits|shopd|reads|all|overload|ratelimit|cdc|checkouts|events|replicas) what=$1 ;;
     --rows) rows=$2; shift ;;
     --duration) duration=$2; shift ;;
     --shopd-args) shopd_args=$2; shift ;;
@@ -81,7 +90,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 if [ -z "$duration" ]; then
-  if [ "$what" = overload ] || [ "$what" = cdc ]; then duration=10; else duration=30; fi
+  if [ "$what" = overload ] || [ "$what" = cdc ] || [ "$what" = replicas ]; then duration=10; else duration=30; fi
 fi
 
 scripts/bootstrap.sh
@@ -94,7 +103,7 @@ elif [ "$what" = cdc ]; then
   ninja -C build/bench lockstep_cdc_bench
 elif [ "$what" = events ]; then
   ninja -C build/bench lockstep_outbox_bench shopd lockstep-bench
-elif [ "$what" = overload ] || [ "$what" = ratelimit ] || [ "$what" = checkouts ]; then
+elif [ "$what" = overload ] || [ "$what" = ratelimit ] || [ "$what" = checkouts ] || [ "$what" = replicas ]; then
   ninja -C build/bench shopd lockstep-bench
 else
   ninja -C build/bench shopd lockstep-bench lockstep_sql_bench lockstep_redis_bench lockstep_cache_bench \
@@ -112,6 +121,7 @@ cleanup() {
 trap cleanup EXIT
 STACK_UP=()
 [ "$what" = cdc ] && STACK_UP=(--replica)
+[ "$what" = replicas ] && STACK_UP=(--replicas 2)
 eval "$(scripts/stack.sh up "${STACK[@]}" "${STACK_UP[@]}" --mariadb-port "${LOCKSTEP_BENCH_MARIADB_PORT:-14306}" --redis-port "${LOCKSTEP_BENCH_REDIS_PORT:-17379}")"
 Q() { mariadb --no-defaults -h127.0.0.1 -P"$LOCKSTEP_MARIADB_PORT" -ulockstep -plockstep -N -e "$1"; }
 echo "== machine: $(nproc) cores, $(uname -r); MariaDB $(Q 'SELECT VERSION()'), $(redis-server --version | cut -d' ' -f3)"
@@ -338,6 +348,56 @@ line("batched orders, one hot product", fbat)
 print(f"checkouts(1,000 products) / batched orders = {c1000['throughput'] / fbat['throughput']:.2f}")
 print(f"checkouts(hot product) / batched orders = {chot['throughput'] / fbat['throughput']:.2f}")
 print(f"checkouts(1,000 products) / sql-baseline = {c1000['throughput'] / base['throughput']:.2f}")
+PY
+fi
+
+if [ "$what" = replicas ]; then
+  B=build/bench/apps/lockstep-bench/lockstep-bench
+  Q "DROP DATABASE IF EXISTS shop_replicas; CREATE DATABASE shop_replicas"
+  IFS=, read -r -a rports <<<"$LOCKSTEP_REPLICA_PORTS"
+  rargs=()
+  for p in "${rports[@]}"; do rargs+=(--mysql-replica "mysql://lockstep@127.0.0.1:$p/shop_replicas"); done
+  start_shopd shop_replicas build/bench/shopd-replicas.log "${rargs[@]}"
+  shopd_pid=$started_pid U=$started_url
+  for _ in $(seq 1 600); do
+    [ "$(curl -fsS "$U/metrics" | grep -c '^shopd_routing_replica_in_rotation{.*} 1')" = "${#rports[@]}" ] && break
+    sleep 0.1
+  done
+  echo "== replicas: shopd with ${#rports[@]} replicas ($LOCKSTEP_REPLICA_PORTS), $connections connections, $duration s per run"
+  ar() {
+    "$B" account-reads --url "$U" --accounts 1000 --connections "$connections" --duration "$duration" \
+      --cpu-pid "shopd=$shopd_pid" "${SERVER_CPU[@]}" "$@" 2>/dev/null | tail -1
+  }
+  runs=()
+  for w in 0 200; do
+    for round in 1 2; do
+      for c in primary replica token; do
+        runs+=("$(ar --consistency "$c" --writes-per-s "$w")")
+        echo "writes/s $w round $round $c: done" >&2
+      done
+    done
+  done
+  noop=$("$B" http-noop --url "$U" --connections "$connections" --duration "$duration" 2>/dev/null | tail -1)
+  python3 - "$noop" "${runs[@]}" <<'PY'
+import json, sys
+noop, *runs = (json.loads(a) for a in sys.argv[1:])
+print("| writes/s | reads | round | reads/s | p50 ms | p99 ms | replica share | non-200 | lag p50 / p99 / max ms (samples) | staleness p50 / p99 ms | CPU µs per read: shopd / mariadb |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+by = {}
+for i, j in enumerate(runs):
+    w = 0 if i < 6 else 200
+    rnd = (i % 6) // 3 + 1
+    by.setdefault((w, j["consistency"]), []).append(j)
+    c = j.get("cpu_us_per_request", {})
+    print(f"| {w} | {j['consistency']} | {rnd} | {j['throughput']:.0f} | {j['p50_ms']:.2f} | {j['p99_ms']:.1f} | {100*j['replica_share']:.0f}% | {j['not_200']} | "
+          f"{j['lag_p50_ms']} / {j['lag_p99_ms']} / {j['lag_max_ms']} ({j['lag_samples']}) | {j['staleness_p50_ms']} / {j['staleness_p99_ms']} | "
+          f"{c.get('shopd', 0):.0f} / {c.get('mariadb', 0):.0f} |")
+print(f"| - | http-noop (GET /healthz) | - | {noop['throughput']:.0f} | {noop['p50_ms']:.2f} | {noop['p99_ms']:.1f} | - | - | - | - | - |")
+for w in (0, 200):
+    mean = lambda c, k: sum(j[k] for j in by[(w, c)]) / len(by[(w, c)])
+    rep, tok, pri = mean("replica", "throughput"), mean("token", "throughput"), mean("primary", "throughput")
+    print(f"writes/s {w}: token / untokened replica reads = {tok/rep:.2f} (throughput), p99 {mean('token', 'p99_ms'):.1f} vs {mean('replica', 'p99_ms'):.1f} ms; "
+          f"replica / primary-only = {rep/pri:.2f}; primary-only / http-noop = {pri/noop['throughput']:.2f}")
 PY
 fi
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The run command: from a fresh clone on a fresh Debian 12 machine, installs what is
 # missing, builds shopd and lockstep-bench, starts private MariaDB + Redis (scripts/stack.sh),
-# starts shopd on 127.0.0.1 (with the binlog CDC relay and cache invalidator, --cdc 1, and the
-# outbox relay to <prefix>events, --events-relay 1), runs a short transfer workload with
-# lockstep-bench (which also verifies that no money was created or destroyed) and prints what it measured. Then shopd
+# starts shopd on 127.0.0.1 (with the binlog CDC relay and cache invalidator, --cdc 1, the outbox
+# relay to <prefix>events, --events-relay 1, and reading through the stack's two replicas), runs a
+# short transfer workload with lockstep-bench (which also verifies that no money was created or
+# destroyed) and prints what it measured. Then shopd
 # keeps serving until Ctrl-C; stopping the script stops shopd and the servers it started.
 #
 # Options: --listen HOST:PORT (default 127.0.0.1:8080), --no-demo (skip the workload),
@@ -46,7 +47,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-eval "$(scripts/stack.sh up)"
+# The primary and two GTID replicas (LOCKSTEP_REPLICAS=0..2 to change); shopd reads
+# through them (README "Replicas and consistency tokens").
+eval "$(scripts/stack.sh up --replicas "${LOCKSTEP_REPLICAS:-2}")"
+replica_args=()
+IFS=, read -r -a replica_ports <<<"${LOCKSTEP_REPLICA_PORTS:-}"
+for port in "${replica_ports[@]}"; do
+  replica_args+=(--mysql-replica "mysql://${LOCKSTEP_MARIADB_USER}@127.0.0.1:${port}/shop")
+done
 mysql_url="mysql://${LOCKSTEP_MARIADB_USER}:${LOCKSTEP_MARIADB_PASSWORD}@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/shop"
 redis_url="redis://127.0.0.1:${LOCKSTEP_REDIS_PORTS%%,*}"
 mariadb --no-defaults -h127.0.0.1 -P"$LOCKSTEP_MARIADB_PORT" -u"$LOCKSTEP_MARIADB_USER" \
@@ -57,7 +65,7 @@ log=build/run/logs/shopd.log
 echo "run: starting shopd on $listen (log: $log)"
 SHOPD_MYSQL_PASSWORD="$LOCKSTEP_MARIADB_PASSWORD" build/run/apps/shopd/shopd --listen "$listen" \
   --mysql "mysql://${LOCKSTEP_MARIADB_USER}@127.0.0.1:${LOCKSTEP_MARIADB_PORT}/shop" --redis "$redis_url" \
-  --cdc 1 --events-relay 1 >"$log" 2>&1 &
+  "${replica_args[@]}" --cdc 1 --events-relay 1 >"$log" 2>&1 &
 shopd_pid=$!
 for _ in $(seq 1 300); do
   if curl -fsS "http://$listen/readyz" >/dev/null 2>&1; then break; fi

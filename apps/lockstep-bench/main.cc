@@ -11,6 +11,8 @@
 //   lockstep-bench http-noop --url ... [--path P]      (GET /healthz or P: the HTTP overhead)
 //   lockstep-bench reads --url A --url B --mysql ... --products 10000 --writes-per-s 20
 //                                                      (zipf GETs + PUTs; staleness check)
+//   lockstep-bench account-reads --url ... --consistency primary|replica|token --writes-per-s 200
+//                                                      (GET /v1/accounts/{id}; sources; replica lag)
 //   lockstep-bench sql-baseline --mysql ...            (bare two-UPDATE transactions: the limit)
 //   lockstep-bench sql-hotrow --mysql ...              (bare autocommit hot-row decrements: the limit)
 // Every load scenario runs closed loop (each connection sends when its last answer came)
@@ -25,6 +27,7 @@
 #include <vector>
 
 #include "common_options.h"
+#include "scenarios/account_reads.h"
 #include "scenarios/checkouts.h"
 #include "scenarios/flashsale.h"
 #include "scenarios/http_noop.h"
@@ -133,6 +136,17 @@ int main(int argc, char** argv) {
   reads->add_option("--writes-per-s", ropt.writes_per_s, "PUTs per second (one writer, first --url)")->capture_default_str()->check(CLI::NonNegativeNumber);
   reads->add_flag("--warmup", ropt.warmup, "GET every product once on every instance before measuring");
   reads->add_option("--bound-ms", ropt.bound_ms, "Staleness bound to check")->capture_default_str()->check(CLI::Range(0, 600000));
+  AccountReadsOptions aopt;
+  auto* account_reads = app.add_subcommand(
+      "account-reads", "GET /v1/accounts/{id} with a consistency choice under a transfer load; replica lag samples");
+  AddCommon(account_reads, common, true, false);
+  account_reads->add_option("--accounts", aopt.accounts, "Accounts to create (POST)")->capture_default_str()->check(CLI::Range(2, 1'000'000));
+  account_reads->add_option("--consistency", aopt.consistency, "primary | replica (X-Max-Staleness-Ms) | token")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"primary", "replica", "token"}));
+  account_reads->add_option("--bound-ms", aopt.bound_ms, "X-Max-Staleness-Ms of --consistency replica")->capture_default_str()->check(CLI::Range(0, 600000));
+  account_reads->add_option("--writes-per-s", aopt.writes_per_s, "Transfers per second (one writer, first --url)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  account_reads->add_option("--lag-sample-ms", aopt.lag_sample_ms, "How often to sample the replica lag gauges")->capture_default_str()->check(CLI::Range(1, 10000));
   int baseline_accounts = 1000;
   auto* baseline = app.add_subcommand("sql-baseline", "Bare BEGIN; 2x UPDATE; COMMIT loop on MariaDB (the limit)");
   AddCommon(baseline, common, false, true);
@@ -168,6 +182,7 @@ int main(int argc, char** argv) {
   }
   if (*noop) return RunHttpNoop(common, noop_path);
   if (*reads) return RunReads(common, ropt);
+  if (*account_reads) return RunAccountReads(common, aopt);
   if (*baseline) return RunSqlBaseline(common, baseline_accounts);
   if (*hotrow) return RunSqlHotRow(common);
   return 2;

@@ -31,6 +31,7 @@
 #include "api/routes.h"
 #include "domain/schema.h"
 #include "domain/transfers/transfers.h"
+#include "domain/write_tokens.h"
 #include "http/ops_routes.h"
 #include "http/server.h"
 #include "lockstep/base/backoff.h"
@@ -43,6 +44,7 @@
 #include "lockstep/prometheus/snapshots.h"
 #include "lockstep/redis/client.h"
 #include "lockstep/redis/url.h"
+#include "lockstep/routing/replica_set.h"
 #include "lockstep/sql/pool.h"
 #include "lockstep/sql/url.h"
 
@@ -142,6 +144,30 @@ std::function<lockstep::Status(const lockstep::Deadline&)> PoolAnswers(lockstep:
     LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool.Acquire(capped));
     return conn.Query("SELECT 1", capped).status();
   };
+}
+
+// Opens the pool of one MariaDB replica, retrying while it (or the database, which reaches
+// it through replication) is not there yet, up to `budget`. Sized for every worker, the
+// routing monitor's prober and one MASTER_GTID_WAIT per worker.
+lockstep::Result<std::unique_ptr<lockstep::sql::Pool>> OpenReplica(const shopd::config::ShopdConfig& c,
+                                                                   lockstep::sql::ConnectionOptions conn,
+                                                                   std::chrono::seconds budget) {
+  conn.ssl_ca = c.mysql_ssl_ca;
+  conn.ssl_cert = c.mysql_ssl_cert;
+  conn.ssl_key = c.mysql_ssl_key;
+  lockstep::sql::PoolOptions options;
+  options.max_connections = 2 * c.worker_threads + 2;
+  // A replica that cannot give a connection soon is skipped for the primary.
+  options.acquire_timeout = std::chrono::milliseconds(200);
+  options.breaker = DependencyBreaker();
+  options.observer.on_breaker_state = LogBreaker("MariaDB replica " + conn.ToString());
+  const lockstep::Deadline deadline = lockstep::Deadline::After(budget);
+  lockstep::Backoff backoff({.initial = std::chrono::milliseconds(100), .max = std::chrono::seconds(1)});
+  for (;;) {
+    auto pool = lockstep::sql::Pool::Open(conn, options);
+    if (pool.ok() || pool.status().code() == lockstep::StatusCode::kInvalidArgument) return pool;
+    if (!backoff.Wait(deadline).ok()) return pool;
+  }
 }
 
 lockstep::cache::CacheOptions ProductCacheOptions(const shopd::config::ShopdConfig& c) {
@@ -290,6 +316,50 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  // Replica routing (README "Replicas and consistency tokens"): GETs of accounts, orders
+  // and transfers read where their consistency allows. A replica that cannot be opened
+  // within the budget is left out (reads go to the others or the primary) and logged.
+  std::vector<std::unique_ptr<lockstep::sql::Pool>> replica_pools;
+  for (const lockstep::sql::ConnectionOptions& r : config.mysql_replica_connections) {
+    auto replica = OpenReplica(config, r, std::chrono::seconds(30));
+    if (!replica.ok()) {
+      spdlog::error("MariaDB replica {} left out: {}", r.ToString(), replica.status().ToString());
+      continue;
+    }
+    replica_pools.push_back(std::move(*replica));
+  }
+  lockstep::routing::ReplicaSetOptions routing_options;
+  {
+    // CREATE TABLE IF NOT EXISTS is binlogged even when the table exists, and DDL in the
+    // shop database flushes the product cache (CDC): create the heartbeat table only once.
+    auto conn = (*pool)->Acquire(lockstep::Deadline::After(std::chrono::seconds(10)));
+    auto rows = conn.ok() ? conn->Query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "
+                                        "DATABASE() AND table_name = ?",
+                                        routing_options.heartbeat_table)
+                          : lockstep::Result<lockstep::sql::Rows>(conn.status());
+    if (rows.ok() && !rows->empty() && (*rows)[0].GetInt64(0).value_or(0) > 0) {
+      routing_options.create_heartbeat_table = false;
+    }
+  }
+  routing_options.observer.on_log = [](std::string_view m) { spdlog::warn("replica routing: {}", m); };
+  if (lockstep::Status s = lockstep::prometheus::BindRoutingObserver(registry, routing_options.observer, "shopd_routing_");
+      !s.ok()) {
+    spdlog::critical("shopd: {}", s.ToString());
+    return 1;
+  }
+  std::vector<lockstep::sql::Pool*> replica_ptrs;
+  for (const auto& p : replica_pools) replica_ptrs.push_back(p.get());
+  auto replica_set = lockstep::routing::ReplicaSet::Open(**pool, replica_ptrs, routing_options,
+                                                         lockstep::Deadline::After(std::chrono::seconds(30)));
+  if (!replica_set.ok()) {
+    spdlog::critical("shopd: replica routing: {}", replica_set.status().ToString());
+    return 1;
+  }
+  spdlog::info("replica routing: {} replica(s), default read_max_staleness_ms {}", replica_pools.size(),
+               config.read_max_staleness.count());
+  shopd::domain::WriteTokens write_tokens(**pool);
+  (void)write_tokens.Current(lockstep::Deadline::After(std::chrono::seconds(2)));  // Primes Last().
+
   shopd::domain::DomainMetrics domain_metrics;
   shopd::domain::InFlight in_flight;
   shopd::domain::AccountService accounts(payments);
@@ -306,6 +376,12 @@ int main(int argc, char** argv) {
     product_cache = std::make_unique<shopd::domain::ProductCache>(std::move(engine).value());
   }
   shopd::domain::ProductService products(**pool, std::move(product_cache));
+  if (!replica_pools.empty()) {
+    // The cache loader may read a replica no staler than a quarter of the tombstone TTL
+    // (products.h SetLoaderReads: a fill that misses a write is then always refused).
+    products.SetLoaderReads(replica_set->get(),
+                            std::min(config.read_max_staleness, config.cache_tombstone_ttl / 4));
+  }
   shopd::domain::Reservations reservations(**pool, **redis, domain_metrics,
                                            {.keys = reserved_keys,
                                             .max_pending = config.reserved_max_pending,
@@ -519,10 +595,12 @@ int main(int argc, char** argv) {
   shopd::http::RegisterOpsRoutes(server, std::move(readiness), [&registry, &snapshots] {
     return lockstep::prometheus::SerializeText({&registry, &snapshots});
   });
-  const shopd::api::Services services{&accounts, &transfers, &products, &orders};
+  const shopd::api::Services services{&accounts, &transfers,          &products,
+                                      &orders,   replica_set->get(), &write_tokens,
+                                      config.read_max_staleness};
   shopd::api::RegisterAccountRoutes(server.router(), services);
   shopd::api::RegisterCommerceRoutes(server.router(), services);
-  if (checkouts != nullptr) shopd::api::RegisterCheckoutRoutes(server.router(), *checkouts);
+  if (checkouts != nullptr) shopd::api::RegisterCheckoutRoutes(server.router(), *checkouts, write_tokens);
   shopd::api::RegisterEventRoutes(server.router(), events);
 
   if (lockstep::Status s = server.Start(); !s.ok()) {

@@ -25,7 +25,8 @@ std::string Column(const sql::Row& row, std::string_view name) {
 Monitor::Monitor(sql::Pool& primary, std::vector<std::shared_ptr<ReplicaState>> replicas, std::string table,
                  const ReplicaSetOptions& options)
     : primary_(primary), replicas_(std::move(replicas)), table_(std::move(table)), options_(options), id_(RandomId()) {
-  threads_.emplace_back([this] { WriterLoop(); });
+  // Without replicas there is nothing to measure: no heartbeat writes, no threads.
+  if (!replicas_.empty()) threads_.emplace_back([this] { WriterLoop(); });
   for (size_t i = 0; i < replicas_.size(); ++i) threads_.emplace_back([this, i] { ProberLoop(i); });
 }
 
@@ -36,6 +37,7 @@ Monitor::~Monitor() {
   }
   wake_.SignalAll();
   for (std::thread& t : threads_) t.join();
+  if (replicas_.empty()) return;  // No heartbeat row was written.
   // Best effort: leave no row behind for a monitor that is gone.
   auto conn = primary_.Acquire(Deadline::After(options_.probe_timeout));
   if (conn.ok()) (void)conn->Execute("DELETE FROM " + table_ + " WHERE id = ?", id_, Deadline::After(options_.probe_timeout));

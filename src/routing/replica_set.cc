@@ -35,7 +35,7 @@ Result<std::unique_ptr<ReplicaSet>> ReplicaSet::Open(sql::Pool& primary, std::ve
   } else {
     table = "`" + options.heartbeat_table.substr(0, dot) + "`.`" + options.heartbeat_table.substr(dot + 1) + "`";
   }
-  if (options.create_heartbeat_table) {
+  if (options.create_heartbeat_table && !replicas.empty()) {
     LOCKSTEP_ASSIGN_OR_RETURN(sql::PooledConnection conn, primary.Acquire(deadline));
     auto r = conn.Execute("CREATE TABLE IF NOT EXISTS " + table +
                               " (id BIGINT UNSIGNED NOT NULL PRIMARY KEY, seq BIGINT UNSIGNED NOT NULL) ENGINE=InnoDB",

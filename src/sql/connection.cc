@@ -30,6 +30,18 @@ void PooledConnection::Discard() {
 
 bool PooledConnection::broken() const { return conn_ == nullptr || conn_->broken(); }
 
+Status PooledConnection::TrackCommitGtid(const Deadline& deadline) {
+  LOCKSTEP_CHECK_MSG(conn_ != nullptr, "PooledConnection::TrackCommitGtid on an empty lease");
+  // -1: leave max_statement_time, isolation and snapshot isolation as they are.
+  return conn_->SetSession(-1, -1, -1, deadline, /*track_last_gtid=*/true);
+}
+
+std::optional<std::string> PooledConnection::LastCommitGtid() const {
+  LOCKSTEP_CHECK_MSG(conn_ != nullptr, "PooledConnection::LastCommitGtid on an empty lease");
+  if (!conn_->tracks_last_gtid()) return std::nullopt;
+  return conn_->TrackedLastGtid();
+}
+
 Result<ExecResult> PooledConnection::ExecutePack(std::string_view sql, const internal::ParamPack& pack) {
   LOCKSTEP_CHECK_MSG(conn_ != nullptr, "PooledConnection::Execute on an empty lease");
   const Deadline deadline = pack.deadline().value_or(Deadline::After(core_->options().default_statement_timeout));

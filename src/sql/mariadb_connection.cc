@@ -187,6 +187,10 @@ std::optional<std::string> Connection::TrackedLastGtid() const {
   // SESSION_TRACK_SYSTEM_VARIABLES comes as name, value pairs (verified against MariaDB
   // 10.11 with Connector/C 3.3.20: after COMMIT, "last_gtid" then "0-1-15"; nothing after a
   // COMMIT that binlogged nothing).
+  // The driver keeps the last OK packet's session state until the next OK packet replaces
+  // it: a statement that ended with a result set's EOF (a SELECT) leaves the previous
+  // statement's state in place. Only a statement whose own OK packet flagged a change reports.
+  if ((mysql_->server_status & SERVER_SESSION_STATE_CHANGED) == 0) return std::nullopt;
   if (mysql_session_track_get_first(mysql_, SESSION_TRACK_SYSTEM_VARIABLES, &data, &length) != 0) return std::nullopt;
   for (;;) {
     const std::string_view name(data, length);

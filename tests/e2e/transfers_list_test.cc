@@ -1,5 +1,5 @@
 // End-to-end: GET /v1/accounts/{id}/transfers (API.md "Replicas and consistency tokens":
-// the list itself; read from the primary until replica routing exists).
+// the list itself, read where its consistency routes it; tests/e2e/replica_test.cc covers routing).
 #include <gtest/gtest.h>
 
 #include <regex>

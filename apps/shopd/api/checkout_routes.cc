@@ -2,7 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/read_consistency.h"
 #include "domain/checkouts/checkout_service.h"
+#include "domain/write_tokens.h"
 #include "http/handler_helpers.h"
 #include "http/json_body.h"
 #include "http/router.h"
@@ -14,8 +16,8 @@ using http::Request;
 using http::Response;
 using lockstep::Result;
 
-void RegisterCheckoutRoutes(http::Router& router, domain::CheckoutService& checkouts) {
-  router.Add(Method::kPost, "/v1/checkouts", http::ResultHandler([&checkouts](Request& req) -> Result<Response> {
+void RegisterCheckoutRoutes(http::Router& router, domain::CheckoutService& checkouts, domain::WriteTokens& tokens) {
+  router.Add(Method::kPost, "/v1/checkouts", http::ResultHandler([&checkouts, &tokens](Request& req) -> Result<Response> {
                LOCKSTEP_ASSIGN_OR_RETURN(nlohmann::json body, http::ParseJsonObject(req.body));
                domain::CheckoutRequest c;
                LOCKSTEP_ASSIGN_OR_RETURN(c.request_id, http::GetString(body, "request_id"));
@@ -27,6 +29,10 @@ void RegisterCheckoutRoutes(http::Router& router, domain::CheckoutService& check
                r.status = outcome.http_status;
                r.body = outcome.body;
                if (outcome.replayed) r.headers.Set("Idempotent-Replay", "true");
+               // A checkout commits in several transactions (and, with --payments-mysql, two
+               // databases): its token is the shop primary's position once it settled, which
+               // covers the checkout row and its order (API.md X-Consistency-Token).
+               SetConsistencyToken(r, tokens.Current(req.deadline).value_or(""));
                return r;
              }),
              {.limit_group = "checkouts"});

@@ -37,6 +37,7 @@ constexpr KeySpec kKeys[] = {
     {"listen", Kind::kString, true},
     {"mysql", Kind::kString, true},
     {"mysql_replicas", Kind::kList, false},  // Flag: --mysql-replica (repeatable).
+    {"read_max_staleness_ms", Kind::kInt, true},
     {"redis", Kind::kList, true},
     {"mysql_password", Kind::kString, false},
     {"mysql_password_file", Kind::kString, true},
@@ -286,6 +287,7 @@ lockstep::Status Build(const Layer& merged, ShopdConfig& c) {
       {"cache_l2_ttl_ms", 1, [&](int64_t v) { c.cache_l2_ttl = std::chrono::milliseconds(v); }},
       {"cache_negative_ttl_ms", 1, [&](int64_t v) { c.cache_negative_ttl = std::chrono::milliseconds(v); }},
       {"cache_tombstone_ttl_ms", 2, [&](int64_t v) { c.cache_tombstone_ttl = std::chrono::milliseconds(v); }},
+      {"read_max_staleness_ms", 0, [&](int64_t v) { c.read_max_staleness = std::chrono::milliseconds(v); }},
       {"cache_staleness_bound_ms", 5, [&](int64_t v) { c.cache_staleness_bound = std::chrono::milliseconds(v); }},
       {"cache_l1_max_entries", 1, [&](int64_t v) { c.cache_l1_max_entries = v; }},
       {"cache_second_delete_ms", 0, [&](int64_t v) { c.cache_second_delete = std::chrono::milliseconds(v); }},
@@ -457,7 +459,8 @@ EnvLookup ProcessEnv() {
 std::string ShopdConfig::Redacted() const {
   std::ostringstream out;
   out << "listen=" << listen << " mysql=" << RedactedUrl(mysql_connection)
-      << " mysql_replicas=" << Join(mysql_replica_connections) << " redis=" << Join(redis_connections)
+      << " mysql_replicas=" << Join(mysql_replica_connections)
+      << " read_max_staleness_ms=" << read_max_staleness.count() << " redis=" << Join(redis_connections)
       << " mysql_password=" << (mysql_password.empty() ? "<none>" : "***")
       << " redis_password=" << (redis_password.empty() ? "<none>" : "***") << " io_threads=" << io_threads
       << " worker_threads=" << worker_threads << " queue_limit=" << queue_limit

@@ -33,8 +33,13 @@ struct ShopdConfig {
   std::string listen = "127.0.0.1:8080";
   // MariaDB primary, as given (mysql:// only; read by lockstep::sql::ParseMysqlUrl).
   std::string mysql = "mysql://lockstep@127.0.0.1:13306/shop";
-  // MariaDB replicas (used once replica routing exists), as given. Default none.
+  // MariaDB replicas (GTID replicas of `mysql`; GETs of accounts, orders and transfers may
+  // read them, README "Replicas and consistency tokens"), as given. Default none.
   std::vector<std::string> mysql_replicas;
+  // How stale (ms behind the primary) a GET's answer may be when the request names neither
+  // X-Consistency-Token nor X-Max-Staleness-Ms (API.md "Replicas and consistency tokens");
+  // 0 = such GETs read the primary. >= 0. Default 50.
+  std::chrono::milliseconds read_max_staleness{50};
   // Redis masters (more than one = Redlock), as given (read by lockstep::redis::ParseRedisUrl).
   // Flags/env take a comma-separated list.
   std::vector<std::string> redis = {"redis://127.0.0.1:16379"};

@@ -112,6 +112,19 @@ TEST_F(ConfigTest, ListsFromFlagsAndEnv) {
   EXPECT_EQ(e->config.mysql_replicas.size(), 2u);
 }
 
+TEST_F(ConfigTest, ReadMaxStalenessFromFlagEnvAndFileWithItsCheck) {
+  EXPECT_EQ(Load({}).value().config.read_max_staleness, std::chrono::milliseconds(50));
+  auto f = Load({"--read-max-staleness-ms", "0"}, {{"SHOPD_READ_MAX_STALENESS_MS", "200"}});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->config.read_max_staleness, std::chrono::milliseconds(0));
+  auto e = Load({}, {{"SHOPD_READ_MAX_STALENESS_MS", "200"}});
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->config.read_max_staleness, std::chrono::milliseconds(200));
+  EXPECT_NE(e->config.Redacted().find("read_max_staleness_ms=200"), std::string::npos);
+  EXPECT_FALSE(Load({"--read-max-staleness-ms", "-1"}).ok());
+  EXPECT_FALSE(Load({"--read-max-staleness-ms", "soon"}).ok());
+}
+
 TEST_F(ConfigTest, SeparatePasswordOverridesUrlPassword) {
   auto c = Load({"--mysql", "mysql://user:inurl@127.0.0.1:3306/shop", "--redis", "redis://:rpw@127.0.0.1:6379"},
                 {{"SHOPD_MYSQL_PASSWORD", "s3cret"}});

@@ -25,8 +25,8 @@ lockstep::Result<reply::Outcome> RequestRecords::Replay(lockstep::sql::Pool& poo
                                                  const lockstep::Deadline& deadline) {
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool.Acquire(deadline));
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows,
-                            conn.Query("SELECT request_digest, http_status, response FROM request_records "
-                                       "WHERE scope = ? AND request_id = ?",
+                            conn.Query("SELECT request_digest, http_status, response, @@gtid_binlog_pos "
+                                       "FROM request_records WHERE scope = ? AND request_id = ?",
                                        scope, request_id, deadline));
   if (rows.empty()) return Status::NotFound("no record of request_id");
   LOCKSTEP_ASSIGN_OR_RETURN(std::string recorded_digest, rows[0].GetString(0));
@@ -36,6 +36,9 @@ lockstep::Result<reply::Outcome> RequestRecords::Replay(lockstep::sql::Pool& poo
   LOCKSTEP_ASSIGN_OR_RETURN(out.body, rows[0].GetString(2));
   out.http_status = static_cast<int>(status);
   out.replayed = true;
+  // The record is visible, so its commit is in the binlog: the primary's position read in
+  // the same statement covers it (a token at least as new as the recorded write).
+  if (auto position = rows[0].GetString(3); position.ok()) out.consistency_token = *position;
   return out;
 }
 

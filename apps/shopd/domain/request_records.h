@@ -32,7 +32,8 @@ class RequestRecords {
                                  std::string_view request_id, std::string_view digest, const reply::Outcome& outcome);
 
   // The recorded outcome for (scope, request_id) if its digest equals `digest` (marked
-  // replayed); kFailedPrecondition "request_id_conflict" if recorded with another digest;
+  // replayed, with the primary's @@gtid_binlog_pos read in the same statement as its
+  // consistency_token); kFailedPrecondition "request_id_conflict" if recorded with another digest;
   // kNotFound if there is no record.
   static lockstep::Result<reply::Outcome> Replay(lockstep::sql::Pool& pool, std::string_view scope,
                                           std::string_view request_id, std::string_view digest,

@@ -8,12 +8,12 @@
 namespace shopd::reply {
 
 Outcome Outcome::Json(int http_status, const nlohmann::json& body) {
-  return Outcome{http_status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), false};
+  return Outcome{http_status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), false, {}};
 }
 
 Outcome Outcome::Error(const lockstep::Status& status) {
   const HttpError e = HttpErrorFor(status);
-  return Outcome{e.http_status, ErrorJson(e.error_code, status.message()), false};
+  return Outcome{e.http_status, ErrorJson(e.error_code, status.message()), false, {}};
 }
 
 }  // namespace shopd::reply

@@ -42,7 +42,8 @@ class ReplicaSet {
   // Checks the options, creates the heartbeat table on the primary (if asked), and starts
   // the monitor. The pools are not owned: REQUIRES they outlive the ReplicaSet (and every
   // ReadTransaction it returned). Replicas may be down at Open (out of rotation until they
-  // answer). Codes: kInvalidArgument (options, a null pool, an unqualified heartbeat table
+  // answer). Without replicas every read goes to the primary, and neither the heartbeat
+  // table nor the monitor's threads are created. Codes: kInvalidArgument (options, a null pool, an unqualified heartbeat table
   // while the primary pool has no database), the primary's errors creating the table.
   static Result<std::unique_ptr<ReplicaSet>> Open(sql::Pool& primary, std::vector<sql::Pool*> replicas,
                                                   const ReplicaSetOptions& options, const Deadline& deadline);

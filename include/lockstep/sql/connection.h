@@ -1,8 +1,11 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 
+#include "lockstep/base/deadline.h"
 #include "lockstep/base/result.h"
 #include "lockstep/sql/row.h"
 #include "lockstep/sql/statements.h"
@@ -38,6 +41,17 @@ class PooledConnection : public internal::Statements<PooledConnection> {
   void Discard();
   // True if the connection broke (or Discard ran): it will not be reused.
   bool broken() const;
+
+  // Turns on session tracking of last_gtid for this connection (once per connection: one
+  // SET the first time, nothing afterwards), so that a statement which commits — an
+  // autocommit write, or a CALL whose procedure commits — reports its commit's GTID in its
+  // OK packet (LastCommitGtid()), with no extra round trip. Codes as Execute.
+  // REQUIRES: valid().
+  Status TrackCommitGtid(const Deadline& deadline);
+  // The GTID ("0-1-42") the server reported for the last statement's commit when
+  // TrackCommitGtid() is on; nullopt if that statement committed nothing binlogged (or
+  // tracking is off). Call right after the statement. REQUIRES: valid().
+  std::optional<std::string> LastCommitGtid() const;
 
  private:
   friend class internal::PoolCore;

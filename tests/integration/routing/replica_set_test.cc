@@ -177,6 +177,53 @@ TEST_F(ReplicaSetTest, CommitWithGtidReturnsTheCommitsPosition) {
   EXPECT_TRUE(plain->Commit().ok());
 }
 
+TEST_F(ReplicaSetTest, PooledConnectionReportsTheGtidOfAnAutocommitWriteAndOfACallThatCommits) {
+  ASSERT_TRUE(ExecAdmin("CREATE PROCEDURE put_item(i BIGINT) BEGIN START TRANSACTION; "
+                        "INSERT INTO items (id, v) VALUES (i, i); COMMIT; SELECT i; END")
+                  .ok());
+  auto conn = pool().Acquire(Soon());
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  EXPECT_EQ(conn->LastCommitGtid(), std::nullopt);  // Not tracking yet.
+  ASSERT_TRUE(conn->TrackCommitGtid(Soon()).ok());
+  ASSERT_TRUE(conn->TrackCommitGtid(Soon()).ok());  // Idempotent.
+  // Read by the session itself right after each statement: @@last_gtid.
+  auto last_gtid = [&]() -> std::string {
+    auto rows = conn->Query("SELECT @@last_gtid");
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    return rows.ok() ? *(*rows)[0].GetString(0) : "";
+  };
+  ASSERT_TRUE(conn->Execute("INSERT INTO items (id, v) VALUES (1, 1)").ok());
+  const std::optional<std::string> insert = conn->LastCommitGtid();
+  ASSERT_TRUE(insert.has_value());
+  EXPECT_EQ(*insert, last_gtid());
+  auto called = conn->Query("CALL put_item(?)", int64_t{2});
+  ASSERT_TRUE(called.ok()) << called.status();
+  const std::optional<std::string> call = conn->LastCommitGtid();
+  ASSERT_TRUE(call.has_value()) << "the CALL's final OK packet named no GTID";
+  EXPECT_EQ(*call, last_gtid());
+  EXPECT_NE(*call, *insert);
+  EXPECT_TRUE(ConsistencyToken::Parse(*call).ok());
+  // A statement that commits nothing names none.
+  ASSERT_TRUE(conn->Query("SELECT COUNT(*) FROM items").ok());
+  EXPECT_EQ(conn->LastCommitGtid(), std::nullopt);
+}
+
+TEST_F(ReplicaSetTest, WithoutReplicasReadsGoToThePrimaryAndNoHeartbeatIsWritten) {
+  Counters& counters = NewCounters();
+  ReplicaSet& set = OpenSet({}, &counters);
+  EXPECT_TRUE(set.replicas().empty());
+  std::string source;
+  EXPECT_FALSE(Read(set, Consistency::MaxStaleness(3'600'000ms), 1, &source));
+  EXPECT_EQ(source, "primary");
+  EXPECT_EQ(counters.replica_reads.load(), 0);
+  auto conn = pool().Acquire(Soon());
+  ASSERT_TRUE(conn.ok());
+  auto tables = conn->Query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
+                            "AND table_name = 'lockstep_heartbeat'");
+  ASSERT_TRUE(tables.ok()) << tables.status();
+  EXPECT_EQ(*(*tables)[0].GetInt64(0), 0);
+}
+
 TEST_F(ReplicaSetTest, FreshReplicasAnswerReadsAndReadOnlyIsEnforced) {
   Counters& counters = NewCounters();
   ReplicaSet& set = OpenSet({0, 1}, &counters);

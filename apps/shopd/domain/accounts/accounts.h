@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 
+#include "domain/routed_read.h"
 #include "reply/outcome.h"
 #include "lockstep/base/deadline.h"
 #include "lockstep/base/result.h"
@@ -26,10 +27,12 @@ class AccountService {
   explicit AccountService(lockstep::sql::Pool& pool) : pool_(pool) {}
 
   // Creates an account. kInvalidArgument for an owner outside 1..64 UTF-8 characters or a
-  // negative balance; the driver's status otherwise.
-  lockstep::Result<Account> Create(const std::string& owner, int64_t balance, const lockstep::Deadline& deadline);
-  // kNotFound for an unknown id.
-  lockstep::Result<Account> Get(int64_t id, const lockstep::Deadline& deadline);
+  // negative balance; the driver's status otherwise. `consistency_token` (optional) gets
+  // the GTID of the INSERT's commit ("" if the server reported none).
+  lockstep::Result<Account> Create(const std::string& owner, int64_t balance, const lockstep::Deadline& deadline,
+                                   std::string* consistency_token = nullptr);
+  // Reads where `read` routes it. kNotFound for an unknown id.
+  lockstep::Result<Account> Get(int64_t id, const RoutedRead& read, const lockstep::Deadline& deadline);
 
  private:
   lockstep::sql::Pool& pool_;

@@ -47,7 +47,7 @@ std::string CheckoutBody(const CheckoutRecord& c) {
 }
 
 reply::Outcome SettledOutcome(const CheckoutRecord& c) {
-  if (c.status == CheckoutStatus::kCompleted) return reply::Outcome{201, CheckoutBody(c), false};
+  if (c.status == CheckoutStatus::kCompleted) return reply::Outcome{201, CheckoutBody(c), false, {}};
   if (c.reason == kReasonInsufficientFunds) {
     return reply::Outcome::Error(Status::FailedPrecondition("account ", c.account_id, " has insufficient funds for ",
                                                             c.amount)

@@ -27,7 +27,7 @@ constexpr std::string_view kScope = "order";
 const std::string kConfirmed = "confirmed";
 
 reply::Outcome Confirmed(const OrderRequest& r, int64_t id) {
-  return reply::Outcome{201, OrderBody(id, r.request_id, r.user_id, r.product_id, r.quantity, kConfirmed), false};
+  return reply::Outcome{201, OrderBody(id, r.request_id, r.user_id, r.product_id, r.quantity, kConfirmed), false, {}};
 }
 
 reply::Outcome ProductNotFound(int64_t product_id) {
@@ -201,6 +201,7 @@ Result<reply::Outcome> OrderService::PlaceRowLock(const OrderRequest& request, c
   lockstep::sql::RunStats stats;
   lockstep::sql::RunOptions options;
   options.tx.isolation = lockstep::sql::IsolationLevel::kReadCommitted;
+  options.tx.track_commit_gtid = true;
   const Status status = lockstep::sql::RunInTransaction(
       pool_, options, deadline,
       [&](lockstep::sql::Transaction& tx) -> Status {
@@ -223,10 +224,14 @@ Result<reply::Outcome> OrderService::PlaceRowLock(const OrderRequest& request, c
         }
         // kAlreadyExists once another transaction recorded this request_id: roll back, replay.
         LOCKSTEP_RETURN_IF_ERROR(RequestRecords::Insert(tx, kScope, request.request_id, digest, outcome));
-        if (!confirmed) return Status::Ok();
-        LOCKSTEP_RETURN_IF_ERROR(TakeStock(tx, request.product_id, request.quantity));
-        return InsertConfirmedOrders(
-            tx, {OrderRow{*order_id, request.request_id, request.user_id, request.product_id, request.quantity}});
+        if (confirmed) {
+          LOCKSTEP_RETURN_IF_ERROR(TakeStock(tx, request.product_id, request.quantity));
+          LOCKSTEP_RETURN_IF_ERROR(InsertConfirmedOrders(
+              tx, {OrderRow{*order_id, request.request_id, request.user_id, request.product_id, request.quantity}}));
+        }
+        // The commit's GTID is the consistency token (tracked: no extra round trip).
+        LOCKSTEP_ASSIGN_OR_RETURN(outcome.consistency_token, tx.CommitWithGtid());
+        return Status::Ok();
       },
       &stats);
   return outcomes_.Settle(status, stats, std::move(outcome), request.request_id, digest, deadline);
@@ -239,10 +244,12 @@ Result<std::vector<Result<reply::Outcome>>> OrderService::PlaceBatch(int64_t pro
   for (size_t i = 0; i < n; ++i) digests[i] = batch[i]->Digest();
   std::vector<int64_t> ids(n, 0);  // Allocated order ids, kept across reruns.
   std::vector<std::optional<Result<reply::Outcome>>> results;
+  std::string token;  // The GTID of the batch's commit.
 
   lockstep::sql::RunStats stats;
   lockstep::sql::RunOptions options;
   options.tx.isolation = lockstep::sql::IsolationLevel::kReadCommitted;
+  options.tx.track_commit_gtid = true;
   const Status status = lockstep::sql::RunInTransaction(
       pool_, options, deadline,
       [&](lockstep::sql::Transaction& tx) -> Status {
@@ -301,7 +308,7 @@ Result<std::vector<Result<reply::Outcome>>> OrderService::PlaceBatch(int64_t pro
             if (digest != digests[i]) {
               results[i] = Result<reply::Outcome>(RequestIdConflict());
             } else {
-              results[i] = reply::Outcome{static_cast<int>(http_status), body, true};
+              results[i] = reply::Outcome{static_cast<int>(http_status), body, true, {}};
             }
             continue;
           }
@@ -331,6 +338,7 @@ Result<std::vector<Result<reply::Outcome>>> OrderService::PlaceBatch(int64_t pro
         //    then multi-row INSERTs (kAlreadyExists if another process recorded a request_id
         //    meanwhile: handled below).
         LOCKSTEP_RETURN_IF_ERROR(ApplyOrders(tx, {{product_id, taken}}, order_rows, record_rows));
+        LOCKSTEP_ASSIGN_OR_RETURN(token, tx.CommitWithGtid());
         return Status::Ok();
       },
       &stats);
@@ -349,7 +357,12 @@ Result<std::vector<Result<reply::Outcome>>> OrderService::PlaceBatch(int64_t pro
   LOCKSTEP_RETURN_IF_ERROR(status);
   std::vector<Result<reply::Outcome>> out;
   out.reserve(n);
-  for (auto& r : results) out.push_back(std::move(*r));
+  for (auto& r : results) {
+    // Every answer of the batch (replays of records it read included) is covered by its
+    // commit.
+    if (r->ok()) (*r)->consistency_token = token;
+    out.push_back(std::move(*r));
+  }
   return out;
 }
 
@@ -376,34 +389,39 @@ Result<int64_t> OrderService::NextOrderId(const lockstep::Deadline& deadline) {
 
 namespace {
 
-// The order whose `column` is `key`: MariaDB first; else, in reserved mode
-// (`reservations` set), the pending or failed reservation in Redis (`find`); else MariaDB
-// again (the persister may have confirmed it between the two reads); else `not_found`.
+// The order whose `column` is `key`: MariaDB where `read` routes it first; else, in
+// reserved mode (`reservations` set), the pending or failed reservation in Redis (`find`);
+// else the primary (the persister may have confirmed it between the two reads, and a
+// replica may not have that commit yet); else `not_found`.
 template <typename Key, typename Find>
-Result<Order> FindOrder(lockstep::sql::Pool& pool, Reservations* reservations, Find find, std::string_view column,
+Result<Order> FindOrder(const RoutedRead& read, Reservations* reservations, Find find, std::string_view column,
                         const Key& key, Status not_found, const lockstep::Deadline& deadline) {
   const std::string sql = lockstep::internal::StrCat(kSelectOrder, "WHERE ", column, " = ?");
-  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool.Acquire(deadline));
-  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows, conn.Query(sql, key, deadline));
-  if (!rows.empty()) return OrderFromRow(rows[0]);
+  {
+    LOCKSTEP_ASSIGN_OR_RETURN(lockstep::routing::ReadTransaction tx, read.Begin(deadline));
+    LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows, tx.Query(sql, key));
+    if (!rows.empty()) return OrderFromRow(rows[0]);
+  }
   if (reservations == nullptr) return not_found;
   LOCKSTEP_ASSIGN_OR_RETURN(std::optional<Order> pending, (reservations->*find)(key, deadline));
   if (pending) return *pending;
-  LOCKSTEP_ASSIGN_OR_RETURN(rows, conn.Query(sql, key, deadline));
+  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::routing::ReadTransaction tx, read.OnPrimary().Begin(deadline));
+  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows, tx.Query(sql, key));
   if (rows.empty()) return not_found;
   return OrderFromRow(rows[0]);
 }
 
 }  // namespace
 
-Result<Order> OrderService::Get(int64_t id, const lockstep::Deadline& deadline) {
-  return FindOrder(pool_, reservations_, &Reservations::FindById, "id", id, Status::NotFound("order ", id, " not found"),
+Result<Order> OrderService::Get(int64_t id, const RoutedRead& read, const lockstep::Deadline& deadline) {
+  return FindOrder(read, reservations_, &Reservations::FindById, "id", id, Status::NotFound("order ", id, " not found"),
                    deadline);
 }
 
-Result<Order> OrderService::GetByRequestId(const std::string& request_id, const lockstep::Deadline& deadline) {
+Result<Order> OrderService::GetByRequestId(const std::string& request_id, const RoutedRead& read,
+                                           const lockstep::Deadline& deadline) {
   LOCKSTEP_RETURN_IF_ERROR(ValidateRequestId(request_id));
-  return FindOrder(pool_, reservations_, &Reservations::FindByRequestId, "request_id", request_id,
+  return FindOrder(read, reservations_, &Reservations::FindByRequestId, "request_id", request_id,
                    Status::NotFound("no order with request_id '", request_id, "'"), deadline);
 }
 

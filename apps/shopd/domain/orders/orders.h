@@ -12,6 +12,7 @@
 #include "domain/domain_metrics.h"
 #include "domain/in_flight.h"
 #include "domain/request_outcomes.h"
+#include "domain/routed_read.h"
 #include "reply/outcome.h"
 #include "domain/products/products.h"
 #include "lockstep/base/deadline.h"
@@ -104,9 +105,11 @@ class OrderService {
   // running, the id block used up, the Redis durability check not passed yet. Validation
   // errors are answered either way.
   bool Place(const OrderRequest& request, const lockstep::Deadline& deadline, Done& done, Blocking blocking);
-  // kNotFound if no such order.
-  lockstep::Result<Order> Get(int64_t id, const lockstep::Deadline& deadline);
-  lockstep::Result<Order> GetByRequestId(const std::string& request_id, const lockstep::Deadline& deadline);
+  // kNotFound if no such order. MariaDB is read where `read` routes it; a miss there is
+  // looked up in Redis (reserved mode) and then on the primary.
+  lockstep::Result<Order> Get(int64_t id, const RoutedRead& read, const lockstep::Deadline& deadline);
+  lockstep::Result<Order> GetByRequestId(const std::string& request_id, const RoutedRead& read,
+                                         const lockstep::Deadline& deadline);
   // A fresh order id from the same source as every order's (checkouts take theirs before
   // the Try). Thread-safe.
   lockstep::Result<int64_t> AllocateOrderId(const lockstep::Deadline& deadline) { return NextOrderId(deadline); }

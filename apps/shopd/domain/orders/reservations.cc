@@ -197,7 +197,7 @@ Result<reply::Outcome> InterpretReserveReply(const Result<Reply>& reply, bool* s
     return Status::NotFound("the product's Redis stock is not initialised");
   }
   if (status == 0) return RequestIdConflict();
-  return reply::Outcome{static_cast<int>(status), a[1].str(), a[2].integer() == 1};
+  return reply::Outcome{static_cast<int>(status), a[1].str(), a[2].integer() == 1, {}};
 }
 }  // namespace
 

@@ -9,6 +9,7 @@
 
 #include "domain/events/events.h"
 #include "domain/multi_row.h"
+#include "domain/routed_read.h"
 #include "domain/validation.h"
 #include "lockstep/prometheus/snapshots.h"
 #include "lockstep/sql/pool.h"
@@ -162,7 +163,7 @@ lockstep::Result<Product> ProductService::Create(const std::string& name, int64_
 lockstep::Result<Product> ProductService::Get(int64_t id, const lockstep::Deadline& deadline) {
   if (cache_ == nullptr || IsPending(id)) return LoadFromDb(id, deadline);
   auto loader = [this, id](const lockstep::Deadline& d) -> lockstep::Result<lockstep::cache::Versioned<Product>> {
-    lockstep::Result<Product> p = LoadFromDb(id, d);
+    lockstep::Result<Product> p = LoadForCache(id, d);
     if (!p.ok()) {
       if (p.status().code() == lockstep::StatusCode::kNotFound) return lockstep::cache::Versioned<Product>::NotFound();
       return p.status();
@@ -185,6 +186,15 @@ std::optional<Product> ProductService::PeekCached(int64_t id) {
 lockstep::Result<Product> ProductService::LoadFromDb(int64_t id, const lockstep::Deadline& deadline) {
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool_.Acquire(deadline));
   LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows, conn.Query(kSelectProduct, id, deadline));
+  if (rows.empty()) return Status::NotFound("product ", id, " not found");
+  return ProductFromRow(rows[0]);
+}
+
+lockstep::Result<Product> ProductService::LoadForCache(int64_t id, const lockstep::Deadline& deadline) {
+  if (loader_reads_ == nullptr) return LoadFromDb(id, deadline);
+  const RoutedRead read{loader_reads_, lockstep::routing::Consistency::MaxStaleness(loader_staleness_), nullptr};
+  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::routing::ReadTransaction tx, read.Begin(deadline));
+  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows rows, tx.Query(kSelectProduct, id));
   if (rows.empty()) return Status::NotFound("product ", id, " not found");
   return ProductFromRow(rows[0]);
 }

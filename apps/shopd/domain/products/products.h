@@ -26,6 +26,10 @@ namespace lockstep::sql {
 class Pool;
 }
 
+namespace lockstep::routing {
+class ReplicaSet;
+}
+
 namespace shopd::domain {
 
 // How a product's stock is decremented by orders (DESIGN.md "shopd domain").
@@ -84,6 +88,17 @@ class ProductService {
   // Decides whether stock_mode "reserved" may be used (Redis durability). Without a gate
   // "reserved" is refused. REQUIRES: called before the service is shared between threads.
   void SetReservedGate(std::function<lockstep::Status(const lockstep::Deadline&)> gate) { reserved_gate_ = std::move(gate); }
+  // Lets the cache's loader read through `replicas` (not owned; must outlive the service)
+  // with MaxStaleness(`max_staleness`). Safe because a fill older than an invalidation is
+  // refused while that invalidation's tombstone lives (cache_tombstone_ttl T) and the loader
+  // runs at most T/2: with max_staleness <= T/4 a fill read from a replica that misses a
+  // commit lands while the tombstone of that commit's invalidation still refuses it (README
+  // "Replicas and consistency tokens"). Without it (default) the loader reads the primary.
+  // REQUIRES: called before the service is shared between threads.
+  void SetLoaderReads(lockstep::routing::ReplicaSet* replicas, std::chrono::milliseconds max_staleness) {
+    loader_reads_ = replicas;
+    loader_staleness_ = max_staleness;
+  }
 
   // Creates a product with version 1. kInvalidArgument: name outside 1..128 UTF-8
   // characters, negative price or stock, unknown stock_mode, or "reserved" while the
@@ -134,6 +149,8 @@ class ProductService {
 
  private:
   lockstep::Result<Product> LoadFromDb(int64_t id, const lockstep::Deadline& deadline);
+  // The cache loader's read: through loader_reads_ if set, else LoadFromDb.
+  lockstep::Result<Product> LoadForCache(int64_t id, const lockstep::Deadline& deadline);
   // After COMMIT: invalidates and deletes the pending row, or leaves it for the replayer.
   // Not bounded by the request's deadline: the cache caps each Redis call itself.
   void InvalidateAfterCommit(int64_t id, int64_t version, int64_t pending_row) LOCKSTEP_EXCLUDES(bg_mu_);
@@ -145,6 +162,8 @@ class ProductService {
 
   lockstep::sql::Pool& pool_;
   std::function<lockstep::Status(const lockstep::Deadline&)> reserved_gate_;
+  lockstep::routing::ReplicaSet* loader_reads_ = nullptr;
+  std::chrono::milliseconds loader_staleness_{0};
   lockstep::Mutex mu_;
   std::map<int64_t, StockMode> modes_ LOCKSTEP_GUARDED_BY(mu_);
 

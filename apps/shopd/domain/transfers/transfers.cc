@@ -69,18 +69,22 @@ lockstep::Result<reply::Outcome> TransferService::Transfer(const TransferRequest
         // commits. A request_id already recorded (by this or another process, with any
         // outcome or body) fails it with kAlreadyExists once that record committed, with
         // nothing written.
+        // The CALL's OK packet then names the GTID its procedure committed under (the
+        // consistency token), with no extra round trip.
+        LOCKSTEP_RETURN_IF_ERROR(conn.TrackCommitGtid(deadline));
         LOCKSTEP_ASSIGN_OR_RETURN(
             lockstep::sql::Rows rows,
             conn.Query("CALL shopd_transfer_v3(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", request.request_id, digest,
                        request.from, request.to, request.amount, body.head, body.mid, body.tail, from_unknown.body,
                        to_unknown.body, insufficient.body, overflow.body, deadline));
         if (rows.size() != 1) return Status::Internal("shopd_transfer_v3 returned ", rows.size(), " rows");
+        const std::string token = conn.LastCommitGtid().value_or("");
         const auto& row = rows[0];
         LOCKSTEP_ASSIGN_OR_RETURN(int64_t http_status, row.GetInt64(0));
         if (http_status == 200) {
           LOCKSTEP_ASSIGN_OR_RETURN(int64_t from_balance, row.GetInt64(1));
           LOCKSTEP_ASSIGN_OR_RETURN(int64_t to_balance, row.GetInt64(2));
-          outcome = reply::Outcome{200, body.Assemble(from_balance, to_balance), false};
+          outcome = reply::Outcome{200, body.Assemble(from_balance, to_balance), false, token};
           return Status::Ok();
         }
         LOCKSTEP_ASSIGN_OR_RETURN(bool from_null, row.IsNull(1));
@@ -93,6 +97,7 @@ lockstep::Result<reply::Outcome> TransferService::Transfer(const TransferRequest
         } else {
           return Status::Internal("shopd_transfer_v3 returned status ", http_status);
         }
+        outcome.consistency_token = token;
         return Status::Ok();
       },
       &stats);
@@ -117,25 +122,24 @@ std::string TransferListBody(const std::vector<TransferRecord>& transfers) {
 
 lockstep::Result<std::vector<TransferRecord>> TransferService::ListForAccount(int64_t account,
                                                                              std::optional<int64_t> before,
-                                                                             int64_t limit,
+                                                                             int64_t limit, const RoutedRead& read,
                                                                              const lockstep::Deadline& deadline) {
   if (limit < 1 || limit > 1000) return Status::InvalidArgument("limit must be 1..1000, got ", limit);
   if (before && *before < 1) return Status::InvalidArgument("before must be a transfer id >= 1");
   const int64_t below = before.value_or(std::numeric_limits<int64_t>::max());
-  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::PooledConnection conn, pool_.Acquire(deadline));
-  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows exists,
-                            conn.Query("SELECT 1 FROM accounts WHERE id = ?", account, deadline));
+  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::routing::ReadTransaction tx, read.Begin(deadline));
+  LOCKSTEP_ASSIGN_OR_RETURN(lockstep::sql::Rows exists, tx.Query("SELECT 1 FROM accounts WHERE id = ?", account));
   if (exists.empty()) return Status::NotFound("account ", account, " not found");
   // Each side walks its (from_id, id) / (to_id, id) index backwards (migration 7).
   LOCKSTEP_ASSIGN_OR_RETURN(
       lockstep::sql::Rows rows,
-      conn.Query("SELECT id, request_id, from_id, to_id, amount, "
+      tx.Query("SELECT id, request_id, from_id, to_id, amount, "
                  "DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s.%fZ') FROM ("
                  "(SELECT id, request_id, from_id, to_id, amount, created_at FROM transfers "
                  "WHERE from_id = ? AND id < ? ORDER BY id DESC LIMIT ?) UNION "
                  "(SELECT id, request_id, from_id, to_id, amount, created_at FROM transfers "
                  "WHERE to_id = ? AND id < ? ORDER BY id DESC LIMIT ?)) AS t ORDER BY id DESC LIMIT ?",
-                 account, below, limit, account, below, limit, limit, deadline));
+               account, below, limit, account, below, limit, limit));
   std::vector<TransferRecord> out;
   out.reserve(rows.size());
   for (const lockstep::sql::Row& row : rows) {

@@ -8,6 +8,7 @@
 #include "domain/domain_metrics.h"
 #include "domain/in_flight.h"
 #include "domain/request_outcomes.h"
+#include "domain/routed_read.h"
 #include "reply/outcome.h"
 #include "lockstep/base/deadline.h"
 #include "lockstep/base/result.h"
@@ -75,9 +76,11 @@ class TransferService {
 
   // The committed transfers from or to `account`, newest (largest id) first, with an id
   // below `before` (unset: all), at most `limit` (1..1000; kInvalidArgument otherwise).
-  // kNotFound if the account does not exist. Reads the primary. Thread-safe.
+  // kNotFound if the account does not exist. Reads where `read` routes it (one read-only
+  // transaction: the existence check and the list see the same snapshot). Thread-safe.
   lockstep::Result<std::vector<TransferRecord>> ListForAccount(int64_t account, std::optional<int64_t> before,
-                                                               int64_t limit, const lockstep::Deadline& deadline);
+                                                               int64_t limit, const RoutedRead& read,
+                                                               const lockstep::Deadline& deadline);
 
  private:
   lockstep::sql::Pool& pool_;
