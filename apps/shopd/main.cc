@@ -376,12 +376,11 @@ int main(int argc, char** argv) {
     product_cache = std::make_unique<shopd::domain::ProductCache>(std::move(engine).value());
   }
   shopd::domain::ProductService products(**pool, std::move(product_cache));
-  if (!replica_pools.empty()) {
-    // The cache loader may read a replica no staler than a quarter of the tombstone TTL
-    // (products.h SetLoaderReads: a fill that misses a write is then always refused).
-    products.SetLoaderReads(replica_set->get(),
-                            std::min(config.read_max_staleness, config.cache_tombstone_ttl / 4));
-  }
+  // The cache loader reads the primary, also with replicas: products are not among the
+  // reads API.md lets a replica answer, and although a stale fill is refused (versions,
+  // tombstones), the load's result still answers the GET that ran it — a replica 50 ms
+  // behind answered 404 to a GET right after its product's create
+  // (ProductService::SetLoaderReads stays for callers that accept that).
   shopd::domain::Reservations reservations(**pool, **redis, domain_metrics,
                                            {.keys = reserved_keys,
                                             .max_pending = config.reserved_max_pending,
