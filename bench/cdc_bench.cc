@@ -289,7 +289,7 @@ int main(int argc, char** argv) {
       while (!stop_poller.load()) {
         auto r = conn.Query("SELECT seq FROM cdc_bench.mark WHERE id = 1", Deadline::After(5s));
         if (r.ok() && !r->empty()) {
-          const int64_t s = *(*r)[0].GetInt64(0);
+          const int64_t s = *(*r)[0].GetInt64(0) - offset;  // This phase's k (< 1 before its first).
           const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - origin).count();
           for (int64_t k = seen + 1; k <= std::min(s, txns); ++k) replica_seen_us[static_cast<size_t>(k)].store(now_us);
           seen = std::max(seen, s);
@@ -321,7 +321,7 @@ int main(int argc, char** argv) {
               !r.ok()) {
             Die("update", r.status());
           }
-          if (auto r = tx.Execute("UPDATE mark SET seq = GREATEST(seq, ?) WHERE id = 1", k); !r.ok()) {
+          if (auto r = tx.Execute("UPDATE mark SET seq = GREATEST(seq, ?) WHERE id = 1", offset + k); !r.ok()) {
             Die("mark", r.status());
           }
           if (auto s = tx.Commit(); !s.ok()) Die("commit", s);
