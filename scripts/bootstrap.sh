@@ -9,7 +9,7 @@ PACKAGES=(
   libmariadb-dev libhiredis-dev
   libboost-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang-14
+  clang-14 libclang-rt-14-dev  # the runtime: libFuzzer and ASan for fuzz/ (only Recommended by clang-14)
   mariadb-server mariadb-client redis-server redis-tools
   curl procps python3 faketime
   prometheus
