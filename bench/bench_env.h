@@ -3,13 +3,31 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "lockstep/base/result.h"
+#include "lockstep/base/status.h"
 #include "lockstep/redis/client.h"
 
 namespace lockstep::bench {
+
+// Prints "<program>: <what>: <status>" and exits 1: a benchmark stops at its first failure.
+[[noreturn]] inline void Die(const std::string& what, const Status& s) {
+  std::fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, what.c_str(), s.ToString().c_str());
+  std::exit(1);
+}
+
+// The value of `r`, or Die(what, ...).
+template <typename T>
+T Must(Result<T> r, const std::string& what) {
+  if (!r.ok()) Die(what, r.status());
+  return std::move(r).value();
+}
 
 // Redis port of the benchmarks: LOCKSTEP_REDIS_PORT, default 16379 (like TestEnv).
 inline int RedisPort() {

@@ -53,16 +53,8 @@ int EnvInt(const char* name, int fallback) {
   return v != nullptr && *v != '\0' ? std::atoi(v) : fallback;
 }
 
-[[noreturn]] void Die(const std::string& what, const lockstep::Status& s) {
-  std::fprintf(stderr, "cdc_bench: %s: %s\n", what.c_str(), s.ToString().c_str());
-  std::exit(1);
-}
-
-template <typename T>
-T Must(lockstep::Result<T> r, const std::string& what) {
-  if (!r.ok()) Die(what, r.status());
-  return std::move(r).value();
-}
+using lockstep::bench::Die;
+using lockstep::bench::Must;
 
 lockstep::sql::ConnectionOptions Connection(int port, const std::string& database) {
   lockstep::sql::ConnectionOptions c;

@@ -42,16 +42,8 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using lockstep::Deadline;
 
-[[noreturn]] void Die(const std::string& what, const lockstep::Status& s) {
-  std::fprintf(stderr, "outbox_bench: %s: %s\n", what.c_str(), s.ToString().c_str());
-  std::exit(1);
-}
-
-template <typename T>
-T Must(lockstep::Result<T> r, const std::string& what) {
-  if (!r.ok()) Die(what, r.status());
-  return std::move(r).value();
-}
+using lockstep::bench::Die;
+using lockstep::bench::Must;
 
 lockstep::sql::ConnectionOptions Connection(const std::string& database) {
   lockstep::sql::ConnectionOptions c;
