@@ -119,25 +119,8 @@ class ByteCacheImpl final : public ByteCache {
   }
 
   Status Invalidate(std::string_view key, int64_t new_version, const Deadline& deadline) override {
-    if (new_version != kUnknownVersion && (new_version < 0 || new_version > kMaxVersion)) {
-      return Status::InvalidArgument("cache version ", new_version, " outside 0..2^53-1");
-    }
-    const int64_t version = new_version == kUnknownVersion ? kMaxVersion : new_version;
-    Inc(counters_.invalidations);
-    TombstoneL1(key, version);
-    // Callers that join from now on must not share a load that may have read the old row.
-    flights_.Detach(key);
-    const Status s = l2_.Invalidate(key, version, deadline);
-    if (!s.ok()) {
-      Inc(counters_.invalidation_failures);
-      return s;
-    }
-    if (options_.second_delete_delay.count() > 0) {
-      MutexLock lock(&mu_);
-      second_deletes_.emplace(clock_.Now() + options_.second_delete_delay, std::make_pair(std::string(key), version));
-      cv_.SignalAll();
-    }
-    return s;
+    const Invalidation one[] = {{std::string(key), new_version}};
+    return InvalidateMany(one, deadline);
   }
 
   Status InvalidateMany(std::span<const Invalidation> items, const Deadline& deadline) override {
